@@ -1,0 +1,82 @@
+"""In-memory form of a shop's validated logs: the catalogue and the event log.
+
+Everything downstream (graph building, encoders, training, profiles) reads this
+one structure, so the readers are the only place that knows about file formats.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Event types a shop may log, in a fixed order: their index is the event code.
+EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "search")
+EVENT_CODE: dict[str, int] = {name: code for code, name in enumerate(EVENT_TYPES)}
+#: Events that point at an item (a search may also carry the clicked item).
+ITEM_EVENTS: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase")
+
+
+def normalise_query(text: str) -> str:
+    """Queries that differ only in case or spacing are the same query node."""
+    return " ".join(text.lower().split())
+
+
+@dataclass
+class Catalog:
+    """The items table, one entry per item, in a fixed order (the item index)."""
+
+    item_ids: list[str]
+    titles: list[str]
+    categories: list[str]
+    brands: list[str]
+    descriptions: list[str]
+    prices: np.ndarray  # float64, NaN where unknown
+    index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.index = {item_id: i for i, item_id in enumerate(self.item_ids)}
+        self.prices = np.asarray(self.prices, dtype=np.float64)
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def text(self, i: int) -> str:
+        """The text that describes item ``i`` to a language model."""
+        parts = [self.titles[i], self.categories[i], self.brands[i], self.descriptions[i]]
+        return ". ".join(p.strip() for p in parts if p and p.strip())
+
+    def has_text(self) -> bool:
+        return any(t.strip() for t in self.titles)
+
+
+@dataclass
+class EventLog:
+    """The events table as parallel arrays, sorted by (user, timestamp).
+
+    ``user`` indexes ``user_ids``; ``item`` indexes the catalogue (-1 when the
+    event has no item); ``query`` indexes ``query_texts`` (-1 when the event
+    has no query). ``kind`` holds codes from :data:`EVENT_CODE`.
+    """
+
+    user_ids: list[str]
+    user: np.ndarray  # int64
+    kind: np.ndarray  # int8
+    timestamp: np.ndarray  # float64, epoch seconds
+    item: np.ndarray  # int64
+    query: np.ndarray  # int64
+    query_texts: list[str]
+
+    def __len__(self) -> int:
+        return int(self.user.shape[0])
+
+    @property
+    def num_users(self) -> int:
+        return len(self.user_ids)
+
+
+@dataclass
+class ShopData:
+    """A shop's catalogue and event log, validated and index-coded."""
+
+    catalog: Catalog
+    events: EventLog
