@@ -73,6 +73,18 @@ class EventLog:
     def num_users(self) -> int:
         return len(self.user_ids)
 
+    def select(self, mask: np.ndarray) -> "EventLog":
+        """The events where ``mask`` is true; user and query indices keep their meaning."""
+        return EventLog(
+            user_ids=self.user_ids,
+            user=self.user[mask],
+            kind=self.kind[mask],
+            timestamp=self.timestamp[mask],
+            item=self.item[mask],
+            query=self.query[mask],
+            query_texts=self.query_texts,
+        )
+
 
 @dataclass
 class ShopData:
