@@ -40,10 +40,12 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.item_ids)
 
-    def text(self, i: int) -> str:
-        """The text that describes item ``i`` to a language model."""
+    def text(self, i: int, max_chars: int = 1000) -> str:
+        """The text that describes item ``i`` to a language model: title, category, brand,
+        then description, cut at ``max_chars`` (the model truncates tokens anyway; this
+        bounds tokenisation time for shops with very long descriptions)."""
         parts = [self.titles[i], self.categories[i], self.brands[i], self.descriptions[i]]
-        return ". ".join(p.strip() for p in parts if p and p.strip())
+        return ". ".join(p.strip() for p in parts if p and p.strip())[:max_chars]
 
     def has_text(self) -> bool:
         return any(t.strip() for t in self.titles)

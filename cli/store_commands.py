@@ -1,0 +1,124 @@
+"""`personagraph similar` and `personagraph query`: read the stored profiles.
+
+Also home of :func:`connection_options` / :func:`open_profile_store`, which every command
+that talks to Neo4j uses, so they all resolve the connection the same way.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
+
+_PROMPT = "\0prompt"
+
+
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--uri --user --password --database`` (default: NEO4J_* variables, then the managed server)."""
+    options = [
+        click.option("--uri", help="Bolt URI, e.g. neo4j+s://xxxx.databases.neo4j.io [env NEO4J_URI]."),
+        click.option("--user", help="User name [env NEO4J_USERNAME; default neo4j]."),
+        click.option(
+            "--password",
+            is_flag=False,
+            flag_value=_PROMPT,
+            help="Password; given without a value, it is asked for [env NEO4J_PASSWORD].",
+        ),
+        click.option("--database", help="Database name [env NEO4J_DATABASE; default: the server's default]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def open_profile_store(
+    uri: str | None, user: str | None, password: str | None, database: str | None
+) -> "Neo4jProfileStore":
+    """The profile store for the values of :func:`connection_options`."""
+    from personagraph.graph.connection_settings import ConnectionSettings
+    from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
+
+    if password == _PROMPT:
+        password = click.prompt("Neo4j password", hide_input=True, err=True)
+    settings = ConnectionSettings.resolve(uri=uri, user=user, password=password, database=database)
+    return Neo4jProfileStore.connect(settings)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, default=str)
+    return "" if value is None else str(value)
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Rows as a plain aligned text table (columns: those of the first row, unless given)."""
+    if not rows:
+        return "(no rows)"
+    columns = list(columns or rows[0])
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)]
+    lines = [columns, ["-" * w for w in widths], *cells]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    name, sep, raw = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r} is not name=value", param_hint="--param")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+@click.command()
+@click.argument("user_id")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many users to return.")
+@click.option("--segment", help="Only users of this segment (numbers are compared as numbers).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@connection_options
+def similar(user_id: str, k: int, segment: str | None, as_json: bool, **connection: str | None) -> None:
+    """Users whose stored profile vectors are closest to USER_ID's (cosine, via the vector index)."""
+    where = None if segment is None else {"segment": _parse_param(f"segment={segment}")[1]}
+    with open_profile_store(**connection) as store:
+        hits = store.similar_users(user_id, k=k, where=where)
+    if as_json:
+        click.echo(json.dumps([hit._asdict() for hit in hits], indent=2, default=str))
+        return
+    hidden = {"run_id", "updated_at"}
+    rows = [
+        {"rank": rank, "user": hit.id, "score": hit.score}
+        | {name: value for name, value in sorted(hit.properties.items()) if name not in hidden}
+        for rank, hit in enumerate(hits, start=1)
+    ]
+    columns = list(dict.fromkeys(column for row in rows for column in row))
+    click.echo(format_table(rows, columns))
+
+
+@click.command()
+@click.argument("cypher")
+@click.option(
+    "--param", "params", multiple=True, metavar="NAME=VALUE",
+    help="Query parameter $NAME; VALUE is read as JSON when it parses (3, true, [1,2]), else as text. Repeatable.",
+)  # fmt: skip
+@click.option("--write", is_flag=True, help="Allow the query to change the database (read-only otherwise).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@connection_options
+def query(cypher: str, params: tuple[str, ...], write: bool, as_json: bool, **connection: str | None) -> None:
+    """Run a Cypher query against the profile store, read-only unless --write."""
+    parameters = dict(_parse_param(text) for text in params)
+    with open_profile_store(**connection) as store:
+        rows = store.run_cypher(cypher, parameters, write=write)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+    else:
+        columns = list(dict.fromkeys(column for row in rows for column in row))
+        click.echo(format_table(rows, columns))

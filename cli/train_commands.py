@@ -1,0 +1,88 @@
+"""`personagraph train`: the main job, from a shop's logs to profiles in Neo4j."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
+
+
+@click.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Run folder [default: runs/<name of DATA_DIR>].")
+@click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Most training epochs (training stops earlier when validation Recall@20 stalls).")
+@click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True, help="Profile vector dimension.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same profiles.")
+@click.option("--model", "encoder_model", metavar="MODEL",
+              help="Text encoder: a sentence-transformers model name or local path "
+                   "[default: the packaged all-MiniLM-L6-v2, offline].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Texts per encoder batch.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Embedding cache [default: .embedding-cache beside the run folder].")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="fail: store nothing if any row is bad; skip: keep good rows, write bad ones to rejected.csv.")
+@click.option("--no-sync", is_flag=True, help="Do not write the profiles to Neo4j (run folder only).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@connection_options
+def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, seed: int, encoder_model: str | None,
+          batch_size: int, cache_dir: Path | None, on_error: str, no_sync: bool, as_json: bool, quiet: bool,
+          uri: str | None, user: str | None, password: str | None, database: str | None) -> None:
+    """Train profiles from the shop logs in DATA_DIR and store them in Neo4j.
+
+    Validates items.* and events.* (CSV, Parquet or JSON Lines), builds the heterogeneous
+    graph, embeds item and query text (cached), trains the GNN with early stopping on
+    validation Recall@20, computes every user's profile (vector, interest tags, activity,
+    segment), writes the run folder (checkpoint.pt, config.json, profiles.parquet,
+    metrics.json) and syncs to Neo4j unless --no-sync.
+    """
+    from personagraph.gnn.train_config import TrainConfig
+    from personagraph.profiles.train_pipeline import TrainOptions, run_training
+
+    options = TrainOptions(
+        data_dir=data_dir,
+        out_dir=out_dir or Path("runs") / data_dir.resolve().name,
+        config=TrainConfig(dim=dim, epochs=epochs, seed=seed),
+        model=encoder_model,
+        encode_batch_size=batch_size,
+        cache_dir=cache_dir,
+        on_error=on_error,
+        progress=not quiet,
+    )
+    open_store = None if no_sync else (lambda: open_profile_store(uri, user, password, database))
+    if open_store is not None:
+        open_store().close()  # fail on an unreachable server before hours of work, not after
+    summary = run_training(options, open_store, log=lambda line: click.echo(line, err=True))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+    else:
+        click.echo(describe_run(summary))
+
+
+def describe_run(summary: dict[str, Any]) -> str:
+    """The short human summary: counts, time per stage, validation quality, where things went."""
+    counts = summary["counts"]
+    validation = summary["validation"]
+    lines = [
+        f"run {summary['run_id']}",
+        "  " + ", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in counts.items()),
+        f"  encoder {summary['encoder']['name']} (dim {summary['encoder']['dim']})",
+        f"  best epoch {summary['best_epoch']}: validation "
+        + ", ".join(f"{name} {value:.4f}" for name, value in sorted(validation.items())),
+        "",
+        format_table([{"stage": name, "seconds": stats["seconds"], "peak RSS MB": stats["peak_rss_mb"]}
+                      for name, stats in summary["stages"].items()]),
+        "",
+        f"run folder: {summary['run_folder']}",
+    ]
+    if "synced" in summary:
+        lines.append("synced to Neo4j: " + ", ".join(f"{n} {c:,}" for n, c in summary["synced"].items()))
+    else:
+        lines.append("not synced to Neo4j (--no-sync)")
+    return "\n".join(lines)

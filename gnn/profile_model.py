@@ -1,0 +1,201 @@
+"""The heterogeneous GNN that turns a user's interactions into a profile vector.
+
+Items are embedded from their text (plus a learned ID vector for the items seen in
+training, and what their categories share with other items); queries from their
+text and the items they lead to. A user is the attention-weighted mean of the items
+and queries they touched, where the weight of an edge is learned from its type, its
+recency rank among the user's edges, its age and its event count. There is no free
+per-user parameter, so a user that arrives later, or has new events, is profiled by
+the same trained weights without retraining, and a new item with text is embedded
+from its text alone.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.utils import scatter, softmax
+
+from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+
+#: Recency ranks 0..7 get a weight each, later ranks share one per doubling, up to this many buckets.
+NUM_RANK_BUCKETS = 12
+SECONDS_PER_DAY = 86_400.0
+CATEGORY_EDGE = ("item", "in_category", "category")
+QUERY_EDGE = ("query", "leads_to", "item")
+
+
+class ProfileModel(nn.Module):
+    """User and item vectors in one space; a user's score for an item is their dot product.
+
+    Args:
+        dim: profile dimension.
+        item_text_dim: width of ``data['item'].x``; ``None`` for ID-only shops.
+        query_text_dim: width of ``data['query'].x``; ``None`` when queries have no text.
+        num_known_items: items ``0..num_known_items-1`` get a learned ID vector
+            (``0`` turns ID vectors off); later item indices are cold-start items.
+        dropout: dropout on item inputs while training.
+    """
+
+    def __init__(
+        self,
+        dim: int = 64,
+        item_text_dim: int | None = None,
+        query_text_dim: int | None = None,
+        num_known_items: int = 0,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.hparams: dict[str, Any] = {
+            "dim": dim, "item_text_dim": item_text_dim, "query_text_dim": query_text_dim,
+            "num_known_items": num_known_items, "dropout": dropout,
+        }
+        self.dim = dim
+        self.num_known_items = num_known_items
+        self.item_text = nn.Linear(item_text_dim, dim) if item_text_dim else None
+        self.query_text = nn.Linear(query_text_dim, dim) if query_text_dim else None
+        self.item_id = nn.Embedding(num_known_items, dim) if num_known_items else None
+        if self.item_id is not None:
+            nn.init.normal_(self.item_id.weight, std=0.1 if item_text_dim else 1.0 / math.sqrt(dim))
+        self.category = nn.Linear(dim, dim, bias=False)
+        self.co_occurrence = nn.Linear(dim, dim, bias=False)
+        self.unknown_item = nn.Parameter(torch.zeros(dim))
+        self.dropout = nn.Dropout(dropout)
+        # Attention logit of a user edge: type + recency rank + log-age + log-count.
+        self.type_logit = nn.Parameter(torch.zeros(len(USER_EDGE_TYPES)))
+        self.rank_logit = nn.Parameter(-0.3 * torch.arange(NUM_RANK_BUCKETS, dtype=torch.float))
+        self.age_decay = nn.Parameter(torch.zeros(()))
+        self.count_weight = nn.Parameter(torch.zeros(()))
+        self.user_out = nn.Linear(dim, dim)
+        nn.init.zeros_(self.user_out.weight)
+        nn.init.zeros_(self.user_out.bias)
+
+    @classmethod
+    def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool = True, dropout: float = 0.1) -> "ProfileModel":
+        """A model sized for a training graph: its text widths and its items as the known ones."""
+        return cls(
+            dim=dim,
+            item_text_dim=_text_dim(data, "item"),
+            query_text_dim=_text_dim(data, "query"),
+            num_known_items=int(data["item"].num_nodes) if use_item_ids else 0,
+            dropout=dropout,
+        )
+
+    # ----------------------------------------------------------------- items
+    def item_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
+                        normalize: bool = True) -> Tensor:
+        """``[num_items, dim]`` item vectors; items beyond the known ones rely on text, categories and users.
+
+        ``interactions`` are the user edges that carry co-occurrence (default: all of ``data``'s).
+        """
+        interactions = UserInteractions.from_graph(data) if interactions is None else interactions
+        num_items = int(data["item"].num_nodes)
+        hidden = self.unknown_item.expand(num_items, -1)
+        x = getattr(data["item"], "x", None)
+        if self.item_text is not None and x is not None:
+            hidden = hidden + self.item_text(self.dropout(x.float()))
+        if self.item_id is not None:
+            known = min(num_items, self.num_known_items)
+            ids = torch.zeros(num_items, self.dim)
+            ids[:known] = self.dropout(self.item_id.weight[:known])
+            hidden = hidden + ids
+        hidden = hidden + self.category(self._category_context(data, hidden))
+        hidden = hidden + self.co_occurrence(_co_occurrence_context(interactions, hidden))
+        return nn.functional.normalize(hidden, dim=-1) if normalize else hidden
+
+    def _category_context(self, data: HeteroData, hidden: Tensor) -> Tensor:
+        """Per item, the mean vector of the items sharing its categories (zeros without categories)."""
+        if CATEGORY_EDGE not in data.edge_types or data[CATEGORY_EDGE].edge_index.numel() == 0:
+            return torch.zeros_like(hidden)
+        item, category = data[CATEGORY_EDGE].edge_index
+        num_categories = int(data["category"].num_nodes)
+        category_mean = scatter(hidden[item], category, dim=0, dim_size=num_categories, reduce="mean")
+        return scatter(category_mean[category], item, dim=0, dim_size=hidden.shape[0], reduce="mean")
+
+    def query_embeddings(self, data: HeteroData, item_emb: Tensor) -> Tensor:
+        """``[num_queries, dim]``: query text plus the mean of the items the query led to."""
+        num_queries = int(data["query"].num_nodes) if "query" in data.node_types else 0
+        hidden = torch.zeros(num_queries, self.dim)
+        x = getattr(data["query"], "x", None) if num_queries else None
+        if self.query_text is not None and x is not None:
+            hidden = hidden + self.query_text(self.dropout(x.float()))
+        if QUERY_EDGE in data.edge_types and data[QUERY_EDGE].edge_index.numel():
+            query, item = data[QUERY_EDGE].edge_index
+            hidden = hidden + scatter(item_emb[item], query, dim=0, dim_size=num_queries, reduce="mean")
+        return hidden
+
+    # ----------------------------------------------------------------- users
+    def user_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
+                        normalize: bool = True) -> Tensor:
+        """``[num_users, dim]`` profiles computed from the users' own edges in ``data``.
+
+        ``interactions`` overrides which user edges are used (training hides targets this way).
+        """
+        interactions = UserInteractions.from_graph(data) if interactions is None else interactions
+        item_emb = self.item_embeddings(data, interactions, normalize=False)
+        return self.pool_users(interactions, item_emb, self.query_embeddings(data, item_emb), normalize)
+
+    def pool_users(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor,
+                   normalize: bool = True) -> Tensor:
+        """Attention-pool each user's neighbours (items and queries) into one vector."""
+        is_item = interactions.is_item()
+        neighbour = torch.empty(len(interactions), self.dim)
+        neighbour[is_item] = item_emb[interactions.node[is_item]]
+        neighbour[~is_item] = query_emb[interactions.node[~is_item]]
+        rank, age_days = recency(interactions)
+        weight = softmax(self.edge_logits(interactions, rank, age_days), interactions.user,
+                         num_nodes=interactions.num_users)
+        pooled = scatter(weight.unsqueeze(1) * neighbour, interactions.user, dim=0,
+                         dim_size=interactions.num_users, reduce="sum")
+        user = pooled + self.user_out(pooled)
+        return nn.functional.normalize(user, dim=-1) if normalize else user
+
+    def edge_logits(self, interactions: UserInteractions, rank: Tensor, age_days: Tensor) -> Tensor:
+        """Unnormalised attention of each user edge: how much it says about the user now."""
+        return (
+            self.type_logit[interactions.kind]
+            + self.rank_logit[rank_bucket(rank)]
+            - nn.functional.softplus(self.age_decay) * torch.log1p(age_days)
+            + self.count_weight * torch.log(interactions.count.clamp(min=1.0))
+        )
+
+
+def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor) -> Tensor:
+    """Per item, the mean over its users of their mean item vector (item -> user -> item, two mean hops)."""
+    rows = interactions.is_item()
+    user, item = interactions.user[rows], interactions.node[rows]
+    user_mean = scatter(item_hidden[item], user, dim=0, dim_size=interactions.num_users, reduce="mean")
+    return scatter(user_mean[user], item, dim=0, dim_size=item_hidden.shape[0], reduce="mean")
+
+
+def recency(interactions: UserInteractions) -> tuple[Tensor, Tensor]:
+    """Per edge: its dense rank by ``last_ts`` among the user's edges (0 = newest) and its age in days."""
+    ts = interactions.last_ts
+    order = torch.argsort(-ts, stable=True)
+    order = order[torch.argsort(interactions.user[order], stable=True)]
+    user, ts_sorted = interactions.user[order], ts[order]
+    new_user = torch.ones_like(user, dtype=torch.bool)
+    new_user[1:] = user[1:] != user[:-1]
+    new_time = new_user.clone()
+    new_time[1:] |= ts_sorted[1:] != ts_sorted[:-1]
+    group = torch.cumsum(new_time.long(), 0)
+    group_at_user_start = torch.cummax(torch.where(new_user, group, torch.zeros_like(group)), 0).values
+    rank = torch.empty_like(user)
+    rank[order] = group - group_at_user_start
+    newest = scatter(ts, interactions.user, dim=0, dim_size=interactions.num_users, reduce="max")
+    age_days = ((newest[interactions.user] - ts) / SECONDS_PER_DAY).float().clamp(min=0)
+    return rank, age_days
+
+
+def rank_bucket(rank: Tensor) -> Tensor:
+    """Ranks 0..7 map to themselves, then one bucket per doubling (8-15, 16-31, ...)."""
+    log_bucket = 8 + torch.floor(torch.log2(rank.clamp(min=8).float() / 8)).long()
+    return torch.where(rank < 8, rank, log_bucket).clamp(max=NUM_RANK_BUCKETS - 1)
+
+
+def _text_dim(data: HeteroData, node_type: str) -> int | None:
+    x = getattr(data[node_type], "x", None) if node_type in data.node_types else None
+    return int(x.shape[1]) if x is not None else None

@@ -1,0 +1,174 @@
+"""Inductive training of the profile model with a full-softmax ranking loss.
+
+Each epoch draws one target item per user from its purchase / cart / click edges and
+hides from that user the target and every edge newer than it; the user vector is then
+computed from what is left, and the target is ranked against all items (the user's
+other items masked out, as in evaluation). The model so learns to predict the *next*
+item from earlier behaviour, which is what a profile is used for, instead of learning
+to recognise items already in the history.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from tqdm.auto import tqdm
+
+from personagraph.errors import PersonaGraphError
+from personagraph.gnn.profile_model import ProfileModel
+from personagraph.gnn.ranking_metrics import evaluate_ranking
+from personagraph.gnn.train_config import TrainConfig
+from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+
+SELECTION_METRIC = "recall@20"
+
+
+@dataclass
+class TrainResult:
+    """The model with its best-epoch weights, and how training went."""
+
+    model: ProfileModel
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_metrics: dict[str, float] = field(default_factory=dict)
+
+
+def train_profile_model(
+    train_graph: HeteroData, val_targets: Tensor, config: TrainConfig, progress: bool = True
+) -> TrainResult:
+    """Train on ``train_graph``, early-stop on Recall@20 of ``val_targets`` (item per user, -1 = none)."""
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    interactions = UserInteractions.from_graph(train_graph)
+    candidates = _TargetCandidates(interactions, config.target_weights)
+    if candidates.num_users == 0:
+        raise PersonaGraphError(
+            "no user has a purchase/add_to_cart/click edge to learn from; "
+            f"check the event log or TrainConfig.target_weights ({config.target_weights})"
+        )
+    model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids, config.dropout)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    history_pairs = interactions.item_history()
+    result = TrainResult(model=model)
+    best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
+    bar = tqdm(range(1, config.epochs + 1), desc="training profiles", unit="epoch", disable=not progress)
+    for epoch in bar:
+        started = time.perf_counter()
+        loss = _train_epoch(model, optimizer, train_graph, interactions, candidates, config, generator)
+        record = {"epoch": float(epoch), "loss": loss}
+        if epoch % config.eval_every == 0 or epoch == config.epochs:
+            record |= _evaluate(model, train_graph, history_pairs, val_targets, config.eval_batch_size)
+            if record[SELECTION_METRIC] > best_score:
+                best_state, best_score, stale = copy.deepcopy(model.state_dict()), record[SELECTION_METRIC], 0
+                result.best_epoch, result.best_metrics = epoch, {k: v for k, v in record.items() if "@" in k}
+            else:
+                stale += 1
+        record["seconds"] = time.perf_counter() - started
+        result.history.append(record)
+        bar.set_postfix(loss=f"{loss:.3f}", r20=f"{record.get(SELECTION_METRIC, float('nan')):.4f}")
+        if stale >= config.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return result
+
+
+class _TargetCandidates:
+    """The (user, item) pairs a user can be asked to predict, with their loss weight and time."""
+
+    def __init__(self, interactions: UserInteractions, target_weights: dict[str, float]) -> None:
+        unknown = set(target_weights) - {edge[1] for edge in USER_EDGE_TYPES}
+        if unknown:
+            raise PersonaGraphError(f"unknown edge types in TrainConfig.target_weights: {sorted(unknown)}")
+        weight_of_kind = torch.tensor([target_weights.get(edge[1], 0.0) for edge in USER_EDGE_TYPES])
+        weight = torch.where(interactions.is_item(), weight_of_kind[interactions.kind], 0.0)
+        rows = torch.nonzero(weight > 0).flatten()
+        # Keep, per (user, item), the row with the strongest edge type (e.g. the purchase, not the click).
+        order = rows[torch.argsort(-weight[rows], stable=True)]
+        key = interactions.user[order] * (int(interactions.node.max()) + 1) + interactions.node[order]
+        _, inverse = torch.unique(key, return_inverse=True)
+        first = torch.full((int(inverse.max()) + 1 if inverse.numel() else 0,), order.numel(), dtype=torch.long)
+        first.scatter_reduce_(0, inverse, torch.arange(order.numel()), reduce="amin")
+        chosen = order[first]
+        self.user = interactions.user[chosen]
+        self.item = interactions.node[chosen]
+        self.weight = weight[chosen]
+        self.last_ts = interactions.last_ts[chosen]
+        self.num_users = int(torch.unique(self.user).numel())
+
+    def draw(self, generator: torch.Generator) -> Tensor:
+        """One random candidate index per user that has any."""
+        shuffled = torch.randperm(self.user.numel(), generator=generator)
+        shuffled = shuffled[torch.argsort(self.user[shuffled], stable=True)]
+        users = self.user[shuffled]
+        first = torch.ones_like(users, dtype=torch.bool)
+        first[1:] = users[1:] != users[:-1]
+        return shuffled[first]
+
+
+def _train_epoch(
+    model: ProfileModel,
+    optimizer: torch.optim.Optimizer,
+    graph: HeteroData,
+    interactions: UserInteractions,
+    candidates: _TargetCandidates,
+    config: TrainConfig,
+    generator: torch.Generator,
+) -> float:
+    """One pass with one target per user; returns the mean loss."""
+    model.train()
+    picked = candidates.draw(generator)
+    num_users = interactions.num_users
+    target_item = torch.full((num_users,), -1, dtype=torch.long)
+    target_ts = torch.full((num_users,), float("-inf"), dtype=torch.float64)
+    target_weight = torch.zeros(num_users)
+    users = candidates.user[picked]
+    target_item[users], target_ts[users], target_weight[users] = (
+        candidates.item[picked], candidates.last_ts[picked], candidates.weight[picked]
+    )
+    is_item = interactions.is_item()
+    is_target = is_item & (interactions.node == target_item[interactions.user])
+    context = (interactions.last_ts <= target_ts[interactions.user]) & ~is_target
+    has_context = torch.bincount(interactions.user[context], minlength=num_users) > 0
+    users = users[has_context[users]]
+    users = users[torch.randperm(users.numel(), generator=generator)]
+    # Negatives exclude all of a user's items except the target (history and future alike).
+    other_items = is_item & ~is_target
+    # Items learn co-occurrence from every edge except this epoch's targets.
+    propagation = interactions.select(~is_target)
+    total_loss, total_weight = 0.0, 0.0
+    for start in range(0, users.numel(), config.batch_size):
+        batch = users[start : start + config.batch_size]
+        in_batch = torch.zeros(num_users, dtype=torch.bool)
+        in_batch[batch] = True
+        position = torch.full((num_users,), -1, dtype=torch.long)
+        position[batch] = torch.arange(batch.numel())
+        batch_context = interactions.select(context & in_batch[interactions.user])
+        item_emb = model.item_embeddings(graph, propagation, normalize=False)
+        user_emb = model.pool_users(batch_context, item_emb, model.query_embeddings(graph, item_emb))[batch]
+        logits = user_emb @ nn.functional.normalize(item_emb, dim=-1).T / config.temperature
+        masked = other_items & in_batch[interactions.user]
+        logits = logits.index_put(
+            (position[interactions.user[masked]], interactions.node[masked]), torch.tensor(float("-inf"))
+        )
+        weight = target_weight[batch]
+        loss = (nn.functional.cross_entropy(logits, target_item[batch], reduction="none") * weight).sum() / weight.sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * float(weight.sum())
+        total_weight += float(weight.sum())
+    return total_loss / max(total_weight, 1e-12)
+
+
+@torch.no_grad()
+def _evaluate(model: ProfileModel, graph: HeteroData, history: Tensor, targets: Tensor, batch_size: int) -> dict[str, float]:
+    model.eval()
+    metrics = evaluate_ranking(model.user_embeddings(graph), model.item_embeddings(graph), history, targets,
+                               ks=(10, 20), batch_size=batch_size)
+    metrics.pop("num_users")
+    return metrics

@@ -1,0 +1,39 @@
+"""Hyper-parameters of profile-model training, stored in every checkpoint."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """What to train and for how long; the defaults were chosen on validation data.
+
+    ``target_weights`` says which user→item edge types are training targets and how
+    much each counts in the loss (views are context only). An epoch draws one target
+    per user; training stops when validation Recall@20 has not improved for
+    ``patience`` evaluations.
+    """
+
+    dim: int = 64
+    epochs: int = 100
+    lr: float = 5e-3
+    weight_decay: float = 0.0
+    dropout: float = 0.1
+    temperature: float = 0.1
+    use_item_ids: bool = True
+    batch_size: int = 2048
+    seed: int = 0
+    patience: int = 5
+    eval_every: int = 1
+    eval_batch_size: int = 2048
+    target_weights: dict[str, float] = field(
+        default_factory=lambda: {"purchase": 1.0, "add_to_cart": 0.5, "click": 0.25}
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        return cls(**values)

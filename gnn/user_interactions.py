@@ -1,0 +1,84 @@
+"""A user's outgoing edges of every type as one flat table, sorted by user.
+
+The profile model builds a user only from these edges, so training can hide a target
+item (and everything after it) from a user by selecting rows, and any graph in the
+contract format, with users the model never saw, is profiled the same way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+
+#: User-side edge types in a fixed order: their index is the edge-type code the model learns weights for.
+USER_EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
+    ("user", "view", "item"),
+    ("user", "click", "item"),
+    ("user", "add_to_cart", "item"),
+    ("user", "purchase", "item"),
+    ("user", "search", "query"),
+)
+#: Codes of the edge types that end at an item (the rest end at a query).
+ITEM_EDGE_CODES: tuple[int, ...] = tuple(code for code, edge in enumerate(USER_EDGE_TYPES) if edge[2] == "item")
+
+
+@dataclass
+class UserInteractions:
+    """Parallel edge arrays sorted by ``user``: ``node`` is an item or query index (see ``kind``)."""
+
+    user: Tensor  # long [E]
+    kind: Tensor  # long [E], index into USER_EDGE_TYPES
+    node: Tensor  # long [E], item index or query index
+    count: Tensor  # float [E], number of events behind the edge
+    last_ts: Tensor  # float64 [E], epoch seconds of the latest event
+    num_users: int
+
+    @classmethod
+    def from_graph(cls, data: HeteroData) -> "UserInteractions":
+        """Collect the user-side edges of a graph; missing edge types count as empty."""
+        parts: dict[str, list[Tensor]] = {"user": [], "kind": [], "node": [], "count": [], "last_ts": []}
+        for code, edge_type in enumerate(USER_EDGE_TYPES):
+            if edge_type not in data.edge_types:
+                continue
+            store = data[edge_type]
+            num_edges = store.edge_index.shape[1]
+            parts["user"].append(store.edge_index[0])
+            parts["node"].append(store.edge_index[1])
+            parts["kind"].append(torch.full((num_edges,), code, dtype=torch.long))
+            parts["count"].append(_edge_attr(store, "count", num_edges, 1.0, torch.float32))
+            parts["last_ts"].append(_edge_attr(store, "last_ts", num_edges, 0.0, torch.float64))
+        empty = {"user": torch.long, "kind": torch.long, "node": torch.long,
+                 "count": torch.float32, "last_ts": torch.float64}
+        columns = {name: torch.cat(parts[name]) if parts[name] else torch.empty(0, dtype=empty[name]) for name in parts}
+        order = torch.argsort(columns["user"], stable=True)
+        return cls(num_users=int(data["user"].num_nodes), **{name: col[order] for name, col in columns.items()})
+
+    def __len__(self) -> int:
+        return int(self.user.numel())
+
+    def select(self, mask: Tensor) -> "UserInteractions":
+        """The rows where ``mask`` is true (or the rows at the given indices), still sorted by user."""
+        columns = {f.name: getattr(self, f.name)[mask] for f in fields(self) if f.name != "num_users"}
+        return UserInteractions(num_users=self.num_users, **columns)
+
+    def is_item(self) -> Tensor:
+        """Which rows end at an item (as opposed to a query)."""
+        return torch.isin(self.kind, torch.tensor(ITEM_EDGE_CODES))
+
+    def indptr(self) -> Tensor:
+        """CSR row pointer over users: rows of user ``u`` are ``indptr[u]:indptr[u + 1]``."""
+        indptr = torch.zeros(self.num_users + 1, dtype=torch.long)
+        indptr[1:] = torch.cumsum(torch.bincount(self.user, minlength=self.num_users), 0)
+        return indptr
+
+    def item_history(self) -> Tensor:
+        """``[2, E]`` (user, item) pairs of all item edges, the items to exclude from a user's ranking."""
+        items = self.is_item()
+        return torch.stack([self.user[items], self.node[items]])
+
+
+def _edge_attr(store, name: str, num_edges: int, default: float, dtype: torch.dtype) -> Tensor:
+    value = getattr(store, name, None)
+    return torch.full((num_edges,), default, dtype=dtype) if value is None else value.to(dtype)

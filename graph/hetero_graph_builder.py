@@ -1,0 +1,81 @@
+"""Turn a validated shop into the heterogeneous graph the encoders and the GNN work on.
+
+The contract (docs/ARCHITECTURE.md, "The heterogeneous graph"): node types ``user``,
+``item``, ``query``, ``category``; every forward edge type present, even with no edges;
+one edge per distinct (source, target) pair carrying ``count`` (events) and ``last_ts``
+(latest event, epoch seconds); reverse ``rev_*`` edge types for message passing.
+Everything is vectorised over the event arrays (no Python loop per event).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch_geometric.data import HeteroData
+from torch_geometric.transforms import ToUndirected
+
+from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS, ShopData
+
+EdgeType = tuple[str, str, str]
+
+#: Forward edge types, in a fixed order; reverse types are these with ``rev_`` relations.
+FORWARD_EDGE_TYPES: tuple[EdgeType, ...] = (
+    *(("user", event, "item") for event in ITEM_EVENTS),
+    ("user", "search", "query"),
+    ("query", "leads_to", "item"),
+    ("item", "in_category", "category"),
+)
+
+
+def build_hetero_graph(shop: ShopData) -> HeteroData:
+    """The shop as a :class:`HeteroData` graph, reverse edges included.
+
+    Category nodes are the distinct non-empty category paths, sorted (``data['category'].names``);
+    an item with no category has no ``in_category`` edge. ``in_category`` edges have
+    ``count`` 1 and ``last_ts`` NaN, as no event stands behind them. Reverse edges carry
+    the same ``count`` and ``last_ts`` as their forward edge.
+    """
+    events, catalog = shop.events, shop.catalog
+    data = HeteroData()
+    data["user"].num_nodes = events.num_users
+    data["item"].num_nodes = len(catalog)
+    data["query"].num_nodes = len(events.query_texts)
+
+    for event in ITEM_EVENTS:
+        mask = (events.kind == EVENT_CODE[event]) & (events.item >= 0)
+        _set_edges(data, ("user", event, "item"), events.user[mask], events.item[mask],
+                   events.timestamp[mask], len(catalog))
+    searches = (events.kind == EVENT_CODE["search"]) & (events.query >= 0)
+    _set_edges(data, ("user", "search", "query"), events.user[searches], events.query[searches],
+               events.timestamp[searches], len(events.query_texts))
+    leads = searches & (events.item >= 0)
+    _set_edges(data, ("query", "leads_to", "item"), events.query[leads], events.item[leads],
+               events.timestamp[leads], len(catalog))
+
+    names, item_category = np.unique(np.asarray(catalog.categories, dtype=str), return_inverse=True)
+    if len(names) and names[0] == "":  # items without a category: no node, no edge
+        names, item_category = names[1:], item_category - 1
+    data["category"].num_nodes = len(names)
+    data["category"].names = names.tolist()
+    with_category = np.flatnonzero(item_category >= 0)
+    _set_edges(data, ("item", "in_category", "category"), with_category, item_category[with_category],
+               None, len(names))
+    return ToUndirected()(data)
+
+
+def _set_edges(data: HeteroData, edge_type: EdgeType, source: np.ndarray, target: np.ndarray,
+               timestamp: np.ndarray | None, num_targets: int) -> None:
+    """One edge per distinct (source, target) pair, with its event count and latest timestamp
+    (NaN when ``timestamp`` is None: no event stands behind these edges)."""
+    stride = max(num_targets, 1)  # pairs coded as source * stride + target
+    pair = source.astype(np.int64) * stride + target.astype(np.int64)
+    unique_pairs, edge_of_event = np.unique(pair, return_inverse=True)
+    count = np.bincount(edge_of_event, minlength=len(unique_pairs)).astype(np.float32)
+    last_ts = np.full(len(unique_pairs), -np.inf if timestamp is not None else np.nan)
+    if timestamp is not None:
+        np.maximum.at(last_ts, edge_of_event, timestamp)
+    store = data[edge_type]
+    store.edge_index = torch.from_numpy(
+        np.stack([unique_pairs // stride, unique_pairs % stride])
+    ).long()
+    store.count = torch.from_numpy(count)
+    store.last_ts = torch.from_numpy(last_ts)

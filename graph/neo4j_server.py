@@ -1,0 +1,462 @@
+"""A local Neo4j 5.26 Community server that PersonaGraph downloads, configures and runs itself.
+
+Users should not have to install and configure a database to try the project: the
+jars come from Maven Central once (into a cache folder), the server runs as a plain
+background JVM whose configuration, data, logs and password live in one state folder.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+
+from personagraph.errors import PersonaGraphError
+
+NEO4J_VERSION = "5.26.30"
+DEFAULT_PORT = 7687
+DEFAULT_HEAP = "1500m"
+DEFAULT_PAGECACHE = "512m"
+INITIAL_PASSWORD = "neo4j"
+
+_ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+_MEMORY_SIZE = re.compile(r"^[0-9]+[kmgKMG]?$")
+_JVM_OPTIONS = (
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+UnlockExperimentalVMOptions",
+    "-XX:+TrustFinalNonStaticFields",
+    "-XX:+DisableExplicitGC",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Dlog4j2.disable.jmx=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+)
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>personagraph</groupId>
+  <artifactId>neo4j-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.neo4j</groupId>
+      <artifactId>neo4j</artifactId>
+      <version>{version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+#: JVMs this Python process launched; kept so that stopping one also reaps it (no zombie).
+_launched: dict[int, subprocess.Popen] = {}
+
+
+def default_cache_dir() -> Path:
+    """Where downloaded Neo4j jars live: shared by every state folder on the machine."""
+    if os.environ.get("PERSONAGRAPH_CACHE"):
+        return Path(os.environ["PERSONAGRAPH_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "personagraph"
+
+
+def default_home_dir() -> Path:
+    """Where the managed server keeps its configuration, data, logs, pid and password."""
+    if os.environ.get("PERSONAGRAPH_HOME"):
+        return Path(os.environ["PERSONAGRAPH_HOME"])
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "personagraph"
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """What `personagraph neo4j status` shows; never includes the password."""
+
+    running: bool
+    pid: int | None
+    uri: str
+    version: str | None
+    home: Path
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Serialise work between processes (several test sessions may start the same server)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _port_is_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Neo4jServer:
+    """A Neo4j Community server in a state folder (``home``), run from jars in ``cache``.
+
+    Arguments left as ``None`` come from the environment (``PERSONAGRAPH_HOME``,
+    ``PERSONAGRAPH_CACHE``, ``PERSONAGRAPH_NEO4J_PORT``, ``PERSONAGRAPH_NEO4J_HEAP``,
+    ``PERSONAGRAPH_NEO4J_PAGECACHE``) or the defaults.
+    """
+
+    def __init__(
+        self,
+        home: str | Path | None = None,
+        cache: str | Path | None = None,
+        port: int | None = None,
+        heap: str | None = None,
+        pagecache: str | None = None,
+    ) -> None:
+        self.home = Path(home) if home is not None else default_home_dir()
+        self.cache = Path(cache) if cache is not None else default_cache_dir()
+        self.port = int(port if port is not None else os.environ.get("PERSONAGRAPH_NEO4J_PORT", DEFAULT_PORT))
+        self.heap = heap or os.environ.get("PERSONAGRAPH_NEO4J_HEAP", DEFAULT_HEAP)
+        self.pagecache = pagecache or os.environ.get("PERSONAGRAPH_NEO4J_PAGECACHE", DEFAULT_PAGECACHE)
+        for name, size in (("heap", self.heap), ("page cache", self.pagecache)):
+            if not _MEMORY_SIZE.match(size):
+                raise PersonaGraphError(f"invalid {name} size {size!r}: use a number with k, m or g (e.g. 512m, 2g)")
+
+    # -- paths -------------------------------------------------------------------------
+    @property
+    def uri(self) -> str:
+        return f"bolt://127.0.0.1:{self.port}"
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.cache / f"neo4j-{NEO4J_VERSION}" / "lib"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "neo4j.log"
+
+    @property
+    def password_file(self) -> Path:
+        return self.home / "password"
+
+    @property
+    def _pid_file(self) -> Path:
+        return self.home / "neo4j.pid"
+
+    @property
+    def _conf_file(self) -> Path:
+        return self.home / "conf" / "neo4j.conf"
+
+    def __repr__(self) -> str:
+        return f"Neo4jServer(home={str(self.home)!r}, port={self.port})"
+
+    # -- public API --------------------------------------------------------------------
+    def password(self) -> str:
+        """The password of user ``neo4j``, generated on first start; never printed."""
+        try:
+            return self.password_file.read_text().strip()
+        except FileNotFoundError:
+            raise PersonaGraphError(
+                f"no password for the managed Neo4j server in {self.home} yet — run `personagraph neo4j start` first"
+            ) from None
+
+    def is_running(self) -> bool:
+        return self._live_pid() is not None
+
+    def start(self, timeout: float = 120.0, progress: bool = False) -> bool:
+        """Start the server unless it already runs; wait until Bolt answers.
+
+        Returns ``True`` when this call launched the JVM, ``False`` when a running
+        server was reused. ``progress`` shows the one-off download on stderr.
+        """
+        with file_lock(self.home / "start.lock"):
+            pid = self._live_pid()
+            if pid is not None:
+                running_port = self._configured_port()
+                if running_port != self.port:
+                    raise PersonaGraphError(
+                        f"the managed Neo4j server in {self.home} already runs on port {running_port}; "
+                        "stop it with `personagraph neo4j stop` to change the port"
+                    )
+                self._wait_until_ready(pid, timeout)
+                return False
+            java = self._check_java()
+            if _port_is_open(self.port):
+                raise PersonaGraphError(
+                    f"port {self.port} is already used by another program; choose another one with "
+                    "--port or PERSONAGRAPH_NEO4J_PORT"
+                )
+            self._ensure_distribution(progress)
+            self._ensure_password_file()
+            self._write_conf()
+            pid = self._launch(java)
+            self._wait_until_ready(pid, timeout)
+            return True
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Shut the server down cleanly (SIGTERM, then SIGKILL after ``timeout``); ``False`` if not running."""
+        pid = self._live_pid()
+        if pid is None:
+            self._pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        if not self._wait_for_exit(pid, timeout):
+            print(f"Neo4j (pid {pid}) did not stop within {timeout:.0f} s; killing it", file=sys.stderr, flush=True)
+            os.kill(pid, signal.SIGKILL)
+            self._wait_for_exit(pid, 10.0)
+        self._pid_file.unlink(missing_ok=True)
+        return True
+
+    def status(self) -> ServerStatus:
+        pid = self._live_pid()
+        port = self._configured_port() if pid is not None else self.port
+        version = self._server_version(port) if pid is not None else None
+        return ServerStatus(
+            running=pid is not None, pid=pid, uri=f"bolt://127.0.0.1:{port}", version=version, home=self.home
+        )
+
+    def log_tail(self, lines: int = 50) -> list[str]:
+        """The last ``lines`` lines of ``neo4j.log`` (empty when the server never ran)."""
+        try:
+            with open(self.log_file, errors="replace") as handle:
+                return [line.rstrip("\n") for line in deque(handle, maxlen=lines)]
+        except FileNotFoundError:
+            return []
+
+    # -- process ---------------------------------------------------------------------
+    def _live_pid(self) -> int | None:
+        """The pid in the pid file, if that process is alive and really is this home's Neo4j."""
+        try:
+            pid = int(self._pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        launched = _launched.get(pid)
+        if launched is not None:  # our own child: its exit status is authoritative
+            return pid if launched.poll() is None else None
+        try:
+            process = psutil.Process(pid)
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return None
+            cmdline = process.cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+        if _ENTRY_POINT in cmdline and f"--home-dir={self.home.resolve()}" in cmdline:
+            return pid
+        return None
+
+    def _wait_for_exit(self, pid: int, timeout: float) -> bool:
+        launched = _launched.pop(pid, None)
+        if launched is not None:
+            try:
+                launched.wait(timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                _launched[pid] = launched
+                return False
+        try:
+            psutil.Process(pid).wait(timeout)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            return False
+        return True
+
+    @staticmethod
+    def _exit_note(pid: int) -> str:
+        launched = _launched.get(pid)
+        code = launched.poll() if launched is not None else None
+        return "" if code is None else f" (exit code {code})"
+
+    def _check_java(self) -> str:
+        java = shutil.which("java")
+        if java is None:
+            raise PersonaGraphError(
+                "`java` was not found: Neo4j 5.26 needs Java 17 or 21 — install it "
+                "(e.g. `sudo apt-get install openjdk-17-jre-headless` or `brew install openjdk@17`)"
+            )
+        banner = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
+        match = re.search(r'version "(\d+)', banner)
+        if match and int(match.group(1)) < 17:
+            raise PersonaGraphError(f"Neo4j 5.26 needs Java 17 or 21, but `java` is version {match.group(1)}")
+        return java
+
+    def _ensure_distribution(self, progress: bool) -> None:
+        """Download the Neo4j jars with Maven once; a marker file makes half downloads retry."""
+        marker = self.lib_dir.parent / ".complete"
+        with file_lock(self.cache / f"neo4j-{NEO4J_VERSION}.lock"):
+            if marker.exists():
+                return
+            mvn = shutil.which("mvn")
+            if mvn is None:
+                raise PersonaGraphError(
+                    f"Maven (`mvn`) is needed once to download Neo4j {NEO4J_VERSION} — install it "
+                    "(e.g. `sudo apt-get install maven` or `brew install maven`) and run this again"
+                )
+            shutil.rmtree(self.lib_dir, ignore_errors=True)
+            pom = self.lib_dir.parent / "pom.xml"
+            pom.parent.mkdir(parents=True, exist_ok=True)
+            pom.write_text(_POM.format(version=NEO4J_VERSION))
+            command = [
+                mvn, "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                f"-DoutputDirectory={self.lib_dir}", "-DincludeScope=runtime",
+            ]  # fmt: skip
+            self._run_maven(command, progress)
+            marker.touch()
+
+    def _run_maven(self, command: list[str], progress: bool) -> None:
+        from tqdm import tqdm
+
+        with tqdm(
+            desc=f"Downloading Neo4j {NEO4J_VERSION} jars (first start only)",
+            unit=" jars",
+            disable=not progress,
+        ) as bar:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            while process.poll() is None:
+                time.sleep(0.5)
+                count = len(list(self.lib_dir.glob("*.jar"))) if self.lib_dir.exists() else 0
+                if count != bar.n:
+                    bar.update(count - bar.n)
+            output = process.stdout.read() if process.stdout else ""
+        if process.returncode != 0:
+            last_lines = " | ".join(output.strip().splitlines()[-3:])
+            raise PersonaGraphError(
+                f"Maven could not download Neo4j {NEO4J_VERSION} (exit {process.returncode}): {last_lines} — "
+                "check your network or Maven settings and run this again"
+            )
+
+    def _ensure_password_file(self) -> None:
+        """Create the password once, readable by the owner only, before the server first runs."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        if self.password_file.exists():
+            self.password_file.chmod(0o600)
+            return
+        descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_urlsafe(24))
+
+    def _write_conf(self) -> None:
+        """Regenerate neo4j.conf on every start so changed options (port, memory) apply."""
+        data, logs = self.home / "data", self.home / "logs"
+        for folder in (data, logs, self._conf_file.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        settings = {
+            "server.default_listen_address": "127.0.0.1",
+            "server.bolt.listen_address": f"127.0.0.1:{self.port}",
+            "server.http.enabled": "false",
+            "server.https.enabled": "false",
+            "server.memory.pagecache.size": self.pagecache,
+            "dbms.security.auth_enabled": "true",
+            "dbms.usage_report.enabled": "false",
+            "server.directories.data": str(data),
+            "server.directories.logs": str(logs),
+        }
+        self._conf_file.write_text(
+            "# Generated by PersonaGraph on each `personagraph neo4j start`; edits are overwritten.\n"
+            + "".join(f"{key}={value}\n" for key, value in settings.items())
+        )
+
+    def _configured_port(self) -> int:
+        try:
+            match = re.search(r"^server\.bolt\.listen_address=.*:(\d+)$", self._conf_file.read_text(), re.M)
+        except FileNotFoundError:
+            return self.port
+        return int(match.group(1)) if match else self.port
+
+    def _launch(self, java: str) -> int:
+        home = self.home.resolve()
+        command = [
+            java, "-Xms256m", f"-Xmx{self.heap}", *_JVM_OPTIONS,
+            "-cp", f"{self.lib_dir}/*", _ENTRY_POINT,
+            f"--home-dir={home}", f"--config-dir={home / 'conf'}",
+        ]  # fmt: skip
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=home,
+            )  # fmt: skip
+        _launched[process.pid] = process
+        self._pid_file.write_text(f"{process.pid}\n")
+        return process.pid
+
+    # -- readiness and password --------------------------------------------------------
+    def _wait_until_ready(self, pid: int, timeout: float) -> None:
+        """Wait until Bolt accepts the stored password, setting it on the very first start."""
+        from neo4j.exceptions import AuthError, DriverError, Neo4jError
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._live_pid() != pid:
+                self._pid_file.unlink(missing_ok=True)
+                raise PersonaGraphError(
+                    f"Neo4j stopped during startup{self._exit_note(pid)} — see `personagraph neo4j logs` "
+                    f"({self.log_file})"
+                )
+            try:
+                if _port_is_open(self.port):
+                    self._connect_and_check()
+                    return
+            except AuthError:
+                raise PersonaGraphError(
+                    f"Neo4j in {self.home} rejects the password stored in {self.password_file}; "
+                    "restore that file, or stop the server and delete its data folder to start afresh"
+                ) from None
+            except (DriverError, Neo4jError, OSError):
+                pass  # still starting
+            if time.monotonic() > deadline:
+                raise PersonaGraphError(
+                    f"Neo4j did not answer on {self.uri} within {timeout:.0f} s — see `personagraph neo4j logs` "
+                    f"({self.log_file}); the server keeps starting in the background (pid {pid})"
+                )
+            time.sleep(0.5)
+
+    def _connect_and_check(self) -> None:
+        from neo4j import GraphDatabase
+        from neo4j.exceptions import AuthError
+
+        password = self.password()
+        try:
+            with GraphDatabase.driver(self.uri, auth=("neo4j", password)) as driver:
+                driver.execute_query("RETURN 1")
+                return
+        except AuthError:
+            pass
+        # First start: the database still has the initial password, which must be changed.
+        with GraphDatabase.driver(self.uri, auth=("neo4j", INITIAL_PASSWORD)) as driver:
+            driver.execute_query(
+                "ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
+                old=INITIAL_PASSWORD,
+                new=password,
+                database_="system",
+            )
+        with GraphDatabase.driver(self.uri, auth=("neo4j", password)) as driver:
+            driver.execute_query("RETURN 1")
+
+    def _server_version(self, port: int) -> str | None:
+        from neo4j import GraphDatabase
+        from neo4j.exceptions import DriverError, Neo4jError
+
+        try:
+            with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", self.password())) as driver:
+                records, _, _ = driver.execute_query("CALL dbms.components() YIELD versions RETURN versions[0] AS v")
+            return records[0]["v"]
+        except (DriverError, Neo4jError, PersonaGraphError, OSError):
+            return None

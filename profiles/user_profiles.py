@@ -1,0 +1,99 @@
+"""The profiles themselves: each user's vector with its readable attributes.
+
+Built once from the shop and the trained model's vectors, then written both to the run
+folder (`profiles.parquet`) and to the store, so the two always say the same thing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from personagraph.graph.shop_data import ShopData
+from personagraph.profiles.activity import user_activity
+from personagraph.profiles.interest_tags import InterestTags
+from personagraph.profiles.segments import Segments
+from personagraph.profiles.tag_vocabulary import TagVocabulary
+
+#: Tags kept on the user node itself (`u.top_tags`); all top-N go to INTERESTED_IN links.
+TOP_TAGS_ON_NODE = 5
+
+
+@dataclass
+class UserProfiles:
+    """Vectors, tags, activity and segments of every user of a shop, in user-index order."""
+
+    user_ids: list[str]
+    vectors: np.ndarray  # float32 [num_users, dim]
+    tags: InterestTags
+    activity: dict[str, np.ndarray]
+    segments: Segments
+
+    @classmethod
+    def build(
+        cls, shop: ShopData, user_vectors: np.ndarray, item_vectors: np.ndarray, seed: int = 0
+    ) -> "UserProfiles":
+        vocabulary = TagVocabulary.from_shop(shop)
+        tags = InterestTags.from_shop(shop, vocabulary, user_vectors, item_vectors)
+        segments = Segments.fit(user_vectors, tags, seed=seed)
+        return cls(
+            user_ids=list(shop.events.user_ids),
+            vectors=np.asarray(user_vectors, dtype=np.float32),
+            tags=tags,
+            activity=user_activity(shop),
+            segments=segments,
+        )
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def top_tags(self, user: int, n: int | None = None) -> list[tuple[str, float]]:
+        pairs = self.tags.for_user(user)
+        return pairs if n is None else pairs[:n]
+
+    def attribute_columns(self) -> dict[str, list[Any]]:
+        """Readable attributes as plain columns (no vectors), for parquet and Neo4j alike."""
+        columns: dict[str, list[Any]] = {
+            name: [_plain(v) for v in values] for name, values in self.activity.items() if name != "user_id"
+        }
+        columns["top_tags"] = [[tag for tag, _ in self.top_tags(u, TOP_TAGS_ON_NODE)] for u in range(len(self))]
+        columns["segment"] = [int(s) for s in self.segments.labels]
+        columns["segment_name"] = [self.segments.segments[int(s)].name for s in self.segments.labels]
+        return columns
+
+    def user_rows(self) -> Iterator[dict[str, Any]]:
+        """One row per user for the store: id, embedding and the attribute columns."""
+        columns = self.attribute_columns()
+        for u, user_id in enumerate(self.user_ids):
+            row = {name: values[u] for name, values in columns.items() if values[u] is not None}
+            row["id"] = user_id
+            row["embedding"] = self.vectors[u].tolist()
+            yield row
+
+    def tag_rows(self) -> Iterator[dict[str, Any]]:
+        """(user)-[:INTERESTED_IN {weight}]->(tag) rows."""
+        for u, user_id in enumerate(self.user_ids):
+            for tag, weight in self.top_tags(u):
+                yield {"start": user_id, "end": tag, "weight": round(float(weight), 4)}
+
+    def segment_rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": s.id,
+                "name": s.name,
+                "size": s.size,
+                "top_tags": [tag for tag, _ in s.top_tags],
+                "top_tag_weights": [round(float(w), 4) for _, w in s.top_tags],
+            }
+            for s in self.segments.segments
+        ]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python values, NaN to None (Neo4j and JSON have no NaN for 'unknown')."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    return value

@@ -1,0 +1,53 @@
+"""Shared fixtures: a real Neo4j test server, separate from the user's own database.
+
+The server lives in ``<repo>/.cache/neo4j-test`` on Bolt port 17687 (override with
+``PERSONAGRAPH_TEST_HOME`` / ``PERSONAGRAPH_TEST_NEO4J_PORT``). It is started once
+and left running, so later test runs reuse it; CI stops it. If it cannot start, the
+tests that need it error out rather than skip.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from personagraph.graph.connection_settings import ConnectionSettings
+from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
+from personagraph.graph.neo4j_server import Neo4jServer, file_lock
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NEO4J_FIXTURES = frozenset({"neo4j_server", "neo4j_settings", "profile_store"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that use the server carry the ``neo4j`` marker without having to say so."""
+    for item in items:
+        if NEO4J_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.neo4j)
+
+
+@pytest.fixture(scope="session")
+def neo4j_server() -> Neo4jServer:
+    """The running test server (started here unless it already runs)."""
+    server = Neo4jServer(
+        home=os.environ.get("PERSONAGRAPH_TEST_HOME", REPO_ROOT / ".cache" / "neo4j-test"),
+        port=int(os.environ.get("PERSONAGRAPH_TEST_NEO4J_PORT", "17687")),
+    )
+    server.start(timeout=300)
+    return server
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings(neo4j_server: Neo4jServer) -> ConnectionSettings:
+    return ConnectionSettings(uri=neo4j_server.uri, user="neo4j", password=neo4j_server.password())
+
+
+@pytest.fixture
+def profile_store(neo4j_server: Neo4jServer, neo4j_settings: ConnectionSettings) -> Iterator[Neo4jProfileStore]:
+    """An emptied store; tests from concurrent pytest runs take turns, since they share one database."""
+    with file_lock(neo4j_server.home / "tests.lock"):
+        with Neo4jProfileStore.connect(neo4j_settings) as store:
+            store.delete_all()
+            yield store
