@@ -8,6 +8,7 @@ or the test suite keeps is touched. Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -126,8 +127,11 @@ def main() -> None:
         ("`similar_users` k=10 p99", f"{p99:.1f} ms", ""),
         ("recall@10 vs exact cosine", f"{recall:.3f}", "≥ 0.95"),
     ]
-    print(f"\n{args.users:,} users × {args.dim}-d random profiles, Neo4j {NEO4J_VERSION} Community "
-          f"(heap {args.heap}, page cache 1g), localhost Bolt\n")
+    print(
+        f"\n{args.users:,} users × {args.dim}-d random profiles, Neo4j {NEO4J_VERSION} Community "
+        f"(heap {args.heap}, page cache 1g), localhost Bolt; {os.cpu_count()} CPUs, "
+        f"load average at the end {os.getloadavg()[0]:.1f}\n"
+    )
     print("| measure | result | target |\n| --- | --- | --- |")
     for name, value, target in results:
         print(f"| {name} | {value} | {target} |")

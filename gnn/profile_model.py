@@ -62,6 +62,8 @@ class ProfileModel(nn.Module):
             nn.init.normal_(self.item_id.weight, std=0.1 if item_text_dim else 1.0 / math.sqrt(dim))
         self.category = nn.Linear(dim, dim, bias=False)
         self.co_occurrence = nn.Linear(dim, dim, bias=False)
+        self.previous = nn.Linear(dim, dim, bias=False)
+        self.following = nn.Linear(dim, dim, bias=False)
         self.unknown_item = nn.Parameter(torch.zeros(dim))
         self.dropout = nn.Dropout(dropout)
         # Attention logit of a user edge: type + recency rank + log-age + log-count.
@@ -74,17 +76,23 @@ class ProfileModel(nn.Module):
         nn.init.zeros_(self.user_out.bias)
 
     @classmethod
-    def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool = True, dropout: float = 0.1) -> "ProfileModel":
-        """A model sized for a training graph: its text widths and its items as the known ones."""
+    def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool | None = None,
+                   dropout: float = 0.1) -> "ProfileModel":
+        """A model sized for a training graph: its text widths and its items as the known ones.
+
+        ``use_item_ids=None`` learns item ID vectors only when items have no text.
+        """
+        item_text_dim = _text_dim(data, "item")
+        if use_item_ids is None:
+            use_item_ids = item_text_dim is None
         return cls(
             dim=dim,
-            item_text_dim=_text_dim(data, "item"),
+            item_text_dim=item_text_dim,
             query_text_dim=_text_dim(data, "query"),
             num_known_items=int(data["item"].num_nodes) if use_item_ids else 0,
             dropout=dropout,
         )
 
-    # ----------------------------------------------------------------- items
     def item_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
                         normalize: bool = True) -> Tensor:
         """``[num_items, dim]`` item vectors; items beyond the known ones rely on text, categories and users.
@@ -103,7 +111,9 @@ class ProfileModel(nn.Module):
             ids[:known] = self.dropout(self.item_id.weight[:known])
             hidden = hidden + ids
         hidden = hidden + self.category(self._category_context(data, hidden))
-        hidden = hidden + self.co_occurrence(_co_occurrence_context(interactions, hidden))
+        previous, following = _transition_context(interactions, hidden)
+        hidden = (hidden + self.co_occurrence(_co_occurrence_context(interactions, hidden))
+                  + self.previous(previous) + self.following(following))
         return nn.functional.normalize(hidden, dim=-1) if normalize else hidden
 
     def _category_context(self, data: HeteroData, hidden: Tensor) -> Tensor:
@@ -169,6 +179,24 @@ def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor) 
     user, item = interactions.user[rows], interactions.node[rows]
     user_mean = scatter(item_hidden[item], user, dim=0, dim_size=interactions.num_users, reduce="mean")
     return scatter(user_mean[user], item, dim=0, dim_size=item_hidden.shape[0], reduce="mean")
+
+
+def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> tuple[Tensor, Tensor]:
+    """Per item, the mean vector of the items users touched just before it, and just after it.
+
+    Consecutive item edges of a user (by ``last_ts``, strictly increasing) are the
+    transitions; shops without timestamps have none and get zeros.
+    """
+    rows = torch.nonzero(interactions.is_item()).flatten()
+    rows = rows[torch.argsort(interactions.last_ts[rows], stable=True)]
+    rows = rows[torch.argsort(interactions.user[rows], stable=True)]
+    user, item, ts = interactions.user[rows], interactions.node[rows], interactions.last_ts[rows]
+    step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1])
+    before, after = item[:-1][step], item[1:][step]
+    num_items = item_hidden.shape[0]
+    previous = scatter(item_hidden[before], after, dim=0, dim_size=num_items, reduce="mean")
+    following = scatter(item_hidden[after], before, dim=0, dim_size=num_items, reduce="mean")
+    return previous, following
 
 
 def recency(interactions: UserInteractions) -> tuple[Tensor, Tensor]:

@@ -61,9 +61,14 @@ class ConnectionSettings:
     def open_driver(self) -> Driver:
         """A connected driver, or a one-line error saying how to reach or log into the server."""
         try:
-            driver = GraphDatabase.driver(self.uri, auth=(self.user, self.password or ""))
+            # Notifications (e.g. "label does not exist" on an empty database) would be logged as warnings.
+            driver = GraphDatabase.driver(
+                self.uri, auth=(self.user, self.password or ""), notifications_min_severity="OFF"
+            )
         except (ConfigurationError, ValueError) as exc:
-            raise PersonaGraphError(f"invalid Neo4j URI {self.uri!r}: {exc} — use e.g. bolt://host:7687 or neo4j+s://…") from None
+            raise PersonaGraphError(
+                f"invalid Neo4j URI {self.uri!r}: {exc} — use e.g. bolt://host:7687 or neo4j+s://host"
+            ) from None
         try:
             driver.verify_connectivity()
         except ServiceUnavailable:

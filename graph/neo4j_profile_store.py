@@ -22,11 +22,14 @@ from personagraph.graph.connection_settings import ConnectionSettings
 from personagraph.graph.profile_store import NODE_KEYS, RELATIONSHIP_TYPES, ProfileStore, Row, SimilarUser
 
 VECTOR_INDEX = "user_embedding"
+#: Vector index of each label that carries an ``embedding`` (users and items share one space).
+VECTOR_INDEXES: dict[str, str] = {"User": VECTOR_INDEX, "Item": "item_embedding"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Candidates fetched from the vector index per requested hit; the approximate (HNSW)
-#: search is more accurate when asked for more neighbours than it must return.
-_OVERSAMPLE = 4
-_MIN_CANDIDATES = 40
+#: Candidates fetched from the vector index: the approximate (HNSW) search finds the true
+#: neighbours more reliably when asked for more than it must return. Measured at 100k random
+#: 64-d users, recall@10 was 0.85 with 44 candidates, 0.95 with 100, 0.99 with 200.
+_OVERSAMPLE = 10
+_MIN_CANDIDATES = 150
 
 
 def _check_label(label: str) -> str:
@@ -122,36 +125,42 @@ class Neo4jProfileStore(ProfileStore):
             self._write(
                 f"CREATE CONSTRAINT {label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
             )
-        config = self._vector_index_config()
+        for label, index in VECTOR_INDEXES.items():
+            self._ensure_vector_index(label, index, embedding_dim)
+        self._write("CALL db.awaitIndexes(300)")
+
+    def _ensure_vector_index(self, label: str, index: str, embedding_dim: int) -> None:
+        config = self._vector_index_config(index)
         if config is not None and (
             config.get("vector.dimensions") != embedding_dim or config.get("vector.quantization.enabled", False)
         ):
-            self._write(f"DROP INDEX {VECTOR_INDEX}")
+            self._write(f"DROP INDEX {index}")
         # Quantised vectors (the 5.26 default) cap recall@10 near 0.83 on 64-d data, however
         # many candidates are fetched; full-precision vectors keep it above 0.95.
         self._write(
-            f"CREATE VECTOR INDEX {VECTOR_INDEX} IF NOT EXISTS FOR (u:User) ON u.embedding OPTIONS {{indexConfig: {{"
+            f"CREATE VECTOR INDEX {index} IF NOT EXISTS FOR (n:{label}) ON n.embedding OPTIONS {{indexConfig: {{"
             f"`vector.dimensions`: {int(embedding_dim)}, `vector.similarity_function`: 'cosine', "
             "`vector.quantization.enabled`: false}}"
         )
-        self._write("CALL db.awaitIndexes(300)")
 
     def embedding_dim(self) -> int | None:
         """The dimension of the user-vector index, or ``None`` before :meth:`ensure_schema`."""
-        config = self._vector_index_config()
+        config = self._vector_index_config(VECTOR_INDEX)
         return None if config is None else config["vector.dimensions"]
 
-    def _vector_index_config(self) -> dict[str, Any] | None:
+    def _vector_index_config(self, index: str) -> dict[str, Any] | None:
         rows = self._read(
             "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options.indexConfig AS config",
-            name=VECTOR_INDEX,
+            name=index,
         )
         return rows[0]["config"] if rows else None
 
     # -- writes ------------------------------------------------------------------------
     def upsert_nodes(self, label: str, rows: Iterable[Row]) -> int:
         key = NODE_KEYS[_check_label(label)]
-        query = f"UNWIND $rows AS row MERGE (n:{label} {{{key}: row.key}}) SET n += row.props RETURN count(n) AS written"
+        query = (
+            f"UNWIND $rows AS row MERGE (n:{label} {{{key}: row.key}}) SET n += row.props RETURN count(n) AS written"
+        )
         prepared = ({"key": _plain(row[key]), "props": self._properties(row, {key})} for row in rows)
         return self._write_batches(query, prepared)
 
@@ -249,8 +258,8 @@ class Neo4jProfileStore(ProfileStore):
     def nearest_users(
         self, vector: Sequence[float], k: int = 10, where: Mapping[str, Any] | None = None
     ) -> list[SimilarUser]:
-        vector = np.asarray(vector, dtype=np.float64).tolist()
-        return self._nearest("WITH $vector AS vector", {"vector": vector, "user_id": None}, k, where)
+        values = np.asarray(vector, dtype=np.float64).tolist()
+        return self._nearest("WITH $vector AS vector", {"vector": values, "user_id": None}, k, where)
 
     def _nearest(
         self, source: str, params: dict[str, Any], k: int, where: Mapping[str, Any] | None
@@ -276,7 +285,13 @@ class Neo4jProfileStore(ProfileStore):
         )
         candidates = max(_OVERSAMPLE * (k + 1), _MIN_CANDIDATES)
         while True:
-            rows = self._read(query, candidates=candidates, **params)
+            try:
+                rows = self._read(query, candidates=candidates, **params)
+            except Neo4jError as exc:
+                raise PersonaGraphError(
+                    f"vector search failed: {_first_line(exc.message)} — the vector must match the stored "
+                    "profiles' size, and profiles must be stored first (`personagraph train`)"
+                ) from None
             if len(rows) >= k:
                 break
             total = self.count("User")
@@ -296,7 +311,8 @@ class Neo4jProfileStore(ProfileStore):
         parameters = {name: _plain(value) for name, value in (params or {}).items()}
 
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
-            return [{key: _json_value(value) for key, value in record.items()} for record in tx.run(query, parameters)]
+            records = tx.run(query, parameters)
+            return [{key: _json_value(value) for key, value in record.items()} for record in records]
 
         try:
             return self._execute(work, write=write)
@@ -307,7 +323,8 @@ class Neo4jProfileStore(ProfileStore):
         except Neo4jError as exc:
             if exc.code == "Neo.ClientError.Statement.AccessMode" and not write:
                 raise PersonaGraphError(
-                    "this query writes to the database, which read-only mode refuses — rerun with --write (write=True in Python)"
+                    "this query writes to the database, which read-only mode refuses — "
+                    "rerun with --write (write=True in Python)"
                 ) from None
             raise PersonaGraphError(f"Neo4j refused the query: {_first_line(exc.message)}") from None
 

@@ -20,11 +20,14 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import psutil
 
 from personagraph.errors import PersonaGraphError
+
+if TYPE_CHECKING:
+    from neo4j import Driver
 
 NEO4J_VERSION = "5.26.30"
 DEFAULT_PORT = 7687
@@ -130,8 +133,9 @@ class Neo4jServer:
         heap: str | None = None,
         pagecache: str | None = None,
     ) -> None:
-        self.home = Path(home) if home is not None else default_home_dir()
-        self.cache = Path(cache) if cache is not None else default_cache_dir()
+        # Absolute paths: Neo4j would resolve relative ones in neo4j.conf against its home.
+        self.home = Path(home if home is not None else default_home_dir()).expanduser().resolve()
+        self.cache = Path(cache if cache is not None else default_cache_dir()).expanduser().resolve()
         self.port = int(port if port is not None else os.environ.get("PERSONAGRAPH_NEO4J_PORT", DEFAULT_PORT))
         self.heap = heap or os.environ.get("PERSONAGRAPH_NEO4J_HEAP", DEFAULT_HEAP)
         self.pagecache = pagecache or os.environ.get("PERSONAGRAPH_NEO4J_PAGECACHE", DEFAULT_PAGECACHE)
@@ -257,7 +261,7 @@ class Neo4jServer:
             cmdline = process.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return None
-        if _ENTRY_POINT in cmdline and f"--home-dir={self.home.resolve()}" in cmdline:
+        if _ENTRY_POINT in cmdline and f"--home-dir={self.home}" in cmdline:
             return pid
         return None
 
@@ -381,17 +385,16 @@ class Neo4jServer:
         return int(match.group(1)) if match else self.port
 
     def _launch(self, java: str) -> int:
-        home = self.home.resolve()
         command = [
             java, "-Xms256m", f"-Xmx{self.heap}", *_JVM_OPTIONS,
             "-cp", f"{self.lib_dir}/*", _ENTRY_POINT,
-            f"--home-dir={home}", f"--config-dir={home / 'conf'}",
+            f"--home-dir={self.home}", f"--config-dir={self._conf_file.parent}",
         ]  # fmt: skip
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=home,
+                start_new_session=True, cwd=self.home,
             )  # fmt: skip
         _launched[process.pid] = process
         self._pid_file.write_text(f"{process.pid}\n")
@@ -428,34 +431,40 @@ class Neo4jServer:
                 )
             time.sleep(0.5)
 
-    def _connect_and_check(self) -> None:
+    @staticmethod
+    def _driver(port: int, password: str) -> "Driver":
         from neo4j import GraphDatabase
+
+        return GraphDatabase.driver(
+            f"bolt://127.0.0.1:{port}", auth=("neo4j", password), notifications_min_severity="OFF"
+        )
+
+    def _connect_and_check(self) -> None:
         from neo4j.exceptions import AuthError
 
         password = self.password()
         try:
-            with GraphDatabase.driver(self.uri, auth=("neo4j", password)) as driver:
+            with self._driver(self.port, password) as driver:
                 driver.execute_query("RETURN 1")
                 return
         except AuthError:
             pass
         # First start: the database still has the initial password, which must be changed.
-        with GraphDatabase.driver(self.uri, auth=("neo4j", INITIAL_PASSWORD)) as driver:
+        with self._driver(self.port, INITIAL_PASSWORD) as driver:
             driver.execute_query(
                 "ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
                 old=INITIAL_PASSWORD,
                 new=password,
                 database_="system",
             )
-        with GraphDatabase.driver(self.uri, auth=("neo4j", password)) as driver:
+        with self._driver(self.port, password) as driver:
             driver.execute_query("RETURN 1")
 
     def _server_version(self, port: int) -> str | None:
-        from neo4j import GraphDatabase
         from neo4j.exceptions import DriverError, Neo4jError
 
         try:
-            with GraphDatabase.driver(f"bolt://127.0.0.1:{port}", auth=("neo4j", self.password())) as driver:
+            with self._driver(port, self.password()) as driver:
                 records, _, _ = driver.execute_query("CALL dbms.components() YIELD versions RETURN versions[0] AS v")
             return records[0]["v"]
         except (DriverError, Neo4jError, PersonaGraphError, OSError):

@@ -13,6 +13,10 @@ Two distributions over the tag vocabulary are mixed per user:
 smoothed towards what the model predicts, so a tag the user never touched appears when the
 vector points strongly at it. Weights are ``p / max(p)`` (in [0, 1], the top tag has 1).
 Without vectors the weights are the evidence alone: the raw-count baseline.
+
+The defaults were chosen on the sample shop with the profile GNN's vectors
+(``benchmarks/segments_quality.py``): the held-out next item's leaf category is in the
+top-3 tags for 0.93-0.96 of users, against 0.86-0.88 with raw counts.
 """
 from __future__ import annotations
 
@@ -102,15 +106,15 @@ class InterestTags:
             prior_items: shrinkage of tag vectors towards the mean item (see
                 :meth:`TagVocabulary.tag_vectors`).
         """
+        if vocabulary.item_tags.shape[0] != len(shop.catalog) or vocabulary.query_tags.shape[0] != len(
+            shop.events.query_texts
+        ):
+            raise PersonaGraphError("the tag vocabulary was built from another shop; build it from this one")
         if (user_vectors is None) != (item_vectors is None):
             raise PersonaGraphError("give both user_vectors and item_vectors, or neither for raw-count tags")
         if user_vectors is not None:
             _check_vectors(user_vectors, item_vectors, shop.events.num_users, len(shop.catalog))
             tag_vectors, has_items = vocabulary.tag_vectors(item_vectors, prior_items)
-        if vocabulary.item_tags.shape[0] != len(shop.catalog) or vocabulary.query_tags.shape[0] != len(
-            shop.events.query_texts
-        ):
-            raise PersonaGraphError("the tag vocabulary was built from another shop; build it from this one")
         evidence = tag_evidence(shop.events, vocabulary, event_weights, half_life_days)
         num_users = evidence.shape[0]
         tags = np.full((num_users, top_n), -1, dtype=np.int64)

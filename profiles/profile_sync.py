@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
@@ -27,18 +28,19 @@ def sync_profiles(
     shop: ShopData,
     graph: HeteroData,
     profiles: UserProfiles,
+    item_vectors: np.ndarray,
     run_id: str,
     derived_queries: bool = False,
     progress: bool = True,
 ) -> dict[str, int]:
-    """Write nodes, interactions and profiles; returns rows written per kind.
+    """Write nodes (items with their vectors), interactions and profiles; returns rows written per kind.
 
     Everything is an idempotent upsert, and a user's interactions, tags and segment
     replace that user's previous ones, so re-running a sync changes nothing.
     """
     names = _node_names(shop, graph)
     steps = [
-        ("items", lambda: store.upsert_items(_item_rows(shop))),
+        ("items", lambda: store.upsert_items(_item_rows(shop, item_vectors))),
         ("categories", lambda: store.upsert_categories(
             {"id": path, "name": path.split(">")[-1].strip()} for path in names["category"])),
         ("queries", lambda: store.upsert_queries(
@@ -81,7 +83,7 @@ def _node_names(shop: ShopData, graph: HeteroData) -> dict[str, list[str]]:
     }
 
 
-def _item_rows(shop: ShopData) -> Iterator[dict[str, Any]]:
+def _item_rows(shop: ShopData, item_vectors: np.ndarray) -> Iterator[dict[str, Any]]:
     catalog = shop.catalog
     for i, item_id in enumerate(catalog.item_ids):
         price = float(catalog.prices[i])
@@ -91,6 +93,7 @@ def _item_rows(shop: ShopData) -> Iterator[dict[str, Any]]:
             "category": catalog.categories[i],
             "brand": catalog.brands[i],
             "price": None if math.isnan(price) else price,
+            "embedding": item_vectors[i].tolist(),
         }
 
 

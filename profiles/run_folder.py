@@ -30,6 +30,10 @@ class RunFolder:
         return self.path / "profiles.parquet"
 
     @property
+    def item_vectors(self) -> Path:
+        return self.path / "item_vectors.parquet"
+
+    @property
     def rejected(self) -> Path:
         return self.path / "rejected.csv"
 
@@ -48,14 +52,23 @@ class RunFolder:
         return json.loads((self.path / name).read_text(encoding="utf-8"))
 
     def write_profiles(self, user_ids: list[str], vectors: np.ndarray, columns: dict[str, Any]) -> Path:
-        """`user_id`, `vector` (fixed-size float32 list) and the readable attribute columns."""
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        vector_column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
-        table = pa.table({"user_id": pa.array(user_ids, pa.string()), "vector": vector_column, **columns})
-        tmp = self.profiles.with_suffix(".parquet.tmp")
-        pq.write_table(table, tmp)
-        tmp.replace(self.profiles)
-        return self.profiles
+        """`user_id`, `vector` and the readable attribute columns."""
+        return _write_vectors(self.profiles, "user_id", user_ids, vectors, columns)
+
+    def write_item_vectors(self, item_ids: list[str], vectors: np.ndarray) -> Path:
+        """`item_id`, `vector`: the items in the users' space (score = dot product)."""
+        return _write_vectors(self.item_vectors, "item_id", item_ids, vectors, {})
+
+
+def _write_vectors(path: Path, id_name: str, ids: list[str], vectors: np.ndarray, columns: dict[str, Any]) -> Path:
+    """A parquet table of ids, fixed-size float32 vectors and extra columns, written atomically."""
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    vector_column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
+    table = pa.table({id_name: pa.array(ids, pa.string()), "vector": vector_column, **columns})
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    tmp.replace(path)
+    return path
 
 
 def _json_default(value: Any) -> Any:

@@ -17,6 +17,7 @@ first, and the result is the same for the same seed.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -85,8 +86,8 @@ class Segments:
         else:
             raise PersonaGraphError(f"unknown segmentation method {method!r}; use 'kmeans' or 'communities'")
         labels = _by_size(labels)
-        described = _describe(labels, tags, top_tags)
-        return cls(labels=labels, segments=described, method=method, silhouette=cosine_silhouette(unit, labels, sample_size, seed))
+        silhouette = cosine_silhouette(unit, labels, sample_size, seed)
+        return cls(labels=labels, segments=_describe(labels, tags, top_tags), method=method, silhouette=silhouette)
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -106,9 +107,11 @@ def _kmeans(unit: np.ndarray, k: int, seed: int) -> np.ndarray:
         return np.zeros(unit.shape[0], dtype=np.int64)
     best_labels, best_inertia = None, np.inf
     for restart in range(_KMEANS_RESTARTS):
-        centroids, labels = kmeans2(
-            unit, k, iter=_KMEANS_ITERATIONS, minit="++", missing="warn", rng=np.random.default_rng([seed, restart])
-        )
+        with warnings.catch_warnings():  # an emptied cluster is fine: labels are renumbered after
+            warnings.simplefilter("ignore", UserWarning)
+            centroids, labels = kmeans2(
+                unit, k, iter=_KMEANS_ITERATIONS, minit="++", missing="warn", rng=np.random.default_rng([seed, restart])
+            )
         inertia = float(((unit - centroids[labels]) ** 2).sum())
         if inertia < best_inertia:
             best_labels, best_inertia = labels, inertia

@@ -90,6 +90,7 @@ def run_training(
     with clock.stage("write"):
         save_checkpoint(run.checkpoint, result.model, options.config, encoder.name)
         run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
+        run.write_item_vectors(shop.catalog.item_ids, item_vectors)
         run.write_json("config.json", {
             "run_id": run_id,
             "data_dir": str(Path(options.data_dir).resolve()),
@@ -121,7 +122,8 @@ def run_training(
         with clock.stage("sync"), open_store() as store:
             store.ensure_schema(int(user_vectors.shape[1]))
             summary["synced"] = sync_profiles(
-                store, shop, graph, profiles, run_id, dataset.get("derived_queries", False), options.progress
+                store, shop, graph, profiles, item_vectors, run_id, dataset.get("derived_queries", False),
+                options.progress
             )
     summary["stages"] = clock.stages
     summary["total_seconds"] = clock.total_seconds

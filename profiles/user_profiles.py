@@ -6,6 +6,7 @@ folder (`profiles.parquet`) and to the store, so the two always say the same thi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import numpy as np
@@ -16,6 +17,8 @@ from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segments import Segments
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 
+#: Activity columns holding epoch seconds, stored as datetimes.
+TIME_COLUMNS = ("first_seen", "last_seen")
 #: Tags kept on the user node itself (`u.top_tags`); all top-N go to INTERESTED_IN links.
 TOP_TAGS_ON_NODE = 5
 
@@ -57,6 +60,8 @@ class UserProfiles:
         columns: dict[str, list[Any]] = {
             name: [_plain(v) for v in values] for name, values in self.activity.items() if name != "user_id"
         }
+        for name in TIME_COLUMNS:  # datetimes, so Cypher can compare them with `updated_at`
+            columns[name] = [None if t is None else datetime.fromtimestamp(t, tz=timezone.utc) for t in columns[name]]
         columns["top_tags"] = [[tag for tag, _ in self.top_tags(u, TOP_TAGS_ON_NODE)] for u in range(len(self))]
         columns["segment"] = [int(s) for s in self.segments.labels]
         columns["segment_name"] = [self.segments.segments[int(s)].name for s in self.segments.labels]

@@ -43,9 +43,8 @@ def _write_shop(store: Neo4jProfileStore) -> None:
     )
     store.upsert_queries([{"id": "red shoes", "derived": False}])
     store.upsert_categories([{"id": "shoes", "path": "fashion > shoes"}])
-    store.upsert_relationships(
-        "VIEWED", "User", "Item", [{"start": "u0", "end": "i1", "count": 2, "last_ts": 1.7e9}, {"start": "u1", "end": "i2"}]
-    )
+    views = [{"start": "u0", "end": "i1", "count": 2, "last_ts": 1.7e9}, {"start": "u1", "end": "i2"}]
+    store.upsert_relationships("VIEWED", "User", "Item", views)
     store.upsert_relationships("SEARCHED", "User", "Query", [{"start": "u0", "end": "red shoes", "count": 1}])
     store.upsert_relationships("IN_CATEGORY", "Item", "Category", [{"start": "i1", "end": "shoes"}])
 
@@ -136,6 +135,13 @@ def test_nearest_users_of_a_raw_vector(profile_store: Neo4jProfileStore) -> None
     profile_store.upsert_users(rows, run_id="r")
     hits = profile_store.nearest_users(vectors[7] * 3.0, k=3)
     assert hits[0].id == "u7" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+
+
+def test_vector_of_the_wrong_size_is_a_clear_error(profile_store: Neo4jProfileStore) -> None:
+    profile_store.ensure_schema(8)
+    profile_store.upsert_users(_users(3, 8)[2], run_id="r")
+    with pytest.raises(PersonaGraphError, match="vector search failed"):
+        profile_store.nearest_users([0.5] * 5)
 
 
 def test_unknown_user_is_a_clear_error(profile_store: Neo4jProfileStore) -> None:

@@ -71,6 +71,13 @@ def test_missing_java_and_maven_say_how_to_install(tmp_path: Path, monkeypatch: 
     assert not server.is_running()
 
 
+def test_relative_folders_become_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Neo4j resolves relative paths in neo4j.conf against its own home, so none may reach it."""
+    monkeypatch.chdir(tmp_path)
+    server = Neo4jServer(home="state", cache="jars")
+    assert server.home == tmp_path / "state" and server.lib_dir.is_relative_to(tmp_path / "jars")
+
+
 def test_memory_sizes_are_validated() -> None:
     with pytest.raises(PersonaGraphError, match="invalid heap size"):
         Neo4jServer(heap="lots")
@@ -79,7 +86,9 @@ def test_memory_sizes_are_validated() -> None:
 @pytest.mark.slow
 def test_restart_keeps_data(tmp_path: Path, neo4j_server: Neo4jServer) -> None:
     """A throwaway server (own home and port), so the shared test server is not disturbed."""
-    server = Neo4jServer(home=tmp_path / "home", cache=neo4j_server.cache, port=_free_port(), heap="512m", pagecache="64m")
+    server = Neo4jServer(
+        home=tmp_path / "home", cache=neo4j_server.cache, port=_free_port(), heap="512m", pagecache="64m"
+    )
     try:
         assert server.start(timeout=300) is True
         settings = ConnectionSettings(server.uri, "neo4j", server.password())

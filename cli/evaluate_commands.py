@@ -1,0 +1,96 @@
+"""`personagraph evaluate`: our profiles against honest baselines, on one evaluation protocol."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from personagraph.cli.store_commands import format_table
+
+def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
+    try:
+        ks = sorted({int(part) for part in value.split(",") if part.strip()})
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of integers") from None
+    if not ks or ks[0] < 1:
+        raise click.BadParameter("give cut-offs of at least 1, e.g. 10,20")
+    return ks
+
+
+def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    return list(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+
+
+@click.command()
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--k", "ks", default="10,20", show_default=True, callback=_int_list,
+              help="Cut-offs K for Recall@K and NDCG@K, comma-separated.")
+@click.option("--models", default="ours,popularity,itemknn,lightgcn,text", show_default=True, callback=_name_list,
+              help="Models to run, comma-separated: ours (the trained profile GNN), popularity, "
+                   "itemknn (cosine item-kNN), lightgcn (IDs only), text (mean text embedding).")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Seeds per seed-dependent model (ours, lightgcn); results are mean ± std.")
+@click.option("--lightgcn-minutes", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Wall-time budget per seed for LightGCN's training (grid and refit together).")
+@click.option("--model", "encoder_model", metavar="MODEL",
+              help="Text encoder for ours and text [default: the packaged all-MiniLM-L6-v2, offline].")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep text embeddings on disk here, to reuse across runs [default: no cache].")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the JSON report to this file.")
+@click.option("--quiet", is_flag=True, help="No progress bars or per-model log lines.")
+def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, lightgcn_minutes: float,
+             encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
+             quiet: bool) -> None:
+    """Measure Recall@K and NDCG@K of our profiles and of baselines on the shop in DATA_DIR.
+
+    The protocol follows DATA_DIR/dataset.json. leave-one-out (and a shop's own logs,
+    without dataset.json): each user's last positive item is the test target and the one
+    before it the validation target. given-split: test pairs from test.parquet, validation
+    carved at random out of the training items. Hyper-parameters are chosen on validation
+    only (the grids are printed); for the test figure every model's input history is
+    training + validation, folded in with the same weights, or refitted where a model has
+    per-user parameters (LightGCN). All items are ranked, those the user bought excluded.
+    Wall time and peak memory are measured per model.
+    """
+    from personagraph.gnn.evaluation_protocol import EvaluationProtocol
+    from personagraph.gnn.lightgcn_ranker import LightGCNSettings
+    from personagraph.gnn.model_evaluation import ModelEvaluation
+
+    log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
+    protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)
+    evaluation = ModelEvaluation(models=models, ks=ks, seeds=seeds, lightgcn=LightGCNSettings(time_budget_s=lightgcn_minutes * 60),
+                                 encoder=encoder_model, cache_dir=cache_dir, progress=not quiet, log=log)
+    report = {"data_dir": str(data_dir.resolve())} | evaluation.run(protocol)
+    text = json.dumps(report, indent=2, default=str)
+    if out_file is not None:
+        out_file.write_text(text + "\n", encoding="utf-8")
+    click.echo(text if as_json else describe_report(report))
+
+
+def describe_report(report: dict[str, Any]) -> str:
+    """The results table: one row per model, metrics as mean ± std over seeds, time and memory."""
+    metrics = [f"{name}@{k}" for k in report["ks"] for name in ("recall", "ndcg")]
+    rows = []
+    for model in report["models"]:
+        row: dict[str, Any] = {"model": model["model"]}
+        if not model["applicable"]:
+            rows.append(row | dict.fromkeys(metrics, "n/a") | {"runs": "-", "seconds": "-", "peak RSS MB": "-"})
+            continue
+        row |= {name: format_spread(model["test"][name]) for name in metrics}
+        row |= {"runs": model["runs"], "seconds": f"{model['total_seconds']['mean']:.1f}",
+                "peak RSS MB": f"{model['peak_rss_mb']:.0f}"}
+        rows.append(row)
+    counts = report["counts"]
+    header = (f"{report.get('dataset') or report['data_dir']}: protocol {report['protocol']}, "
+              f"{counts['users']:,} users, {counts['items']:,} items, {counts['test_users']:,} test users"
+              + (" (queries derived from categories)" if report["derived_queries"] else ""))
+    notes = [f"n/a: {m['model']}: {m['reason']}" for m in report["models"] if not m["applicable"]]
+    return "\n".join([header, "", format_table(rows), *notes])
+
+
+def format_spread(spread: dict[str, float]) -> str:
+    return f"{spread['mean']:.4f} ± {spread['std']:.4f}"

@@ -1,0 +1,117 @@
+"""Why a user's profile vector points where it does: the items and queries that shaped it.
+
+The profile model builds a user as ``v = p + W p + b`` with ``p = Σ_e a_e n_e``, where
+``a_e`` is the softmax attention of the user's edge ``e`` (from its type, recency, age and
+count: :meth:`ProfileModel.edge_logits`) and ``n_e`` the vector of the item or query at its
+other end; the profile is ``û = v / |v|``. Because the attention sums to 1 per user,
+``v = Σ_e a_e (n_e + W n_e + b)`` exactly, so each edge's *contribution* along the profile
+
+    c_e = a_e · ⟨n_e + W n_e + b, û⟩,      Σ_e c_e = |v|,
+
+splits the profile's length among the edges without remainder. An edge's score is its
+share ``c_e / |v|``: attention (how much the model listened to the edge) times alignment
+(how much of what the edge says ends up in the profile's direction). Shares sum to 1 over
+a user's edges; a negative share is an edge the rest of the history outweighs. Edges to the
+same item (a view and a purchase of it) are summed into one piece of evidence.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch_geometric.data import HeteroData
+from torch_geometric.utils import softmax
+
+from personagraph.errors import PersonaGraphError
+from personagraph.gnn.profile_model import ProfileModel, recency
+from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+
+
+class Evidence(NamedTuple):
+    """One item or query behind a profile: the edges to it and their summed attention and share.
+
+    ``alignment`` is the cosine between the node's transformed vector and the profile
+    (attention-weighted over the node's edges); ``score`` is the node's share of the profile.
+    """
+
+    node_type: str  # "item" or "query"
+    index: int  # item index in the catalogue, or query index in ``query_texts``
+    edges: tuple[str, ...]  # edge relations, e.g. ("view", "purchase")
+    attention: float
+    alignment: float
+    score: float
+
+
+class ProfileExplainer:
+    """Explains the profiles a trained :class:`ProfileModel` computes from ``graph``.
+
+    Item and query vectors are computed once, so explaining many users is cheap.
+    """
+
+    def __init__(self, model: ProfileModel, graph: HeteroData) -> None:
+        self.model = model.eval()
+        self.interactions = UserInteractions.from_graph(graph)
+        self._indptr = self.interactions.indptr()
+        with torch.no_grad():
+            self._item = model.item_embeddings(graph, self.interactions, normalize=False)
+            self._query = model.query_embeddings(graph, self._item)
+
+    @property
+    def num_users(self) -> int:
+        return self.interactions.num_users
+
+    def vector(self, user: int) -> np.ndarray:
+        """The user's unit profile vector, from the same decomposition the evidence uses."""
+        contributions, _, edges = self._decompose(user)
+        # Without edges the model's profile is the output layer's bias alone.
+        total = contributions.sum(dim=0) if edges.numel() else self.model.user_out.bias.detach()
+        return _unit(total).numpy()
+
+    def explain(self, user: int, top: int | None = None) -> list[Evidence]:
+        """The user's items and queries by share of the profile, largest first (``top`` of them)."""
+        contributions, attention, edges = self._decompose(user)
+        if edges.numel() == 0:
+            return []
+        direction = _unit(contributions.sum(dim=0))
+        share = contributions @ direction / (contributions.sum(dim=0) @ direction)
+        cosine = (contributions @ direction) / contributions.norm(dim=1).clamp(min=1e-12)
+        is_item = self.interactions.is_item()[edges]
+        nodes: dict[tuple[str, int], list[int]] = {}
+        for row, edge in enumerate(edges.tolist()):
+            key = ("item" if is_item[row] else "query", int(self.interactions.node[edge]))
+            nodes.setdefault(key, []).append(row)
+        evidence = []
+        for (node_type, index), rows in nodes.items():
+            weight = attention[rows]
+            evidence.append(Evidence(
+                node_type=node_type,
+                index=index,
+                edges=tuple(USER_EDGE_TYPES[int(self.interactions.kind[edges[r]])][1] for r in rows),
+                attention=float(weight.sum()),
+                alignment=float((weight * cosine[rows]).sum() / weight.sum().clamp(min=1e-12)),
+                score=float(share[rows].sum()),
+            ))
+        evidence.sort(key=lambda e: (-e.score, e.node_type, e.index))
+        return evidence if top is None else evidence[:top]
+
+    def _decompose(self, user: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Per edge of ``user``: its contribution ``a_e (n_e + W n_e + b)`` to ``v``, ``a_e``, and the edge rows."""
+        if not 0 <= user < self.num_users:
+            raise PersonaGraphError(f"user index {user} is out of range (the graph has {self.num_users} users)")
+        edges = torch.arange(int(self._indptr[user]), int(self._indptr[user + 1]))
+        own = self.interactions.select(edges)
+        with torch.no_grad():
+            rank, age_days = recency(own)
+            attention = softmax(self.model.edge_logits(own, rank, age_days), own.user, num_nodes=own.num_users)
+            is_item = own.is_item()
+            neighbour = torch.empty(len(own), self.model.dim)
+            neighbour[is_item] = self._item[own.node[is_item]]
+            neighbour[~is_item] = self._query[own.node[~is_item]]
+            contributions = attention.unsqueeze(1) * (neighbour + self.model.user_out(neighbour))
+        return contributions, attention, edges
+
+
+def _unit(vector: Tensor) -> Tensor:
+    return torch.nn.functional.normalize(vector, dim=-1)

@@ -1,0 +1,155 @@
+"""`explain`, `recommend`, `audience` and `segments` on a sample trained and synced to the real Neo4j."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from trained_sample import EMBEDDING_CACHE, trained_sample
+
+from personagraph.cli.main import COMMANDS, cli
+from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS
+
+PROFILE_COMMANDS = ("explain", "recommend", "audience", "segments")
+
+
+@pytest.fixture(scope="module")
+def sample(neo4j_server, neo4j_settings, tmp_path_factory):
+    with trained_sample(neo4j_server, neo4j_settings, tmp_path_factory.mktemp("profile-commands")) as trained:
+        yield trained
+
+
+@pytest.fixture
+def run_cli(sample, neo4j_settings, monkeypatch):
+    """Invoke `personagraph ...` (with the profile commands registered) against the test server."""
+    for name in PROFILE_COMMANDS:
+        monkeypatch.setitem(COMMANDS, name, f"personagraph.cli.profile_commands:{name}")
+    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
+           "NEO4J_PASSWORD": neo4j_settings.password}
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    return run
+
+
+def most_active_user(shop) -> str:
+    return shop.events.user_ids[int(np.bincount(shop.events.user).argmax())]
+
+
+def touched(shop, user_id: str) -> tuple[set[str], set[str]]:
+    """Ids of the items the user viewed, clicked, carted or bought, and the texts they searched."""
+    events = shop.events
+    rows = events.user == events.user_ids.index(user_id)
+    item_rows = rows & np.isin(events.kind, [EVENT_CODE[name] for name in ITEM_EVENTS])
+    items = {shop.catalog.item_ids[i] for i in events.item[item_rows] if i >= 0}
+    queries = {events.query_texts[q] for q in events.query[rows] if q >= 0}
+    return items, queries
+
+
+def test_explain_splits_the_stored_profile_among_the_users_edges(sample, run_cli):
+    user_id = most_active_user(sample.shop)
+    result = run_cli("explain", user_id, "-n", "1000", "--run", str(sample.run_dir),
+                     "--cache-dir", str(EMBEDDING_CACHE), "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["user"] == user_id and report["run_id"] == sample.summary["run_id"]
+    assert report["vector_match"] == pytest.approx(1.0, abs=1e-4)
+    evidence = report["evidence"]
+    items, queries = touched(sample.shop, user_id)
+    assert {e["id"] for e in evidence if e["type"] == "item"} == items
+    assert {e["id"] for e in evidence if e["type"] == "query"} == queries
+    assert sum(e["score"] for e in evidence) == pytest.approx(1.0, abs=1e-4)
+    assert sum(e["attention"] for e in evidence) == pytest.approx(1.0, abs=1e-4)
+    assert [e["score"] for e in evidence] == sorted((e["score"] for e in evidence), reverse=True)
+    stored = sample.store.run_cypher("MATCH (u:User {id: $id}) RETURN u.segment AS s", {"id": user_id})
+    assert report["segment"] == stored[0]["s"]
+
+
+def test_explain_finds_the_run_of_the_stored_profiles(sample, run_cli, monkeypatch):
+    monkeypatch.chdir(sample.root)  # the run is runs/sample, where `personagraph train` puts runs
+    user_id = most_active_user(sample.shop)
+    result = run_cli("explain", user_id, "-n", "3", "--cache-dir", str(EMBEDDING_CACHE), "--quiet")
+    assert result.exit_code == 0, result.output
+    assert f"run {sample.summary['run_id']} · vector match 1.0000" in result.stdout
+    assert result.stdout.splitlines()[3].split()[:2] == ["rank", "type"]
+    assert len(result.stdout.strip().splitlines()) == 3 + 2 + 3  # header lines, table head, 3 rows
+
+
+def test_explain_errors_in_one_line(sample, run_cli, tmp_path, monkeypatch):
+    result = run_cli("explain", "nobody")
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "Error: no user 'nobody' in Neo4j — check the id, or store profiles first (`personagraph train`)"
+    )
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    result = run_cli("explain", most_active_user(sample.shop))
+    assert result.exit_code == 1 and "pass --run RUN_DIR" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_recommend_ranks_unseen_items_by_the_models_score(sample, run_cli):
+    user_id = most_active_user(sample.shop)
+    result = run_cli("recommend", user_id, "-k", "5", "--json")
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.stdout)
+    # The exact ranking, computed by brute force over every unseen item's stored vector.
+    expected = sample.store.run_cypher(
+        "MATCH (u:User {id: $id}), (i:Item) "
+        "WHERE NOT EXISTS { (u)-[:VIEWED|CLICKED|ADDED_TO_CART|PURCHASED]->(i) } "
+        "RETURN i.id AS id, vector.similarity.cosine(u.embedding, i.embedding) AS score "
+        "ORDER BY score DESC, id LIMIT 5",
+        {"id": user_id},
+    )
+    assert [item["id"] for item in items] == [row["id"] for row in expected]
+    assert [item["score"] for item in items] == pytest.approx([2 * row["score"] - 1 for row in expected], abs=1e-4)
+    assert not {item["id"] for item in items} & touched(sample.shop, user_id)[0]
+
+    result = run_cli("recommend", user_id, "-k", "3", "--include-seen")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.strip().splitlines()) == 2 + 3
+    assert run_cli("recommend", "nobody").output.startswith("Error: no user 'nobody' in Neo4j")
+
+
+def test_audience_finds_the_users_interested_in_the_text(sample, run_cli):
+    leaf = "Kitchen > Knives > Chef Knives"
+    result = run_cli("audience", "chef knife", "-k", "20", "--run", str(sample.run_dir),
+                     "--cache-dir", str(EMBEDDING_CACHE), "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert len(hits) == 20
+    assert [hit["score"] for hit in hits] == sorted((hit["score"] for hit in hits), reverse=True)
+    base_rate = np.mean([leaf in planted for planted in sample.interests.values()])
+    precision = np.mean([leaf in sample.interests[hit["id"]] for hit in hits])
+    assert precision >= 3 * base_rate, (precision, base_rate)
+
+    segment = hits[-1]["properties"]["segment"]
+    result = run_cli("audience", "chef knife", "-k", "5", "--segment", str(segment), "--run", str(sample.run_dir),
+                     "--cache-dir", str(EMBEDDING_CACHE), "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    in_segment = json.loads(result.stdout)
+    assert len(in_segment) == 5 and {hit["properties"]["segment"] for hit in in_segment} == {segment}
+
+
+def test_segments_lists_the_stored_segments(sample, run_cli):
+    result = run_cli("segments", "--json")
+    assert result.exit_code == 0, result.output
+    segments = json.loads(result.stdout)
+    assert [s["id"] for s in segments] == list(range(sample.summary["counts"]["segments"]))
+    members = sample.store.run_cypher(
+        "MATCH (u:User)-[:IN_SEGMENT]->(s:Segment) RETURN s.id AS id, count(u) AS n ORDER BY id"
+    )
+    assert [s["size"] for s in segments] == [row["n"] for row in members]
+    assert sum(s["share"] for s in segments) == pytest.approx(1.0)
+    assert all(s["top_tags"] and {"tag", "weight"} == set(s["top_tags"][0]) for s in segments)
+
+    table = run_cli("segments").stdout.splitlines()
+    assert table[0].split() == ["id", "name", "size", "share", "top_tags"]
+    assert segments[0]["name"] in table[2]
+
+
+def test_commands_have_help(run_cli):
+    for name in PROFILE_COMMANDS:
+        result = run_cli(name, "--help")
+        assert result.exit_code == 0 and "--json" in result.output

@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from personagraph.errors import PersonaGraphError
+from personagraph.gnn.profile_trainer import train_profile_model
+from personagraph.gnn.train_config import TrainConfig
+from planted_interests import planted_shop
+
+FAST = dict(dim=16, epochs=25, patience=25, batch_size=16, lr=1e-2)
+
+
+def random_recall_at_20(shop) -> float:
+    """Expected Recall@20 of a random ranking of the items outside each user's history."""
+    history = sum(shop.graph[("user", kind, "item")].edge_index.shape[1] for kind in ("view", "click", "purchase"))
+    candidates = shop.graph["item"].num_nodes - history / shop.graph["user"].num_nodes
+    return 20 / candidates
+
+
+@pytest.mark.parametrize("text", [True, False], ids=["text", "id-only"])
+def test_training_learns_the_planted_interests(text):
+    shop = planted_shop(text=text)
+    result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST), progress=False)
+    assert result.best_metrics["recall@20"] > 1.5 * random_recall_at_20(shop)
+    assert (result.model.item_id is None) == text  # ID vectors only where there is no text
+
+
+def test_history_and_best_epoch():
+    shop = planted_shop()
+    result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"epochs": 4, "eval_every": 2}),
+                                 progress=False)
+    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]
+    assert {"loss", "recall@20", "ndcg@20", "seconds"} <= set(result.history[1])
+    assert "recall@20" not in result.history[0]
+    best = result.history[result.best_epoch - 1]
+    assert result.best_metrics["recall@20"] == best["recall@20"] == max(r.get("recall@20", 0) for r in result.history)
+
+
+def test_early_stopping_when_validation_does_not_improve():
+    shop = planted_shop()
+    result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"lr": 0.0, "patience": 2}),
+                                 progress=False)
+    assert len(result.history) == 3 and result.best_epoch == 1
+
+
+def test_same_seed_gives_identical_profiles():
+    shop = planted_shop()
+    config = TrainConfig(**FAST | {"epochs": 3})
+    profiles = [train_profile_model(shop.graph, shop.targets, config, progress=False).model.user_embeddings(shop.graph)
+                for _ in range(2)]
+    other = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"epochs": 3, "seed": 1}),
+                                progress=False).model.user_embeddings(shop.graph)
+    assert torch.equal(profiles[0], profiles[1])
+    assert not torch.equal(profiles[0], other)
+
+
+def test_no_positive_edges_is_an_actionable_error():
+    shop = planted_shop()
+    with pytest.raises(PersonaGraphError, match="target_weights"):
+        train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"target_weights": {"add_to_cart": 1.0}}),
+                            progress=False)
