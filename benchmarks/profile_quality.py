@@ -110,8 +110,9 @@ def main() -> None:
         rows["keyword match"].append(precision_at(keyword_scores(train, name)[judged], relevant, rng))
         rows["random"].append(float(relevant.mean()))
 
+    recall = result.best_metrics.get("recall@20", float("nan"))
     print(f"Amazon Scientific ({args.data}), derived queries; {len(judged):,} users with a held-out item; "
-          f"best epoch {result.best_epoch}, validation recall@20 {result.best_metrics.get('recall@20', float('nan')):.4f}")
+          f"best epoch {result.best_epoch}, validation recall@20 {recall:.4f}")
     print()
     print("| interest tags | top-3 hit rate of the held-out item's leaf category |")
     print("| --- | --- |")

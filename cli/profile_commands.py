@@ -93,7 +93,8 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
 @click.command()
 @click.argument("user_id")
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many items.")
-@click.option("--include-seen", is_flag=True, help="Also rank items the user already viewed, clicked, carted or bought.")
+@click.option("--include-seen", is_flag=True,
+              help="Also rank items the user already viewed, clicked, carted or bought.")
 @JSON_OPTION
 @connection_options
 def recommend(user_id: str, k: int, include_seen: bool, as_json: bool, **connection: str | None) -> None:

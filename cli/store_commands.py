@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
 
 _PROMPT = "\0prompt"
+#: Profile attributes `similar` shows beside each hit (`--json` gives them all).
+SIMILAR_COLUMNS = ("segment_name", "top_tags", "event_count", "purchase_count", "last_seen")
 
 
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,14 +95,12 @@ def similar(user_id: str, k: int, segment: str | None, as_json: bool, **connecti
     if as_json:
         click.echo(json.dumps([hit._asdict() for hit in hits], indent=2, default=str))
         return
-    hidden = {"run_id", "updated_at"}
     rows = [
         {"rank": rank, "user": hit.id, "score": hit.score}
-        | {name: value for name, value in sorted(hit.properties.items()) if name not in hidden}
+        | {name: hit.properties.get(name) for name in SIMILAR_COLUMNS}
         for rank, hit in enumerate(hits, start=1)
     ]
-    columns = list(dict.fromkeys(column for row in rows for column in row))
-    click.echo(format_table(rows, columns))
+    click.echo(format_table(rows))
 
 
 @click.command()

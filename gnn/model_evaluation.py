@@ -64,7 +64,7 @@ class ModelEvaluation:
         if unknown:
             raise PersonaGraphError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
         if self.seeds < 1:
-            raise PersonaGraphError("--seeds must be at least 1")
+            raise PersonaGraphError(f"seeds must be at least 1, not {self.seeds}")
 
     def run(self, protocol: EvaluationProtocol) -> dict[str, Any]:
         """Evaluate every model on ``protocol``; returns the report (see ``personagraph evaluate --json``)."""

@@ -130,7 +130,8 @@ def check_top_tags_per_segment(sample, facts, title):
     rows = run(sample, facts, title)
     assert_columns(rows, ["segment", "name", "size", "top_tags"])
     links = sample.store.run_cypher(
-        "MATCH (s:Segment)<-[:IN_SEGMENT]-(:User)-[r:INTERESTED_IN]->(t:Tag) RETURN s.id AS s, t.name AS t, r.weight AS w"
+        "MATCH (s:Segment)<-[:IN_SEGMENT]-(:User)-[r:INTERESTED_IN]->(t:Tag) "
+        "RETURN s.id AS s, t.name AS t, r.weight AS w"
     )
     totals: dict[int, Counter] = defaultdict(Counter)
     for link in links:
@@ -153,7 +154,8 @@ def check_searched_not_bought(sample, facts, title):
     searched = (events.kind == EVENT_CODE["search"]) & (events.query == query)
     categories = {shop.catalog.categories[i] for i in events.item[searched & (events.item >= 0)]}
     bought = (events.kind == EVENT_CODE["purchase"]) & (events.item >= 0)
-    buyers = {int(u) for u, i in zip(events.user[bought], events.item[bought]) if shop.catalog.categories[i] in categories}
+    in_categories = np.array([shop.catalog.categories[i] in categories for i in events.item[bought]], dtype=bool)
+    buyers = {int(u) for u in events.user[bought][in_categories]}
     expected = {events.user_ids[u] for u in np.unique(events.user[searched])} - {events.user_ids[u] for u in buyers}
     assert {row["user"] for row in rows} == expected
     assert sorted(rows[0]["categories"]) == sorted(path.split(">")[-1].strip() for path in categories)

@@ -51,4 +51,5 @@ def trained_sample(server: Neo4jServer, settings: ConnectionSettings, root: Path
             progress=False,
         )
         summary = run_training(options, lambda: Neo4jProfileStore.connect(settings), log=lambda line: None)
-        yield TrainedSample(root=root, shop=sample.shop, interests=sample.interests, run_dir=run_dir, summary=summary, store=store)
+        yield TrainedSample(root=root, shop=sample.shop, interests=sample.interests, run_dir=run_dir,
+                            summary=summary, store=store)

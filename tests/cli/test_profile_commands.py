@@ -11,6 +11,8 @@ from trained_sample import EMBEDDING_CACHE, trained_sample
 from personagraph.cli.main import COMMANDS, cli
 from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS
 
+pytestmark = pytest.mark.slow  # one training run for the module (about 20 s with a warm embedding cache)
+
 PROFILE_COMMANDS = ("explain", "recommend", "audience", "segments")
 
 
