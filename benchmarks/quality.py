@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATASETS = REPO / ".." / "shared" / "datasets"
+DEFAULT_DATASETS = (REPO / ".." / "shared" / "datasets").resolve()
 DEFAULT_REPORT = REPO / "docs" / "BENCHMARKS-quality.md"
 METRICS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20")
 
@@ -164,7 +164,7 @@ def render_report(results: dict[str, dict[str, Any]], machine: dict[str, str], c
         "with the chosen layers and epochs.",
         f"- LightGCN (torch-geometric, IDs only, BPR, mini-batches of 4,096 sampled edges, lr 5e-3, λ 1e-4, "
         f"dim 64, layers tuned over 1/2/3) has a wall-time budget of {args.lightgcn_minutes:g} minutes per seed "
-        "for its whole grid plus refit, split evenly; the `stopped` column of the JSON report says whether a "
+        "for its whole grid plus refit, split evenly; the `stopped` field of the JSON report says whether a "
         "run ended by early stopping or by the budget.",
         "- Seconds: wall time of everything the model does (tuning grid, refit, scoring); the text encoding "
         "that ours and text-mean share is listed separately. Memory: " + memory_method + ".",
@@ -181,7 +181,8 @@ def render_dataset(name: str, report: dict[str, Any]) -> list[str]:
         "",
         f"Protocol `{report['protocol']}`: {counts['users']:,} users, {counts['items']:,} items, "
         f"{counts['test_users']:,} test users ({counts['test_targets']:,} test items), "
-        f"{counts['validation_users']:,} validation users. Commands:",
+        f"{counts['validation_users']:,} validation users; the whole evaluation took "
+        f"{report['wall_seconds'] / 60:.1f} minutes. Commands:",
         "",
         "```",
         *report["commands"],
@@ -209,7 +210,7 @@ def render_dataset(name: str, report: dict[str, Any]) -> list[str]:
             f"| {model['model']} | " + " | ".join(cells)
             + f" | {model['runs']} | {model['fit_seconds']['mean']:.0f} | {model['total_seconds']['mean']:.0f}"
             + f" | {model['peak_rss_mb']:.0f} | {model['peak_increase_mb']:.0f} | "
-            + ", ".join(f"{k}={v}" for k, v in chosen.items()) + " |"
+            + (", ".join(f"{k}={v}" for k, v in chosen.items()) or "(nothing to tune)") + " |"
         )
     lines += ["", "Reference figures (test Recall@20 / NDCG@20, from the datasets' README):", "",
               "| reference | recall@20 | ndcg@20 |", "| --- | ---: | ---: |"]

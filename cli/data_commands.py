@@ -18,18 +18,20 @@ ON_ERROR_HELP = ("What to do with bad rows: 'fail' stops and lists them; 'skip' 
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed; the same seed writes the same files.")
 @click.option("--format", "fmt", default="csv", show_default=True, type=click.Choice(["csv", "parquet", "jsonl"]),
               help="File format of both tables.")
-def sample(out_dir: Path, users: int, items: int, seed: int, fmt: str) -> None:
+@click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh"]),
+              help="Language of titles, descriptions, categories, brands and queries (zh: Chinese).")
+def sample(out_dir: Path, users: int, items: int, seed: int, fmt: str, lang: str) -> None:
     """Generate a realistic small shop with planted user interests.
 
-    Items with English titles, brands, prices and descriptions in a category tree;
-    users whose searches, views, carts and purchases over six months follow one to
-    three interests. Deterministic for a seed. Example:
+    Items with titles, brands, prices and descriptions in a category tree, in English
+    or Chinese (--lang zh); users whose searches, views, carts and purchases over six
+    months follow one to three interests. Deterministic for a seed. Example:
 
         personagraph sample --out data/sample
     """
     from personagraph.graph.sample_shop import generate_sample_shop
 
-    result = generate_sample_shop(out_dir, users=users, items=items, seed=seed, fmt=fmt, progress=True)
+    result = generate_sample_shop(out_dir, users=users, items=items, seed=seed, fmt=fmt, lang=lang, progress=True)
     events = result.shop.events
     click.echo(f"Wrote {len(result.shop.catalog)} items, {len(events)} events of {events.num_users} users "
                f"and {len(events.query_texts)} distinct queries:")

@@ -17,7 +17,7 @@ import click
 @click.option("--epochs", type=click.IntRange(min=1), default=1, show_default=True, help="Passes over the pairs.")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True,
               help="Pairs per batch; every other pair in the batch is a negative, so larger is harder.")
-@click.option("--max-pairs", type=click.IntRange(min=1), default=10_000, show_default=True,
+@click.option("--max-pairs", type=click.IntRange(min=1), default=2_000, show_default=True,
               help="Most training pairs (a random sample of them); bounds the time on a CPU.")
 @click.option("--held-out", type=click.IntRange(min=1), default=500, show_default=True,
               help="Pairs kept apart to measure Recall@10 before and after.")
@@ -59,6 +59,10 @@ def finetune_encoder(data_dir: Path, out_dir: Path, base: str | None, epochs: in
                f"in {report.train_seconds:.0f} s; {pairs['held_out']:,} held out")
     click.echo("held-out Recall@10   all     query->item  item->item")
     for label, metrics in (("before", report.before), ("after", report.after)):
-        click.echo(f"  {label:<18} {metrics['recall@10']:.4f}  {metrics['query_recall@10']:.4f}       "
-                   f"{metrics['item_recall@10']:.4f}")
+        cells = [_rate(metrics[f"{kind}recall@10"]) for kind in ("", "query_", "item_")]
+        click.echo(f"  {label:<18} {cells[0]}  {cells[1]}       {cells[2]}")
     click.echo(f"Saved to {report.out_dir}; use it with --model {report.out_dir}")
+
+
+def _rate(value: float | None) -> str:
+    return "     -" if value is None else f"{value:.4f}"

@@ -21,6 +21,11 @@ COMMANDS: dict[str, str] = {
     "stats": "personagraph.cli.data_commands:stats",
     "convert": "personagraph.cli.convert_commands:convert",
     "train": "personagraph.cli.train_commands:train",
+    "evaluate": "personagraph.cli.evaluate_commands:evaluate",
+    "explain": "personagraph.cli.profile_commands:explain",
+    "recommend": "personagraph.cli.profile_commands:recommend",
+    "audience": "personagraph.cli.profile_commands:audience",
+    "segments": "personagraph.cli.profile_commands:segments",
 }
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 _PROMPT = "\0prompt"
 #: Profile attributes `similar` shows beside each hit (`--json` gives them all).
-SIMILAR_COLUMNS = ("segment_name", "top_tags", "event_count", "purchase_count", "last_seen")
+SIMILAR_COLUMNS = ("segment", "segment_name", "top_tags", "event_count", "purchase_count", "last_seen")
 
 
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,9 +95,9 @@ def similar(user_id: str, k: int, segment: str | None, as_json: bool, **connecti
     if as_json:
         click.echo(json.dumps([hit._asdict() for hit in hits], indent=2, default=str))
         return
+    shown = [name for name in SIMILAR_COLUMNS if any(name in hit.properties for hit in hits)]
     rows = [
-        {"rank": rank, "user": hit.id, "score": hit.score}
-        | {name: hit.properties.get(name) for name in SIMILAR_COLUMNS}
+        {"rank": rank, "user": hit.id, "score": hit.score} | {name: hit.properties.get(name) for name in shown}
         for rank, hit in enumerate(hits, start=1)
     ]
     click.echo(format_table(rows))

@@ -43,8 +43,8 @@ class FinetuneReport:
     model: str  # the --model spec (and cache key) of the saved folder
     out_dir: str
     pairs: dict[str, int]
-    before: dict[str, float]
-    after: dict[str, float]
+    before: dict[str, float | None]
+    after: dict[str, float | None]
     train_seconds: float
     total_seconds: float
 
@@ -54,7 +54,7 @@ class FinetuneReport:
 
 @dataclass
 class EncoderFinetuner:
-    """Settings of a fine-tuning run; the defaults suit a CPU (one epoch, at most 10,000 pairs).
+    """Settings of a fine-tuning run; the defaults suit a CPU (one epoch, at most 2,000 pairs).
 
     ``base`` is a ``--model`` spec of a sentence-transformers model (``None``: the packaged
     all-MiniLM-L6-v2). ``held_out`` pairs are kept apart to measure Recall@10.
@@ -66,7 +66,7 @@ class EncoderFinetuner:
     base: str | None = None
     epochs: int = 1
     batch_size: int = 32
-    max_pairs: int = 10_000
+    max_pairs: int = 2_000
     held_out: int = 500
     window_seconds: float = DEFAULT_WINDOW_SECONDS
     learning_rate: float = 2e-5
@@ -80,8 +80,7 @@ class EncoderFinetuner:
         out = Path(out_dir)
         if out.exists() and any(out.iterdir()):
             raise PersonaGraphError(f"{out} is not empty; choose another --out or delete it first")
-        source = shop if self.use_all_events else leave_last_out(shop).train
-        pairs = TrainingPairs.mine(source, self.window_seconds)
+        pairs = self.pairs(shop)
         if len(pairs) < MIN_PAIRS:
             raise PersonaGraphError(
                 f"the logs give only {len(pairs)} distinct training pairs; fine-tuning needs searches "
@@ -113,6 +112,11 @@ class EncoderFinetuner:
             train_seconds=round(train_seconds, 1),
             total_seconds=round(time.perf_counter() - started, 1),
         )
+
+    def pairs(self, shop: ShopData) -> TrainingPairs:
+        """The distinct pairs this run learns from and is judged on (see ``use_all_events``)."""
+        source = shop if self.use_all_events else leave_last_out(shop).train
+        return TrainingPairs.mine(source, self.window_seconds)
 
     def _train(self, model, pairs: TrainingPairs) -> None:
         """sentence-transformers' ``old_fit`` loop: unlike ``fit`` and the Trainer it needs

@@ -72,9 +72,10 @@ class TrainingPairs:
         return [self.shop.catalog.text(i) for i in self.positive]
 
     def recall_at_k(self, encoder: TextEncoder, k: int = 10, batch_size: int = 64,
-                    progress: bool = False) -> dict[str, float]:
+                    progress: bool = False) -> dict[str, float | None]:
         """How often each pair's positive is among the ``k`` items nearest its anchor, over all
-        items (an item anchor itself excluded): overall and per kind of pair, with the counts."""
+        items (an item anchor itself excluded): overall and per kind of pair (``None`` where
+        there is no such pair), with the counts."""
         catalog = self.shop.catalog
         item_vectors = encoder.encode([catalog.text(i) for i in range(len(catalog))], batch_size, progress)
         is_query = self.anchor_kind == QUERY
@@ -88,8 +89,9 @@ class TrainingPairs:
         scores[rows, self.anchor[rows]] = -np.inf
         positive_scores = scores[np.arange(len(self)), self.positive]
         hit = (scores > positive_scores[:, None]).sum(axis=1) < k
-        result = {f"recall@{k}": float(hit.mean()) if len(self) else float("nan"), "pairs": len(self)}
+        result: dict[str, float | None] = {f"recall@{k}": float(hit.mean()) if len(self) else None,
+                                            "pairs": len(self)}
         for name, mask in (("query", is_query), ("item", ~is_query)):
-            result[f"{name}_recall@{k}"] = float(hit[mask].mean()) if mask.any() else float("nan")
+            result[f"{name}_recall@{k}"] = float(hit[mask].mean()) if mask.any() else None
             result[f"{name}_pairs"] = int(mask.sum())
         return result

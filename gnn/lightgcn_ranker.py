@@ -82,6 +82,7 @@ class LightGCNRanker(Ranker):
         self.chosen["refit_epochs"], self.chosen["refit_stopped"] = run["epochs"], run["stopped"]
 
     def scorer(self, history: RankingData) -> Scorer:
+        """Scores from the graph the model was last (re)fitted on, which ``history`` must be."""
         if self.model is None or self.model.num_nodes != history.num_users + history.num_items:
             raise RuntimeError("LightGCN scores only the data it was (re)fitted on; call refit first")
         with torch.no_grad():
@@ -156,10 +157,9 @@ def normalised_adjacency(user: Tensor, item: Tensor, num_users: int, num_items: 
     edge_index, weight = gcn_norm(torch.cat([forward, forward.flip(0)], dim=1), None,
                                   num_users + num_items, add_self_loops=False)
     size = num_users + num_items
-    adjacency = torch.sparse_coo_tensor(edge_index, weight, (size, size)).coalesce()
     with warnings.catch_warnings():  # "sparse CSR support is in beta": it is what LGConv's spmm runs on
         warnings.simplefilter("ignore", UserWarning)
-        return adjacency.to_sparse_csr()
+        return torch.sparse_coo_tensor(edge_index, weight, (size, size)).coalesce().to_sparse_csr()
 
 
 def _sample_negatives(user: np.ndarray, positive_keys: np.ndarray, num_items: int,

@@ -1,13 +1,14 @@
 """The heterogeneous GNN that turns a user's interactions into a profile vector.
 
-Items are embedded from their text (plus a learned ID vector for the items seen in
-training, and what their categories share with other items); queries from their
-text and the items they lead to. A user is the attention-weighted mean of the items
-and queries they touched, where the weight of an edge is learned from its type, its
-recency rank among the user's edges, its age and its event count. There is no free
-per-user parameter, so a user that arrives later, or has new events, is profiled by
-the same trained weights without retraining, and a new item with text is embedded
-from its text alone.
+Item vectors start from the item text (or, in ID-only shops, a learned ID vector) and
+take in, by mean message passing over the graph, what their categories share, the
+items bought together with them (item -> user -> item) and the items users touched
+just before and just after them. Queries are their text plus the items they lead to.
+A user is the attention-weighted mean of the items and queries they touched, where an
+edge's weight is learned from its type, its recency rank among the user's edges, its
+age and its event count. There is no free per-user parameter, so a user that arrives
+later, or has new events, is profiled by the same trained weights without retraining,
+and a new item is embedded from its text and whatever edges it already has.
 """
 from __future__ import annotations
 
@@ -137,7 +138,6 @@ class ProfileModel(nn.Module):
             hidden = hidden + scatter(item_emb[item], query, dim=0, dim_size=num_queries, reduce="mean")
         return hidden
 
-    # ----------------------------------------------------------------- users
     def user_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
                         normalize: bool = True) -> Tensor:
         """``[num_users, dim]`` profiles computed from the users' own edges in ``data``.
@@ -184,14 +184,14 @@ def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor) 
 def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> tuple[Tensor, Tensor]:
     """Per item, the mean vector of the items users touched just before it, and just after it.
 
-    Consecutive item edges of a user (by ``last_ts``, strictly increasing) are the
-    transitions; shops without timestamps have none and get zeros.
+    Consecutive item edges of a user (by ``last_ts``, strictly increasing, different
+    items) are the transitions; shops without timestamps have none and get zeros.
     """
     rows = torch.nonzero(interactions.is_item()).flatten()
     rows = rows[torch.argsort(interactions.last_ts[rows], stable=True)]
     rows = rows[torch.argsort(interactions.user[rows], stable=True)]
     user, item, ts = interactions.user[rows], interactions.node[rows], interactions.last_ts[rows]
-    step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1])
+    step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1]) & (item[1:] != item[:-1])
     before, after = item[:-1][step], item[1:][step]
     num_items = item_hidden.shape[0]
     previous = scatter(item_hidden[before], after, dim=0, dim_size=num_items, reduce="mean")

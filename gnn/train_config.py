@@ -26,7 +26,7 @@ class TrainConfig:
     use_item_ids: bool | None = None
     batch_size: int = 512
     seed: int = 0
-    patience: int = 5
+    patience: int = 10
     eval_every: int = 1
     eval_batch_size: int = 2048
     target_weights: dict[str, float] = field(

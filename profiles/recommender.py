@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from personagraph.errors import PersonaGraphError
+from personagraph.graph.neo4j_profile_store import VECTOR_INDEXES
 from personagraph.graph.profile_store import ProfileStore
 
-#: Name of the vector index over ``(:Item).embedding`` (cosine, unit vectors).
-ITEM_VECTOR_INDEX = "item_embedding"
+#: The vector index over ``(:Item).embedding`` (cosine, unit vectors in the users' space).
+ITEM_VECTOR_INDEX = VECTOR_INDEXES["Item"]
 #: Candidates fetched per wanted item at first, since the user's own items are filtered out after the index.
 _OVERSAMPLE = 4
 _MIN_CANDIDATES = 50

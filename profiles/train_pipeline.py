@@ -95,6 +95,7 @@ def run_training(
             "run_id": run_id,
             "data_dir": str(Path(options.data_dir).resolve()),
             "encoder": encoder.name,
+            "embedding_cache": str(_cache_dir(options).resolve()),
             "train": options.config.to_dict(),
             "dataset": dataset,
         })

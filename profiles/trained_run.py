@@ -46,7 +46,7 @@ class TrainedRun:
     @classmethod
     def load(cls, path: str | Path, cache_dir: str | Path | None = None, progress: bool = True) -> "TrainedRun":
         """Load the run in ``path``; ``cache_dir`` is the embedding cache (default: the one
-        `personagraph train` uses, ``.embedding-cache`` beside the run folder)."""
+        the run recorded in ``config.json``)."""
         folder = RunFolder(path)
         config_path = folder.path / "config.json"
         if not config_path.is_file() or not folder.checkpoint.is_file():
@@ -67,7 +67,7 @@ class TrainedRun:
         graph = build_hetero_graph(shop)
         encoder_name = checkpoint.encoder_name
         encoder_spec = None if encoder_name in (None, DEFAULT_MODEL_NAME) else encoder_name
-        encoder = load_text_encoder(encoder_spec, cache_dir or folder.path.resolve().parent / ".embedding-cache")
+        encoder = load_text_encoder(encoder_spec, cache_dir or config["embedding_cache"])
         attach_text_features(shop, [graph], encoder, batch_size=64, progress=progress)
         return cls(folder=folder, config=config, model=checkpoint.model, encoder=encoder, shop=shop, graph=graph)
 

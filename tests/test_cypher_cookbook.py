@@ -1,4 +1,4 @@
-"""Every query of docs/cypher_cookbook.md, run as written against the real Neo4j on the trained sample.
+"""Every query of the README's Cypher cookbook, run as written against the real Neo4j on the trained sample.
 
 Each query's result is checked against what the sample's own data says (the shop's events,
 the run's profiles), not only for its shape.
@@ -17,9 +17,9 @@ from trained_sample import trained_sample
 
 from personagraph.graph.shop_data import EVENT_CODE, EVENT_TYPES
 
-pytestmark = pytest.mark.slow
 
-COOKBOOK = Path(__file__).resolve().parents[1] / "docs" / "cypher_cookbook.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
+_COOKBOOK = re.compile(r"^## Cypher cookbook\n(?P<text>.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
 _SECTION = re.compile(r"^### (?P<title>.+?)\n(?P<body>.*?)(?=^### |\Z)", re.MULTILINE | re.DOTALL)
 _CYPHER = re.compile(r"```cypher\n(?P<query>.*?)```", re.DOTALL)
 RELATION = {"view": "VIEWED", "click": "CLICKED", "add_to_cart": "ADDED_TO_CART", "purchase": "PURCHASED",
@@ -29,7 +29,9 @@ RELATION = {"view": "VIEWED", "click": "CLICKED", "add_to_cart": "ADDED_TO_CART"
 def cookbook_queries() -> dict[str, str]:
     """Section title -> the one Cypher block under it."""
     queries = {}
-    for section in _SECTION.finditer(COOKBOOK.read_text(encoding="utf-8")):
+    cookbook = _COOKBOOK.search(README.read_text(encoding="utf-8"))
+    assert cookbook, "README.md has no '## Cypher cookbook' section"
+    for section in _SECTION.finditer(cookbook["text"]):
         blocks = _CYPHER.findall(section["body"])
         assert len(blocks) == 1, f"section {section['title']!r} should hold exactly one cypher block"
         queries[section["title"]] = blocks[0]

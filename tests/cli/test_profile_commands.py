@@ -8,10 +8,9 @@ import pytest
 from click.testing import CliRunner
 from trained_sample import EMBEDDING_CACHE, trained_sample
 
-from personagraph.cli.main import COMMANDS, cli
+from personagraph.cli.main import cli
 from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS
 
-pytestmark = pytest.mark.slow  # one training run for the module (about 20 s with a warm embedding cache)
 
 PROFILE_COMMANDS = ("explain", "recommend", "audience", "segments")
 
@@ -23,10 +22,8 @@ def sample(neo4j_server, neo4j_settings, tmp_path_factory):
 
 
 @pytest.fixture
-def run_cli(sample, neo4j_settings, monkeypatch):
-    """Invoke `personagraph ...` (with the profile commands registered) against the test server."""
-    for name in PROFILE_COMMANDS:
-        monkeypatch.setitem(COMMANDS, name, f"personagraph.cli.profile_commands:{name}")
+def run_cli(sample, neo4j_settings):
+    """Invoke `personagraph ...` against the test server."""
     env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
            "NEO4J_PASSWORD": neo4j_settings.password}
 

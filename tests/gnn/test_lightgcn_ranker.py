@@ -5,7 +5,7 @@ from personagraph.gnn.ranking_data import RankingData
 
 
 def test_beats_random_on_planted_interests_after_refitting(planted, assert_beats_random):
-    ranker = LightGCNRanker(layers_grid=(1, 2), settings=LightGCNSettings(max_epochs=20, train_batch_size=512))
+    ranker = LightGCNRanker(layers_grid=(1, 2), settings=LightGCNSettings(max_epochs=5, train_batch_size=512))
     train, history = RankingData(planted.train), RankingData(planted.history)
     ranker.fit(train, planted.validation)
     assert [row["num_layers"] for row in ranker.tuning] == [1, 2]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from personagraph.errors import PersonaGraphError
-from personagraph.graph.sample_shop import generate_sample_shop
+from personagraph.graph.sample_shop import AREAS, AREAS_ZH, generate_sample_shop
 from personagraph.graph.shop_data import EVENT_CODE
 from personagraph.graph.shop_reader import read_shop
 
@@ -39,8 +39,9 @@ def test_written_files_read_back_to_the_returned_shop(tmp_path, fmt):
     assert_same_shop(read_shop(tmp_path, progress=False), result.shop)
 
 
-def test_small_shop_is_realistic_and_follows_planted_interests():
-    result = generate_sample_shop(users=200, items=100, seed=0)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_small_shop_is_realistic_and_follows_planted_interests(lang):
+    result = generate_sample_shop(users=200, items=100, seed=0, lang=lang)
     catalog, events = result.shop.catalog, result.shop.events
     assert len(catalog) == 100 and events.num_users == 200
     assert all(catalog.titles) and all(catalog.categories) and all(catalog.brands)
@@ -72,3 +73,35 @@ def test_bundled_sample_is_what_the_documented_command_makes(tmp_path):
     for path in result.files:
         assert path.read_bytes() == (BUNDLED / path.name).read_bytes()
     assert (BUNDLED / "events.csv").stat().st_size < 3_000_000
+
+
+def has_chinese(text: str) -> bool:
+    return any("\u4e00" <= char <= "\u9fff" for char in text)
+
+
+def test_chinese_shop_is_worded_in_chinese_and_reads_back(tmp_path):
+    result = generate_sample_shop(tmp_path, users=80, items=60, seed=2, lang="zh")
+    catalog, events = result.shop.catalog, result.shop.events
+    for texts in (catalog.titles, catalog.descriptions, catalog.categories, catalog.brands, events.query_texts):
+        assert all(has_chinese(text) for text in texts)
+    assert all(has_chinese(leaf) for interests in result.interests.values() for leaf in interests)
+    assert_same_shop(read_shop(tmp_path, progress=False), result.shop)
+    english = generate_sample_shop(users=80, items=60, seed=2).shop
+    assert not any(has_chinese(title) for title in english.catalog.titles)
+    # the same catalogue in another language (the events differ: typos draw from the text's length)
+    assert catalog.item_ids == english.catalog.item_ids
+    np.testing.assert_array_equal(catalog.prices, english.catalog.prices)
+
+
+def test_chinese_tree_mirrors_the_english_one():
+    """Themes are mapped leaf by leaf, so both trees must have the same shape."""
+    for english, chinese in zip(AREAS, AREAS_ZH, strict=True):
+        assert [len(x) for x in (english.brands, english.adjectives, english.uses)] == \
+            [len(x) for x in (chinese.brands, chinese.adjectives, chinese.uses)]
+        for (_, _, specs, price), (_, _, specs_zh, price_zh) in zip(english.leaves, chinese.leaves, strict=True):
+            assert len(specs) == len(specs_zh) and price == price_zh
+
+
+def test_unknown_language_is_refused():
+    with pytest.raises(PersonaGraphError, match="unknown language 'fr'"):
+        generate_sample_shop(users=5, items=5, lang="fr")
