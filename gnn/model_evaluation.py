@@ -66,8 +66,12 @@ class ModelEvaluation:
         if self.seeds < 1:
             raise PersonaGraphError(f"seeds must be at least 1, not {self.seeds}")
 
-    def run(self, protocol: EvaluationProtocol) -> dict[str, Any]:
-        """Evaluate every model on ``protocol``; returns the report (see ``personagraph evaluate --json``)."""
+    def run(self, protocol: EvaluationProtocol,
+            on_model: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Evaluate every model on ``protocol``; returns the report (see ``personagraph evaluate --json``).
+
+        ``on_model`` gets the report so far after each model, so a long run can be saved as it goes.
+        """
         train, history = RankingData(protocol.train), RankingData(protocol.history)
         report: dict[str, Any] = {
             "dataset": protocol.description.get("name"),
@@ -86,10 +90,12 @@ class ModelEvaluation:
             if reason is not None:
                 self.log(f"{name}: n/a ({reason})")
                 report["models"].append({"model": name, "applicable": False, "reason": reason})
-                continue
-            seeds = [0] if RANKERS[name].deterministic else list(range(self.seeds))
-            runs = [self._run_model(name, seed, protocol, train, history) for seed in seeds]
-            report["models"].append(_summarise(name, runs))
+            else:
+                seeds = [0] if RANKERS[name].deterministic else list(range(self.seeds))
+                runs = [self._run_model(name, seed, protocol, train, history) for seed in seeds]
+                report["models"].append(_summarise(name, runs))
+            if on_model is not None:
+                on_model(report)
         return report
 
     def _attach_text(self, protocol: EvaluationProtocol, train: RankingData, history: RankingData) -> dict | None:

@@ -1,7 +1,7 @@
 """Inductive training of the profile model with a full-softmax ranking loss.
 
 Each epoch draws one target item per user from its purchase / cart / click edges and
-hides from that user the target and every edge newer than it; the user vector is then
+hides from that user the target and every edge not older than it; the user vector is then
 computed from what is left, and the target is ranked against all items (the user's
 other items masked out, as in evaluation). The model so learns to predict the *next*
 item from earlier behaviour, which is what a profile is used for, instead of learning
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
+from torch_geometric.utils import scatter
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
@@ -132,7 +133,13 @@ def _train_epoch(
     )
     is_item = interactions.is_item()
     is_target = is_item & (interactions.node == target_item[interactions.user])
-    context = (interactions.last_ts <= target_ts[interactions.user]) & ~is_target
+    # Context: what the user did strictly before the target; events at the target's time
+    # (the search that led to it) go too, as the evaluation split cuts them. Logs without
+    # times (all of a user's edges at one time) fall back to leave-one-out.
+    newest = scatter(interactions.last_ts, interactions.user, dim=0, dim_size=num_users, reduce="max")
+    oldest = scatter(interactions.last_ts, interactions.user, dim=0, dim_size=num_users, reduce="min")
+    untimed = (newest == oldest)[interactions.user]
+    context = ((interactions.last_ts < target_ts[interactions.user]) | untimed) & ~is_target
     has_context = torch.bincount(interactions.user[context], minlength=num_users) > 0
     users = users[has_context[users]]
     users = users[torch.randperm(users.numel(), generator=generator)]

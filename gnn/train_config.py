@@ -11,15 +11,15 @@ class TrainConfig:
 
     ``use_item_ids``: learn an ID vector per training item; ``None`` does so only when
     items have no text (with text, ID vectors overfit: validation Recall@20 on Amazon
-    Scientific drops from 0.185 to 0.172). ``target_weights`` says which user→item edge types are training targets and how
-    much each counts in the loss (views are context only). An epoch draws one target
-    per user; training stops when validation Recall@20 has not improved for
-    ``patience`` evaluations.
+    Scientific drops from 0.185 to 0.172). ``target_weights``: which user→item edge
+    types are training targets and how much each counts in the loss (views are context
+    only). An epoch draws one target per user; training stops when validation
+    Recall@20 has not improved for ``patience`` evaluations (every ``eval_every`` epochs).
     """
 
     dim: int = 64
     epochs: int = 100
-    lr: float = 5e-3
+    lr: float = 2e-3
     weight_decay: float = 0.0
     dropout: float = 0.1
     temperature: float = 0.1

