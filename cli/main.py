@@ -26,6 +26,8 @@ COMMANDS: dict[str, str] = {
     "recommend": "personagraph.cli.profile_commands:recommend",
     "audience": "personagraph.cli.profile_commands:audience",
     "segments": "personagraph.cli.profile_commands:segments",
+    "update": "personagraph.cli.live_commands:update",
+    "profile": "personagraph.cli.live_commands:profile",
 }
 
 

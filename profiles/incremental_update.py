@@ -43,7 +43,7 @@ from personagraph.graph.shop_reader import TABLE_FORMATS, read_shop
 from personagraph.graph.shop_validation_error import ShopValidationError
 from personagraph.graph.validation_problem import ValidationProblem
 from personagraph.profiles.profile_space import Encode, ProfileSpace, empty_event_log, select_items, select_users
-from personagraph.profiles.profile_sync import LABEL_FOR_NODE, _edge_rows, _item_rows
+from personagraph.profiles.profile_sync import LABEL_FOR_NODE, edge_rows, item_rows
 from personagraph.profiles.run_folder import RunFolder
 from personagraph.profiles.stage_clock import StageClock
 from personagraph.profiles.user_profiles import UserProfiles
@@ -255,23 +255,23 @@ def sync_update(
     leads_graph = build_hetero_graph(ShopData(catalog=catalog, events=events.select(
         searched & np.isin(events.query, affected))))
     steps: list[tuple[str, Callable[[], int]]] = [
-        ("items", lambda: store.upsert_items(_item_rows(ShopData(new_catalog, empty_event_log()),
+        ("items", lambda: store.upsert_items(item_rows(ShopData(new_catalog, empty_event_log()),
                                                         space.item_vectors()[first_item:]))),
         ("categories", lambda: store.upsert_categories(
             {"id": path, "name": path.split(">")[-1].strip()} for path in items_graph["category"].names)),
         ("queries", lambda: store.upsert_queries(
             {"id": text, "derived": derived_queries} for text in query_texts[first_query:])),
         ("users", lambda: store.upsert_users(profiles.user_rows(), run_id)),
-        ("IN_CATEGORY", lambda: store.upsert_relationships("IN_CATEGORY", "Item", "Category", _edge_rows(
+        ("IN_CATEGORY", lambda: store.upsert_relationships("IN_CATEGORY", "Item", "Category", edge_rows(
             items_graph, _IN_CATEGORY, new_catalog.item_ids, items_graph["category"].names))),
-        ("LEADS_TO", lambda: store.upsert_relationships("LEADS_TO", "Query", "Item", _edge_rows(
+        ("LEADS_TO", lambda: store.upsert_relationships("LEADS_TO", "Query", "Item", edge_rows(
             leads_graph, _LEADS_TO, query_texts, item_ids))),
     ]
     for edge_type in _USER_EDGE_TYPES:
         relation = RELATIONSHIP_FOR_EDGE[edge_type[1]]
         targets = item_ids if edge_type[2] == "item" else query_texts
         steps.append((relation, lambda r=relation, e=edge_type, t=targets: store.replace_relationships(
-            r, "User", LABEL_FOR_NODE[e[2]], _edge_rows(users_graph, e, profiles.user_ids, t))))
+            r, "User", LABEL_FOR_NODE[e[2]], edge_rows(users_graph, e, profiles.user_ids, t))))
     steps += [
         ("INTERESTED_IN", lambda: store.replace_relationships("INTERESTED_IN", "User", "Tag", profiles.tag_rows())),
         ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment", (

@@ -6,6 +6,10 @@ validates a shop; their items must be in the run's shop state; a query the run h
 gets a state from its text (the run's encoder is loaded on first need). The profile is computed
 by the same function `train` and `update` use, so it is what `update` would store for the same
 events.
+
+A request is a few small tensor operations, which torch's intra-op threads only slow down on a
+busy machine: serve with ``torch.set_num_threads(1)`` (Amazon Scientific, <= 50 events, on a
+shared 2-core CPU: p50 28 ms with one thread, 126 ms with two; benchmarks/live_profiles.py).
 """
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ def sync_profiles(
     """
     names = _node_names(shop, graph)
     steps = [
-        ("items", lambda: store.upsert_items(_item_rows(shop, item_vectors))),
+        ("items", lambda: store.upsert_items(item_rows(shop, item_vectors))),
         ("categories", lambda: store.upsert_categories(
             {"id": path, "name": path.split(">")[-1].strip()} for path in names["category"])),
         ("queries", lambda: store.upsert_queries(
@@ -51,7 +51,7 @@ def sync_profiles(
         source, relation, target = edge_type
         if relation.startswith("rev_"):
             continue
-        rows = _edge_rows(graph, edge_type, names[source], names[target])
+        rows = edge_rows(graph, edge_type, names[source], names[target])
         write = store.replace_relationships if source == "user" else store.upsert_relationships
         rel = RELATIONSHIP_FOR_EDGE[relation]
         steps.append((rel, lambda w=write, r=rel, s=source, t=target, rows=rows: w(
@@ -83,7 +83,7 @@ def _node_names(shop: ShopData, graph: HeteroData) -> dict[str, list[str]]:
     }
 
 
-def _item_rows(shop: ShopData, item_vectors: np.ndarray) -> Iterator[dict[str, Any]]:
+def item_rows(shop: ShopData, item_vectors: np.ndarray) -> Iterator[dict[str, Any]]:
     catalog = shop.catalog
     for i, item_id in enumerate(catalog.item_ids):
         price = float(catalog.prices[i])
@@ -97,7 +97,7 @@ def _item_rows(shop: ShopData, item_vectors: np.ndarray) -> Iterator[dict[str, A
         }
 
 
-def _edge_rows(graph: HeteroData, edge_type: tuple[str, str, str], sources: list[str], targets: list[str]) -> list[dict[str, Any]]:
+def edge_rows(graph: HeteroData, edge_type: tuple[str, str, str], sources: list[str], targets: list[str]) -> list[dict[str, Any]]:
     store = graph[edge_type]
     src, dst = store.edge_index.tolist()
     counts = store.count.tolist()

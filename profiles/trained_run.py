@@ -21,7 +21,7 @@ from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.graph.shop_data import ShopData
 from personagraph.graph.shop_reader import read_shop
-from personagraph.profiles.run_folder import RunFolder
+from personagraph.profiles.run_folder import RunFolder, trained_run_id
 from personagraph.profiles.train_pipeline import attach_text_features
 
 #: Where `personagraph train` puts run folders by default (relative to the working directory).
@@ -62,8 +62,11 @@ class TrainedRun:
                 "restore it, or retrain and pass the new run folder"
             )
         checkpoint = load_checkpoint(folder.checkpoint)
-        # The run trained on the rows that passed validation; reading with "skip" gives those again.
-        shop, _ = read_shop(data_dir, on_error="skip", progress=progress)
+        state = folder.read_shop_state()  # after `personagraph update`: the shop with its new events
+        if state is not None:
+            shop = state[0]
+        else:  # the run trained on the rows that passed validation; reading with "skip" gives those again
+            shop, _ = read_shop(data_dir, on_error="skip", progress=progress)
         graph = build_hetero_graph(shop)
         encoder_name = checkpoint.encoder_name
         encoder_spec = None if encoder_name in (None, DEFAULT_MODEL_NAME) else encoder_name
@@ -91,7 +94,7 @@ def find_run_folder(run_id: str, runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Run
     runs = Path(runs_dir)
     for config_path in sorted(runs.glob("*/config.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         folder = RunFolder(config_path.parent)
-        if folder.read_json("config.json").get("run_id") == run_id:
+        if folder.read_json("config.json").get("run_id") == trained_run_id(run_id):
             return folder
     raise PersonaGraphError(
         f"the stored profiles come from run {run_id!r}, but no folder under {runs.resolve()} holds it — "

@@ -10,10 +10,8 @@ from click.testing import CliRunner
 from live_run import write_csv
 from trained_sample import EMBEDDING_CACHE, trained_sample
 
-from personagraph.cli.main import COMMANDS, cli
+from personagraph.cli.main import cli
 
-LIVE_COMMANDS = {"update": "personagraph.cli.live_commands:update",
-                 "profile": "personagraph.cli.live_commands:profile"}
 USER_PROPERTIES = ("MATCH (u:User) RETURN u.id AS id, u.run_id AS run_id, toString(u.updated_at) AS updated_at, "
                    "u.embedding AS embedding, u.top_tags AS top_tags, u.segment AS segment ORDER BY id")
 
@@ -25,10 +23,8 @@ def sample(neo4j_server, neo4j_settings, tmp_path_factory):
 
 
 @pytest.fixture
-def run_cli(sample, neo4j_settings, monkeypatch):
-    """Invoke `personagraph ...` against the test server (the live commands registered as in cli/main.py)."""
-    for name, target in LIVE_COMMANDS.items():
-        monkeypatch.setitem(COMMANDS, name, target)
+def run_cli(sample, neo4j_settings):
+    """Invoke `personagraph ...` against the test server."""
     env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
            "NEO4J_PASSWORD": neo4j_settings.password}
 
