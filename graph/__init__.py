@@ -3,8 +3,7 @@
 Names are imported on first use (PEP 562), so light commands such as `personagraph neo4j
 status` do not pay for torch, which the graph builder needs.
 """
-from importlib import import_module
-from typing import Any
+from personagraph.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "convert_amazon_scientific": "amazon_scientific_converter",
@@ -36,10 +35,4 @@ _EXPORTS: dict[str, str] = {
     "ValidationProblem": "validation_problem",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)
