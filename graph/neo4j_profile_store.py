@@ -279,9 +279,10 @@ class Neo4jProfileStore(ProfileStore):
         query = (
             f"{source} CALL db.index.vector.queryNodes($index, $candidates, vector) YIELD node, score "
             f"WHERE {' AND '.join(conditions)} "
+            # Cut to k before reading properties: only the hits returned pay for it.
+            "WITH node, score ORDER BY score DESC LIMIT $k "
             "RETURN node.id AS id, score, "
-            "[key IN keys(node) WHERE NOT key IN ['id', 'embedding'] | [key, node[key]]] AS properties "
-            "ORDER BY score DESC LIMIT $k"
+            "[key IN keys(node) WHERE NOT key IN ['id', 'embedding'] | [key, node[key]]] AS properties"
         )
         candidates = max(_OVERSAMPLE * (k + 1), _MIN_CANDIDATES)
         while True:
