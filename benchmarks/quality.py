@@ -258,17 +258,17 @@ def render_targets(name: str, report: dict[str, Any]) -> list[str]:
     ours = models.get("ours")
     if ours is None:
         why = "did not finish in time" if "ours" in report.get("unfinished", []) else "was not run"
-        return [f"Target: **not checked** (ours {why})."]
+        return [f"- Target: **not checked** (ours {why})."]
     if name == "gowalla":
         recall = ours["test"]["recall@20"]["mean"]
         minutes = ours["fit_seconds"]["mean"] / 60
         met = recall >= GOWALLA_RECALL_TARGET and minutes <= GOWALLA_TRAIN_MINUTES
-        return [f"Target: ours Recall@20 ≥ {GOWALLA_RECALL_TARGET} with training ≤ {GOWALLA_TRAIN_MINUTES:g} minutes "
+        return [f"- Target: ours Recall@20 ≥ {GOWALLA_RECALL_TARGET} with training ≤ {GOWALLA_TRAIN_MINUTES:g} minutes "
                 f"on this CPU. Measured: Recall@20 {recall:.4f}, training {minutes:.1f} minutes, peak RSS "
                 f"{ours['peak_rss_mb']:.0f} MB → **{'met' if met else 'NOT met'}**."]
     baselines = {n: m for n, m in models.items() if n != "ours"}
     if not baselines:
-        return ["Target: not checked (no baseline was run)."]
+        return ["- Target: not checked (no baseline was run)."]
     lines = []
     for metric in ("recall@20", "ndcg@20"):
         best_name = max(baselines, key=lambda n: baselines[n]["test"][metric]["mean"])
@@ -276,7 +276,7 @@ def render_targets(name: str, report: dict[str, Any]) -> list[str]:
         value = ours["test"][metric]["mean"]
         gain = value / best - 1 if best > 0 else float("inf")
         met = gain >= AMAZON_RELATIVE_GAIN
-        lines.append(f"Target: ours beats the best baseline by ≥ {AMAZON_RELATIVE_GAIN:.0%} relative {metric}. "
+        lines.append(f"- Target: ours beats the best baseline by ≥ {AMAZON_RELATIVE_GAIN:.0%} relative {metric}. "
                      f"Measured: ours {value:.4f} vs {best_name} {best:.4f} ({gain:+.1%}) → "
                      f"**{'met' if met else 'NOT met'}**.")
     return lines

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.encoders.sentence_transformer_encoder import DEFAULT_MODEL_NAME
@@ -43,7 +42,13 @@ from personagraph.graph.shop_reader import TABLE_FORMATS, read_shop
 from personagraph.graph.shop_validation_error import ShopValidationError
 from personagraph.graph.validation_problem import ValidationProblem
 from personagraph.profiles.profile_space import Encode, ProfileSpace, empty_event_log, select_items, select_users
-from personagraph.profiles.profile_sync import LABEL_FOR_NODE, edge_rows, item_rows
+from personagraph.profiles.profile_sync import (
+    LABEL_FOR_NODE,
+    category_rows,
+    edge_rows,
+    item_rows,
+    run_sync_steps,
+)
 from personagraph.profiles.run_folder import RunFolder
 from personagraph.profiles.stage_clock import StageClock
 from personagraph.profiles.user_profiles import UserProfiles
@@ -257,8 +262,7 @@ def sync_update(
     steps: list[tuple[str, Callable[[], int]]] = [
         ("items", lambda: store.upsert_items(item_rows(ShopData(new_catalog, empty_event_log()),
                                                         space.item_vectors()[first_item:]))),
-        ("categories", lambda: store.upsert_categories(
-            {"id": path, "name": path.split(">")[-1].strip()} for path in items_graph["category"].names)),
+        ("categories", lambda: store.upsert_categories(category_rows(items_graph["category"].names))),
         ("queries", lambda: store.upsert_queries(
             {"id": text, "derived": derived_queries} for text in query_texts[first_query:])),
         ("users", lambda: store.upsert_users(profiles.user_rows(), run_id)),
@@ -274,17 +278,11 @@ def sync_update(
             r, "User", LABEL_FOR_NODE[e[2]], edge_rows(users_graph, e, profiles.user_ids, t))))
     steps += [
         ("INTERESTED_IN", lambda: store.replace_relationships("INTERESTED_IN", "User", "Tag", profiles.tag_rows())),
-        ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment", (
-            {"start": user_id, "end": int(label)}
-            for user_id, label in zip(profiles.user_ids, profiles.segments.labels)))),
+        ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment",
+                                                           profiles.segment_link_rows())),
         ("segments", lambda: store.upsert_nodes("Segment", ({"id": s.id, "size": s.size} for s in space.segments))),
     ]
-    written: dict[str, int] = {}
-    bar = tqdm(steps, desc="syncing the update to Neo4j", unit="step", disable=not progress)
-    for name, step in bar:
-        bar.set_postfix_str(name)
-        written[name] = step()
-    return written
+    return run_sync_steps(steps, "syncing the update to Neo4j", progress)
 
 
 # -- reading new data ------------------------------------------------------------------

@@ -7,7 +7,7 @@ and it keeps a re-sync idempotent.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
@@ -41,8 +41,7 @@ def sync_profiles(
     names = _node_names(shop, graph)
     steps = [
         ("items", lambda: store.upsert_items(item_rows(shop, item_vectors))),
-        ("categories", lambda: store.upsert_categories(
-            {"id": path, "name": path.split(">")[-1].strip()} for path in names["category"])),
+        ("categories", lambda: store.upsert_categories(category_rows(names["category"]))),
         ("queries", lambda: store.upsert_queries(
             {"id": text, "derived": derived_queries} for text in names["query"])),
         ("users", lambda: store.upsert_users(profiles.user_rows(), run_id)),
@@ -62,16 +61,25 @@ def sync_profiles(
             for label, kind in zip(profiles.tags.vocabulary.labels, profiles.tags.vocabulary.kinds)))),
         ("INTERESTED_IN", lambda: store.replace_relationships("INTERESTED_IN", "User", "Tag", profiles.tag_rows())),
         ("segments", lambda: _write_segments(store, profiles)),
-        ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment", (
-            {"start": user_id, "end": int(label)}
-            for user_id, label in zip(profiles.user_ids, profiles.segments.labels)))),
+        ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment",
+                                                           profiles.segment_link_rows())),
     ]
+    return run_sync_steps(steps, "syncing to Neo4j", progress)
+
+
+def run_sync_steps(steps: list[tuple[str, Callable[[], int]]], description: str, progress: bool) -> dict[str, int]:
+    """Run named write steps in order under one progress bar; returns rows written per step."""
     written: dict[str, int] = {}
-    bar = tqdm(steps, desc="syncing to Neo4j", unit="step", disable=not progress)
+    bar = tqdm(steps, desc=description, unit="step", disable=not progress)
     for name, step in bar:
         bar.set_postfix_str(name)
         written[name] = step()
     return written
+
+
+def category_rows(paths: list[str]) -> Iterator[dict[str, str]]:
+    """Category nodes: the full path is the id, its last level the readable name."""
+    return ({"id": path, "name": path.split(">")[-1].strip()} for path in paths)
 
 
 def _node_names(shop: ShopData, graph: HeteroData) -> dict[str, list[str]]:

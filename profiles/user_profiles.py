@@ -82,6 +82,11 @@ class UserProfiles:
             for tag, weight in self.top_tags(u):
                 yield {"start": user_id, "end": tag, "weight": round(float(weight), 4)}
 
+    def segment_link_rows(self) -> Iterator[dict[str, Any]]:
+        """(user)-[:IN_SEGMENT]->(segment) rows."""
+        for user_id, label in zip(self.user_ids, self.segments.labels):
+            yield {"start": user_id, "end": int(label)}
+
     def segment_rows(self) -> list[dict[str, Any]]:
         return [
             {
