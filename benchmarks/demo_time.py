@@ -46,7 +46,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"| stage | seconds | peak RSS MB |\n| --- | ---: | ---: |")
+    print("| stage | seconds | peak RSS MB |\n| --- | ---: | ---: |")
     for name, stage in summary["stages"].items():
         print(f"| {name} | {stage['seconds']:.1f} | {stage['peak_rss_mb']:.0f} |")
     print(f"| **`personagraph neo4j start`** (process) | {start_s:.1f} | |")

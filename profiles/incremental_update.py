@@ -157,15 +157,7 @@ def load_live_state(folder: RunFolder, progress: bool = True) -> tuple[Checkpoin
                                 "`personagraph train --out` wrote")
     checkpoint = load_checkpoint(folder.checkpoint)
     space = ProfileSpace.load(folder.profile_space)
-    state = folder.read_shop_state()
-    if state is None:
-        data_dir = Path(folder.read_json("config.json")["data_dir"])
-        if not data_dir.is_dir():
-            raise PersonaGraphError(f"the run's shop data {data_dir} is gone; restore it, or retrain")
-        # The run trained on the rows that passed validation; reading with "skip" gives those again.
-        shop, _ = read_shop(data_dir, on_error="skip", progress=progress)
-        state = (shop, 0)
-    return checkpoint, space, *state
+    return checkpoint, space, *folder.current_shop(progress)
 
 
 def read_new_items(items_file: Path, catalog: Catalog, progress: bool = True) -> tuple[Catalog, int]:

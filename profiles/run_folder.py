@@ -9,7 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from personagraph.errors import PersonaGraphError
 from personagraph.graph.shop_data import Catalog, EventLog, ShopData
+from personagraph.graph.shop_reader import read_shop
 
 #: Joins a run id and an update number into the run id of the profiles that update wrote.
 UPDATE_RUN_SEPARATOR = "+update-"
@@ -120,6 +122,19 @@ class RunFolder:
                 file.unlink()
             previous.rmdir()
         return self.shop_state
+
+    def current_shop(self, progress: bool = True) -> tuple[ShopData, int]:
+        """The shop as the profiles now see it, and how many updates it holds: the saved state
+        after `personagraph update`, else the run's data folder read again."""
+        state = self.read_shop_state()
+        if state is not None:
+            return state
+        data_dir = Path(self.read_json("config.json")["data_dir"])
+        if not data_dir.is_dir():
+            raise PersonaGraphError(f"the run's shop data {data_dir} is gone; restore it, or retrain")
+        # The run trained on the rows that passed validation; reading with "skip" gives those again.
+        shop, _ = read_shop(data_dir, on_error="skip", progress=progress)
+        return shop, 0
 
     def read_shop_state(self) -> tuple[ShopData, int] | None:
         """The saved shop state and how many updates it holds; None before the first update."""

@@ -20,7 +20,6 @@ from personagraph.gnn.checkpoint import load_checkpoint
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.graph.shop_data import ShopData
-from personagraph.graph.shop_reader import read_shop
 from personagraph.profiles.run_folder import RunFolder, trained_run_id
 from personagraph.profiles.train_pipeline import attach_text_features
 
@@ -55,18 +54,8 @@ class TrainedRun:
                 "pass the folder `personagraph train --out` wrote"
             )
         config = folder.read_json("config.json")
-        data_dir = Path(config["data_dir"])
-        if not data_dir.is_dir():
-            raise PersonaGraphError(
-                f"the run's shop data {data_dir} is gone; the run needs it to rebuild the graph — "
-                "restore it, or retrain and pass the new run folder"
-            )
         checkpoint = load_checkpoint(folder.checkpoint)
-        state = folder.read_shop_state()  # after `personagraph update`: the shop with its new events
-        if state is not None:
-            shop = state[0]
-        else:  # the run trained on the rows that passed validation; reading with "skip" gives those again
-            shop, _ = read_shop(data_dir, on_error="skip", progress=progress)
+        shop, _ = folder.current_shop(progress)
         graph = build_hetero_graph(shop)
         encoder_name = checkpoint.encoder_name
         encoder_spec = None if encoder_name in (None, DEFAULT_MODEL_NAME) else encoder_name

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from personagraph.encoders.sentence_transformer_encoder import (

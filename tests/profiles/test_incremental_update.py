@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from live_run import assert_same_tags, make_run, profile_rows, write_csv
 
-from personagraph.graph.shop_data import EVENT_CODE, Catalog, EventLog, ShopData
+from personagraph.graph.shop_data import EVENT_CODE, Catalog, EventLog
 from personagraph.graph.shop_reader import shop_from_rows
 from personagraph.graph.shop_validation_error import ShopValidationError
 from personagraph.profiles.incremental_update import (
