@@ -134,8 +134,8 @@ class ModelEvaluation:
             "validation": ranker.validation_metrics(),
             "chosen": ranker.chosen,
             "tuning": ranker.tuning,
-            "fit_seconds": round(fit_seconds, 2),
-            "total_seconds": round(total_seconds, 2),
+            "fit_seconds": fit_seconds,
+            "total_seconds": total_seconds,
             "peak_rss_mb": round(memory.peak_mb, 1),
             "peak_increase_mb": round(memory.increase_mb, 1),
         }
