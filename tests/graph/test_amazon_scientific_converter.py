@@ -65,7 +65,7 @@ def test_segment_category_paths_uses_full_paths_and_branches():
 
 def test_converts_items_purchases_and_derived_queries(tmp_path):
     src = write_source(tmp_path / "src", ["0\t0 1\t2", "1\t3 0 2 1\t3", "2\t2\t0"])
-    description = convert_amazon_scientific(src, tmp_path / "out")
+    description = convert_amazon_scientific(src, tmp_path / "out", derived_queries=True)
 
     items = pq.read_table(tmp_path / "out" / "items.parquet").to_pylist()
     assert [i["item_id"] for i in items] == list(ITEMS)
@@ -109,7 +109,7 @@ def test_converts_items_purchases_and_derived_queries(tmp_path):
 
 def test_no_derived_queries(tmp_path):
     src = write_source(tmp_path / "src", ["0\t0 1\t2"])
-    description = convert_amazon_scientific(src, tmp_path / "out", derived_queries=False)
+    description = convert_amazon_scientific(src, tmp_path / "out")
     events = pq.read_table(tmp_path / "out" / "events.parquet").to_pylist()
     assert {e["event"] for e in events} == {"purchase"} and len(events) == 3
     assert description["derived_queries"] is False
