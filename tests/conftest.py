@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from trained_sample import TrainedSample, trained_sample
+
+from personagraph.cli.main import cli
 
 from personagraph.graph.connection_settings import ConnectionSettings
 from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
@@ -51,3 +55,22 @@ def profile_store(neo4j_server: Neo4jServer, neo4j_settings: ConnectionSettings)
         with Neo4jProfileStore.connect(neo4j_settings) as store:
             store.delete_all()
             yield store
+
+
+@pytest.fixture(scope="module")
+def sample(neo4j_server: Neo4jServer, neo4j_settings: ConnectionSettings, tmp_path_factory) -> Iterator[TrainedSample]:
+    """A small sample shop trained and synced once per test module (the module owns the database meanwhile)."""
+    with trained_sample(neo4j_server, neo4j_settings, tmp_path_factory.mktemp("sample")) as trained:
+        yield trained
+
+
+@pytest.fixture
+def run_cli(sample: TrainedSample, neo4j_settings: ConnectionSettings):
+    """Invoke `personagraph ...` against the test server holding ``sample``."""
+    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
+           "NEO4J_PASSWORD": neo4j_settings.password}
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env, input=input)
+
+    return run

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from trained_sample import trained_sample
 
 from personagraph.graph.shop_data import EVENT_CODE, EVENT_TYPES
 
@@ -43,12 +42,6 @@ QUERIES = cookbook_queries()
 
 def number(title: str) -> int:
     return int(title.split(".")[0])
-
-
-@pytest.fixture(scope="module")
-def sample(neo4j_server, neo4j_settings, tmp_path_factory):
-    with trained_sample(neo4j_server, neo4j_settings, tmp_path_factory.mktemp("cookbook")) as trained:
-        yield trained
 
 
 @pytest.fixture(scope="module")

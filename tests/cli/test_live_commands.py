@@ -5,33 +5,12 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
-from click.testing import CliRunner
 from live_run import write_csv
-from trained_sample import EMBEDDING_CACHE, trained_sample
+from trained_sample import EMBEDDING_CACHE
 
-from personagraph.cli.main import cli
 
 USER_PROPERTIES = ("MATCH (u:User) RETURN u.id AS id, u.run_id AS run_id, toString(u.updated_at) AS updated_at, "
                    "u.embedding AS embedding, u.top_tags AS top_tags, u.segment AS segment ORDER BY id")
-
-
-@pytest.fixture(scope="module")
-def sample(neo4j_server, neo4j_settings, tmp_path_factory):
-    with trained_sample(neo4j_server, neo4j_settings, tmp_path_factory.mktemp("live-commands")) as trained:
-        yield trained
-
-
-@pytest.fixture
-def run_cli(sample, neo4j_settings):
-    """Invoke `personagraph ...` against the test server."""
-    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password}
-
-    def run(*args: str, input: str | None = None):
-        return CliRunner().invoke(cli, list(args), env=env, input=input)
-
-    return run
 
 
 def test_update_writes_only_the_touched_profiles_and_the_new_item(sample, run_cli, tmp_path):

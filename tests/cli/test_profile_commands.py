@@ -5,32 +5,12 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from trained_sample import EMBEDDING_CACHE, trained_sample
+from trained_sample import EMBEDDING_CACHE
 
-from personagraph.cli.main import cli
 from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS
 
 
 PROFILE_COMMANDS = ("explain", "recommend", "audience", "segments")
-
-
-@pytest.fixture(scope="module")
-def sample(neo4j_server, neo4j_settings, tmp_path_factory):
-    with trained_sample(neo4j_server, neo4j_settings, tmp_path_factory.mktemp("profile-commands")) as trained:
-        yield trained
-
-
-@pytest.fixture
-def run_cli(sample, neo4j_settings):
-    """Invoke `personagraph ...` against the test server."""
-    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password}
-
-    def run(*args: str):
-        return CliRunner().invoke(cli, list(args), env=env)
-
-    return run
 
 
 def most_active_user(shop) -> str:
