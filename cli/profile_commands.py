@@ -54,11 +54,12 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
     import numpy as np
 
     from personagraph.profiles.profile_explainer import ProfileExplainer
+    from personagraph.profiles.profile_space import ProfileSpace
 
     with open_profile_store(**connection) as store:
         stored = _stored_user(store, user_id)
     run = _load_run(run_dir, cache_dir, stored["run_id"], quiet)
-    explainer = ProfileExplainer(run.model, run.graph)
+    explainer = ProfileExplainer(run.model, run.graph, ProfileSpace.load(run.folder.profile_space))
     user = run.user_index(user_id)
     evidence = explainer.explain(user, top)
     stored_vector = np.asarray(stored["embedding"], dtype=np.float64)

@@ -27,6 +27,7 @@ from torch_geometric.utils import softmax
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel, recency
 from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+from personagraph.profiles.profile_space import ProfileSpace
 
 
 class Evidence(NamedTuple):
@@ -47,13 +48,18 @@ class Evidence(NamedTuple):
 class ProfileExplainer:
     """Explains the profiles a trained :class:`ProfileModel` computes from ``graph``.
 
-    Item and query vectors are computed once, so explaining many users is cheap.
+    Item and query vectors are computed once, so explaining many users is cheap. Given the
+    run's :class:`ProfileSpace`, its frozen states are used, exactly as the stored profiles were
+    pooled (also after `personagraph update`); otherwise they are computed from ``graph``.
     """
 
-    def __init__(self, model: ProfileModel, graph: HeteroData) -> None:
+    def __init__(self, model: ProfileModel, graph: HeteroData, space: ProfileSpace | None = None) -> None:
         self.model = model.eval()
         self.interactions = UserInteractions.from_graph(graph)
         self._indptr = self.interactions.indptr()
+        if space is not None:
+            self._item, self._query = space.item_states, space.query_states
+            return
         with torch.no_grad():
             self._item = model.item_embeddings(graph, self.interactions, normalize=False)
             self._query = model.query_embeddings(graph, self._item)

@@ -10,6 +10,7 @@ from personagraph.gnn.user_interactions import USER_EDGE_TYPES
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.graph.shop_reader import shop_from_rows
 from personagraph.profiles.profile_explainer import ProfileExplainer
+from personagraph.profiles.profile_space import ProfileSpace
 
 DAY = 86400.0
 ITEMS = [{"item_id": f"i{n}", "title": f"item {n}", "category": f"Cat > C{n % 2}"} for n in range(4)]
@@ -108,3 +109,13 @@ def test_top_limits_and_unknown_user_fails(text_shop_graph):
     assert explainer.explain(0, top=2) == explainer.explain(0)[:2]
     with pytest.raises(PersonaGraphError, match="out of range"):
         explainer.explain(shop.events.num_users)
+
+
+def test_frozen_space_gives_the_same_evidence_as_the_graph_it_was_built_from(text_shop_graph):
+    shop, graph = text_shop_graph
+    model = randomised_model(graph)
+    space, _ = ProfileSpace.build(model, graph, shop)
+    from_graph, from_space = ProfileExplainer(model, graph), ProfileExplainer(model, graph, space)
+    for user in range(5):
+        assert np.allclose(from_graph.vector(user), from_space.vector(user), atol=1e-5)
+        assert [e.index for e in from_graph.explain(user)] == [e.index for e in from_space.explain(user)]
