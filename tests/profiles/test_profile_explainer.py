@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from random_model import randomised_model
+
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.user_interactions import USER_EDGE_TYPES
@@ -77,19 +79,11 @@ def text_shop_graph():
     return shop, graph
 
 
-def randomised_model(graph):
-    """A full model (text, IDs, categories, co-occurrence, output layer) with non-trivial random weights."""
-    torch.manual_seed(3)
-    model = ProfileModel.from_graph(graph, dim=8, dropout=0.0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(std=0.5)
-    return model.eval()
 
 
 def test_decomposition_reproduces_the_models_profiles(text_shop_graph):
     shop, graph = text_shop_graph
-    model = randomised_model(graph)
+    model = randomised_model(graph, seed=3)
     explainer = ProfileExplainer(model, graph)
     with torch.no_grad():
         expected = model.user_embeddings(graph).numpy()
@@ -105,7 +99,7 @@ def test_decomposition_reproduces_the_models_profiles(text_shop_graph):
 
 def test_top_limits_and_unknown_user_fails(text_shop_graph):
     shop, graph = text_shop_graph
-    explainer = ProfileExplainer(randomised_model(graph), graph)
+    explainer = ProfileExplainer(randomised_model(graph, seed=3), graph)
     assert explainer.explain(0, top=2) == explainer.explain(0)[:2]
     with pytest.raises(PersonaGraphError, match="out of range"):
         explainer.explain(shop.events.num_users)
@@ -113,7 +107,7 @@ def test_top_limits_and_unknown_user_fails(text_shop_graph):
 
 def test_frozen_space_gives_the_same_evidence_as_the_graph_it_was_built_from(text_shop_graph):
     shop, graph = text_shop_graph
-    model = randomised_model(graph)
+    model = randomised_model(graph, seed=3)
     space, _ = ProfileSpace.build(model, graph, shop)
     from_graph, from_space = ProfileExplainer(model, graph), ProfileExplainer(model, graph, space)
     for user in range(5):

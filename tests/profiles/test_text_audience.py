@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from random_model import randomised_model
+
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
@@ -51,13 +53,6 @@ def graph_of(shop, encoder, with_queries=True):
     return graph
 
 
-def trained_like_model(graph):
-    torch.manual_seed(0)
-    model = ProfileModel.from_graph(graph, dim=8, dropout=0.0)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(std=0.5)
-    return model.eval()
 
 
 def profile_of_new_user(model, encoder, items, new_events, with_queries=True):
@@ -73,7 +68,7 @@ def audience():
     encoder = HashingEncoder()
     shop = shop_from_rows(ITEMS, EVENTS)
     graph = graph_of(shop, encoder)
-    return TextAudience(trained_like_model(graph), encoder, graph, shop.events.query_texts)
+    return TextAudience(randomised_model(graph, seed=0), encoder, graph, shop.events.query_texts)
 
 
 def test_new_text_is_profiled_as_a_user_who_only_searched_it(audience):
@@ -103,7 +98,7 @@ def test_model_without_queries_views_a_new_item_with_the_text():
     encoder = HashingEncoder()
     shop = shop_from_rows(ITEMS, EVENTS)
     graph = graph_of(shop, encoder, with_queries=False)
-    model = trained_like_model(graph)
+    model = randomised_model(graph, seed=0)
     assert model.query_text is None
     audience = TextAudience(model, encoder, graph, shop.events.query_texts)
     new_item = {"item_id": "zz-item", "title": "precision screwdriver"}
