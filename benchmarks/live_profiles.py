@@ -179,7 +179,7 @@ def main() -> None:
         run = RunFolder(work / "run")
         run.write_profiles(everybody.user_ids, everybody.vectors, everybody.attribute_columns())
         with open_store() as store:
-            sync_profiles(store, live_shop, build_hetero_graph(live_shop), everybody, space.item_vectors(),
+            sync_profiles(store, live_shop, build_hetero_graph(live_shop), everybody, space.item_vectors(checkpoint.model),
                           "full-recomputation", True, progress=False)
         full_seconds = time.perf_counter() - started
 

@@ -52,6 +52,10 @@ REFERENCES: dict[str, list[tuple[str, float, float | None]]] = {
 }
 GOWALLA_RECALL_TARGET = 0.1830
 GOWALLA_TRAIN_MINUTES = 20.0
+#: Ours' training budget per dataset (``personagraph evaluate --max-minutes``): on Gowalla an
+#: epoch takes about 1.5 minutes here, so 8 minutes of training keep the whole fit (spectral
+#: filter, training, validation choice, refit, scoring) within the 20-minute target.
+OURS_MAX_MINUTES: dict[str, float] = {"gowalla": 8.0}
 AMAZON_RELATIVE_GAIN = 0.10
 
 
@@ -101,6 +105,8 @@ def run_dataset(name: str, args: argparse.Namespace, command: str) -> dict[str, 
     evaluate = ["evaluate", str(converted), "--seeds", str(args.seeds), "--models", args.models,
                 "--lightgcn-minutes", str(args.lightgcn_minutes), "--cache-dir", str(args.work_dir / "embedding-cache"),
                 "--out", str(report_file), "--json"]
+    if name in OURS_MAX_MINUTES:
+        evaluate += ["--max-minutes", f"{OURS_MAX_MINUTES[name]:g}"]
     machine = describe_machine()
     _personagraph(convert)
     report_file.unlink(missing_ok=True)
@@ -183,7 +189,8 @@ def render_report(results: dict[str, dict[str, Any]]) -> str:
         "binary gains and the ideal DCG over min(|test items|, K) ranks, as in the LightGCN code.",
         "- Test input history = training + validation. Ours, text-mean, item-kNN and popularity fold it in "
         "with the same weights / chosen setting (item-kNN's co-occurrences and popularity counts are recounted "
-        "on it, as ours recomputes its graph context); LightGCN has per-user embeddings and is refitted on it "
+        "on it, as ours recomputes its graph context and refits its training-free spectral filter with the "
+        "width and mix chosen on validation); LightGCN has per-user embeddings and is refitted on it "
         "with the chosen layers and epochs.",
         "- LightGCN (torch-geometric, IDs only, BPR, mini-batches of 4,096 sampled edges, lr 5e-3, λ 1e-4, "
         "dim 64, layers tuned over 1/2/3) has a wall-time budget per seed for its whole grid plus refit, split "
@@ -261,10 +268,11 @@ def render_targets(name: str, report: dict[str, Any]) -> list[str]:
         return [f"- Target: **not checked** (ours {why})."]
     if name == "gowalla":
         recall = ours["test"]["recall@20"]["mean"]
-        minutes = ours["fit_seconds"]["mean"] / 60
+        minutes = ours["total_seconds"]["mean"] / 60
         met = recall >= GOWALLA_RECALL_TARGET and minutes <= GOWALLA_TRAIN_MINUTES
         return [f"- Target: ours Recall@20 ≥ {GOWALLA_RECALL_TARGET} with training ≤ {GOWALLA_TRAIN_MINUTES:g} minutes "
-                f"on this CPU. Measured: Recall@20 {recall:.4f}, training {minutes:.1f} minutes, peak RSS "
+                f"on this CPU. Measured: Recall@20 {recall:.4f}, {minutes:.1f} minutes for the whole fit, tuning, "
+                f"refit and scoring (training {ours['fit_seconds']['mean'] / 60:.1f}), peak RSS "
                 f"{ours['peak_rss_mb']:.0f} MB → **{'met' if met else 'NOT met'}**."]
     baselines = {n: m for n, m in models.items() if n != "ours"}
     if not baselines:

@@ -34,6 +34,10 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
               help="Seeds per seed-dependent model (ours, lightgcn); results are mean ± std.")
 @click.option("--lightgcn-minutes", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Wall-time budget per seed for LightGCN's training (grid and refit together).")
+@click.option("--max-minutes", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Wall-time budget for ours' training per seed: stop after the epoch that passes it [default: none].")
+@click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
+              help="Components of ours' spectral filter (0 = GNN only) [default: TrainConfig's, 1024].")
 @click.option("--model", "encoder_model", metavar="MODEL",
               help="Text encoder for ours and text [default: the packaged all-MiniLM-L6-v2, offline].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -44,7 +48,7 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
                    '"complete": true once all have run).')
 @click.option("--quiet", is_flag=True, help="No progress bars or per-model log lines.")
 def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, lightgcn_minutes: float,
-             encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
+             max_minutes: float | None, spectral_dim: int | None, encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
              quiet: bool) -> None:
     """Measure Recall@K and NDCG@K of our profiles and of baselines on the shop in DATA_DIR.
 
@@ -63,8 +67,9 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
 
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)
+    ours = {"max_minutes": max_minutes} | ({"spectral_dim": spectral_dim} if spectral_dim is not None else {})
     evaluation = ModelEvaluation(models=models, ks=ks, seeds=seeds, lightgcn=LightGCNSettings(time_budget_s=lightgcn_minutes * 60),
-                                 encoder=encoder_model, cache_dir=cache_dir, progress=not quiet, log=log)
+                                 ours_settings=ours, encoder=encoder_model, cache_dir=cache_dir, progress=not quiet, log=log)
     def save(report: dict[str, Any], complete: bool) -> dict[str, Any]:
         report = {"data_dir": str(data_dir.resolve()), "complete": complete} | report
         if out_file is not None:

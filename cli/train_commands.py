@@ -16,7 +16,13 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="Run folder [default: runs/<name of DATA_DIR>].")
 @click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
               help="Most training epochs (training stops earlier when validation Recall@20 stalls).")
-@click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True, help="Profile vector dimension.")
+@click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Dimension of the GNN part of the profile vectors.")
+@click.option("--spectral-dim", type=click.IntRange(min=0), default=1024, show_default=True,
+              help="Components of the spectral filter fitted beside the GNN; a quarter, half or all of them, "
+                   "and its weight, are chosen on validation (0 = GNN only).")
+@click.option("--max-minutes", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="Stop training after the epoch that passes this many minutes [default: no limit].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same profiles.")
 @click.option("--model", "encoder_model", metavar="MODEL",
               help="Text encoder: default (the packaged all-MiniLM-L6-v2, offline), "
@@ -32,7 +38,8 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @connection_options
-def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, seed: int, encoder_model: str | None,
+def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int,
+          max_minutes: float | None, seed: int, encoder_model: str | None,
           batch_size: int, cache_dir: Path | None, on_error: str, no_sync: bool, as_json: bool, quiet: bool,
           uri: str | None, user: str | None, password: str | None, database: str | None) -> None:
     """Train profiles from the shop logs in DATA_DIR and store them in Neo4j.
@@ -49,7 +56,7 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, seed: int
     options = TrainOptions(
         data_dir=data_dir,
         out_dir=out_dir or Path("runs") / data_dir.resolve().name,
-        config=TrainConfig(dim=dim, epochs=epochs, seed=seed),
+        config=TrainConfig(dim=dim, epochs=epochs, seed=seed, spectral_dim=spectral_dim, max_minutes=max_minutes),
         model=encoder_model,
         encode_batch_size=batch_size,
         cache_dir=cache_dir,

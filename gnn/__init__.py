@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "PopularityRanker": "popularity_ranker",
     "ProfileModel": "profile_model",
     "ProfileModelRanker": "profile_model_ranker",
+    "SpectralFilter": "spectral_filter",
     "TrainResult": "profile_trainer",
     "train_profile_model": "profile_trainer",
     "Ranker": "ranker",

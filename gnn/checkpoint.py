@@ -17,7 +17,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.train_config import TrainConfig
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass

@@ -29,6 +29,7 @@ from personagraph.gnn.item_knn_ranker import ItemKNNRanker
 from personagraph.gnn.lightgcn_ranker import LAYERS_GRID, LightGCNRanker, LightGCNSettings
 from personagraph.gnn.popularity_ranker import PopularityRanker
 from personagraph.gnn.profile_model_ranker import ProfileModelRanker
+from personagraph.gnn.train_config import TrainConfig
 from personagraph.gnn.ranker import Ranker
 from personagraph.gnn.ranking_data import RankingData
 from personagraph.gnn.text_mean_ranker import TextMeanRanker
@@ -53,6 +54,8 @@ class ModelEvaluation:
     seeds: int = 1
     lightgcn: LightGCNSettings = field(default_factory=LightGCNSettings)
     lightgcn_layers: Sequence[int] = LAYERS_GRID
+    #: TrainConfig fields ours is trained with, beyond the defaults (e.g. ``max_minutes``).
+    ours_settings: dict[str, Any] = field(default_factory=dict)
     encoder: str | None = None
     cache_dir: Path | None = None
     encode_batch_size: int = 64
@@ -82,6 +85,7 @@ class ModelEvaluation:
             "seeds": self.seeds,
             "text_features": self._attach_text(protocol, train, history),
             "lightgcn_time_budget_s": self.lightgcn.time_budget_s,
+            "ours_settings": dict(self.ours_settings),
             "memory": MEMORY_METHOD,
             "models": [],
         }
@@ -113,6 +117,8 @@ class ModelEvaluation:
     def _make(self, name: str, seed: int) -> Ranker:
         if name == LightGCNRanker.name:
             return LightGCNRanker(seed=seed, layers_grid=self.lightgcn_layers, settings=self.lightgcn)
+        if name == ProfileModelRanker.name:
+            return ProfileModelRanker(seed=seed, config=TrainConfig(seed=seed, **self.ours_settings))
         return RANKERS[name](seed=seed)
 
     def _run_model(self, name: str, seed: int, protocol: EvaluationProtocol,

@@ -9,6 +9,10 @@ edge's weight is learned from its type, its recency rank among the user's edges,
 age and its event count. There is no free per-user parameter, so a user that arrives
 later, or has new events, is profiled by the same trained weights without retraining,
 and a new item is embedded from its text and whatever edges it already has.
+
+Beside the GNN part, a profile can carry a training-free structural part
+(:class:`~personagraph.gnn.spectral_filter.SpectralFilter`) pooled with the same weights;
+``spectral_mix`` (chosen on validation after training) says how much each part counts.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter, softmax
 
+from personagraph.gnn.spectral_filter import SpectralFilter
 from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
 
 #: Recency ranks 0..7 get a weight each, later ranks share one per doubling, up to this many buckets.
@@ -32,6 +37,14 @@ QUERY_EDGE = ("query", "leads_to", "item")
 class ProfileModel(nn.Module):
     """User and item vectors in one space; a user's score for an item is their dot product.
 
+    The vectors are ``dim`` wide, or ``dim + spectral_dim + 1`` with a spectral filter: a user
+    is ``[sqrt(1 - mix) * gnn, sqrt(mix) * spectral, 0]`` with unit-length parts, an item
+    ``[sqrt(1 - mix) * gnn, sqrt(mix) * spectral, pad] / bound``, so a score is
+    ``((1 - mix) * gnn score + mix * spectral score) / bound``. The spectral item part is not
+    unit-length (its length carries popularity); ``pad`` lifts every item to length ``bound``
+    and the division makes it 1. Users and items therefore stay unit vectors, so cosine
+    (what Neo4j's vector index compares) ranks exactly as the model's dot product does.
+
     Args:
         dim: profile dimension.
         item_text_dim: width of ``data['item'].x``; ``None`` for ID-only shops.
@@ -39,6 +52,7 @@ class ProfileModel(nn.Module):
         num_known_items: items ``0..num_known_items-1`` get a learned ID vector
             (``0`` turns ID vectors off); later item indices are cold-start items.
         dropout: dropout on item inputs while training.
+        spectral_items, spectral_dim: shape of the spectral filter's basis (``0`` = none).
     """
 
     def __init__(
@@ -48,11 +62,14 @@ class ProfileModel(nn.Module):
         query_text_dim: int | None = None,
         num_known_items: int = 0,
         dropout: float = 0.1,
+        spectral_items: int = 0,
+        spectral_dim: int = 0,
     ) -> None:
         super().__init__()
         self.hparams: dict[str, Any] = {
             "dim": dim, "item_text_dim": item_text_dim, "query_text_dim": query_text_dim,
             "num_known_items": num_known_items, "dropout": dropout,
+            "spectral_items": spectral_items, "spectral_dim": spectral_dim,
         }
         self.dim = dim
         self.num_known_items = num_known_items
@@ -75,30 +92,85 @@ class ProfileModel(nn.Module):
         self.user_out = nn.Linear(dim, dim)
         nn.init.zeros_(self.user_out.weight)
         nn.init.zeros_(self.user_out.bias)
+        self.spectral = SpectralFilter(spectral_items, spectral_dim) if spectral_dim else None
+        self.register_buffer("spectral_mix", torch.zeros(()))
+        self.register_buffer("spectral_bound", torch.ones(()))
 
     @classmethod
     def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool | None = None,
-                   dropout: float = 0.1) -> "ProfileModel":
+                   dropout: float = 0.1, spectral_dim: int = 0, seed: int = 0) -> "ProfileModel":
         """A model sized for a training graph: its text widths and its items as the known ones.
 
         ``use_item_ids=None`` learns item ID vectors only when items have no text.
+        ``spectral_dim > 0`` fits a spectral filter of that many components to the graph
+        (its mix starts at 0: training sees the GNN part only).
         """
         item_text_dim = _text_dim(data, "item")
         if use_item_ids is None:
             use_item_ids = item_text_dim is None
-        return cls(
+        model = cls(
             dim=dim,
             item_text_dim=item_text_dim,
             query_text_dim=_text_dim(data, "query"),
             num_known_items=int(data["item"].num_nodes) if use_item_ids else 0,
             dropout=dropout,
         )
+        if spectral_dim:
+            spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
+                                          spectral_dim, seed)
+            model.set_spectral(spectral, 0.0)
+            if spectral is not None and model.item_id is not None:
+                model._start_ids_from(spectral)
+        return model
+
+    @torch.no_grad()
+    def _start_ids_from(self, spectral: SpectralFilter) -> None:
+        """Start item ID vectors from the filter's smoothest components (structural features), not noise.
+
+        Items that co-occur start close together, so training refines a graph-aware space
+        instead of discovering one; rows keep the random start's mean length (about 1).
+        """
+        width = min(self.dim, spectral.k)
+        start = spectral.basis[: self.num_known_items, :width]
+        scale = start.pow(2).sum(dim=1).mean().clamp(min=1e-12).rsqrt()
+        self.item_id.weight[: start.shape[0], :width] = start * scale
+        self.item_id.weight[: start.shape[0], width:] *= 0.1
+
+    def refit_spectral(self, data: HeteroData, seed: int = 0) -> None:
+        """Fit the spectral filter again on ``data``'s interactions, keeping its width and mix.
+
+        The filter is a property of the graph, not a learned weight: once its width and mix
+        are chosen on validation, it is refitted to all the history the profiles are computed
+        from (as the GNN part's co-occurrence contexts are recomputed from that graph).
+        """
+        if self.spectral is None:
+            return
+        spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
+                                      self.spectral.k, seed)
+        self.set_spectral(spectral, float(self.spectral_mix))
+
+    @property
+    def out_dim(self) -> int:
+        """Width of the user and item vectors."""
+        return self.dim + (self.spectral.k + 1 if self.spectral is not None else 0)
+
+    def set_spectral(self, spectral: SpectralFilter | None, mix: float) -> None:
+        """Use ``spectral`` (``None``: no structural part) with weight ``mix`` in [0, 1]."""
+        if not 0.0 <= mix <= 1.0:
+            raise ValueError(f"spectral mix must lie in [0, 1], got {mix}")
+        self.spectral = spectral
+        self.spectral_mix.fill_(mix if spectral is not None else 0.0)
+        longest = float(spectral.item_part(spectral.basis.shape[0]).pow(2).sum(dim=1).max()) if spectral is not None else 0.0
+        self.spectral_bound.fill_(math.sqrt(1.0 - mix + mix * longest))
+        self.hparams["spectral_items"] = int(spectral.basis.shape[0]) if spectral is not None else 0
+        self.hparams["spectral_dim"] = spectral.k if spectral is not None else 0
 
     def item_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
                         normalize: bool = True) -> Tensor:
-        """``[num_items, dim]`` item vectors; items beyond the known ones rely on text, categories and users.
+        """``[num_items, out_dim]`` item vectors; items beyond the known ones rely on text, categories and users.
 
         ``interactions`` are the user edges that carry co-occurrence (default: all of ``data``'s).
+        ``normalize=False`` gives the ``[num_items, dim]`` item states that pooling reads instead.
         """
         interactions = UserInteractions.from_graph(data) if interactions is None else interactions
         num_items = int(data["item"].num_nodes)
@@ -115,7 +187,17 @@ class ProfileModel(nn.Module):
         previous, following = _transition_context(interactions, hidden)
         hidden = (hidden + self.co_occurrence(_co_occurrence_context(interactions, hidden))
                   + self.previous(previous) + self.following(following))
-        return nn.functional.normalize(hidden, dim=-1) if normalize else hidden
+        return self.item_vectors(hidden) if normalize else hidden
+
+    def item_vectors(self, item_states: Tensor) -> Tensor:
+        """``[num_items, out_dim]``: what users are scored against, from the (unnormalised) item states."""
+        gnn = nn.functional.normalize(item_states, dim=-1)
+        if self.spectral is None:
+            return gnn
+        bound = float(self.spectral_bound)
+        mixed = self.mix_parts(gnn, self.spectral.item_part(item_states.shape[0]))
+        pad = (bound ** 2 - mixed.pow(2).sum(dim=1, keepdim=True)).clamp(min=0.0).sqrt()
+        return torch.cat([mixed, pad], dim=1) / bound
 
     def _category_context(self, data: HeteroData, hidden: Tensor) -> Tensor:
         """Per item, the mean vector of the items sharing its categories (zeros without categories)."""
@@ -140,9 +222,10 @@ class ProfileModel(nn.Module):
 
     def user_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
                         normalize: bool = True) -> Tensor:
-        """``[num_users, dim]`` profiles computed from the users' own edges in ``data``.
+        """``[num_users, out_dim]`` profiles computed from the users' own edges in ``data``.
 
-        ``interactions`` overrides which user edges are used (training hides targets this way).
+        ``interactions`` overrides which user edges are used (training hides targets this way);
+        ``normalize=False`` gives the raw ``[num_users, dim]`` GNN part (see :meth:`pool_users`).
         """
         interactions = UserInteractions.from_graph(data) if interactions is None else interactions
         item_emb = self.item_embeddings(data, interactions, normalize=False)
@@ -150,7 +233,38 @@ class ProfileModel(nn.Module):
 
     def pool_users(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor,
                    normalize: bool = True) -> Tensor:
-        """Attention-pool each user's neighbours (items and queries) into one vector."""
+        """Attention-pool each user's neighbours (items and queries) into one vector.
+
+        ``normalize=False`` returns the GNN part only, before normalisation (what training
+        optimises); otherwise the full unit-length profile vector.
+        """
+        user, weight = self._attention_pool(interactions, item_emb, query_emb)
+        if not normalize:
+            return user
+        gnn = nn.functional.normalize(user, dim=-1)
+        if self.spectral is None:
+            return gnn
+        return self.user_vectors(gnn, self.spectral.user_part(interactions, weight))
+
+    def user_parts(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor
+                   ) -> tuple[Tensor, Tensor | None]:
+        """The unit GNN part and unit spectral part (``None`` without a filter) of each user."""
+        user, weight = self._attention_pool(interactions, item_emb, query_emb)
+        spectral = self.spectral.user_part(interactions, weight) if self.spectral is not None else None
+        return nn.functional.normalize(user, dim=-1), spectral
+
+    def user_vectors(self, gnn: Tensor, spectral: Tensor) -> Tensor:
+        """Profile vectors from the two parts of each user (rows; the parts need not be unit-length)."""
+        return torch.cat([self.mix_parts(gnn, spectral), gnn.new_zeros(gnn.shape[0], 1)], dim=1)
+
+    def mix_parts(self, gnn: Tensor, spectral: Tensor) -> Tensor:
+        """``[sqrt(1 - mix) * gnn, sqrt(mix) * spectral]``: dot products of such rows mix the two scores."""
+        mix = float(self.spectral_mix)
+        return torch.cat([math.sqrt(1.0 - mix) * gnn, math.sqrt(mix) * spectral], dim=1)
+
+    def _attention_pool(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor
+                        ) -> tuple[Tensor, Tensor]:
+        """Each user's raw GNN vector and the attention weight of each of their edges."""
         is_item = interactions.is_item()
         neighbour = torch.empty(len(interactions), self.dim)
         neighbour[is_item] = item_emb[interactions.node[is_item]]
@@ -160,8 +274,7 @@ class ProfileModel(nn.Module):
                          num_nodes=interactions.num_users)
         pooled = scatter(weight.unsqueeze(1) * neighbour, interactions.user, dim=0,
                          dim_size=interactions.num_users, reduce="sum")
-        user = pooled + self.user_out(pooled)
-        return nn.functional.normalize(user, dim=-1) if normalize else user
+        return pooled + self.user_out(pooled), weight
 
     def edge_logits(self, interactions: UserInteractions, rank: Tensor, age_days: Tensor) -> Tensor:
         """Unnormalised attention of each user edge: how much it says about the user now."""

@@ -4,9 +4,12 @@ Same :class:`TrainConfig` defaults, same text features (the evaluation attaches 
 with :func:`~personagraph.profiles.train_pipeline.attach_text_features`), same early
 stopping on validation Recall@20. The model has no per-user parameters, so for the test
 figure the validation item is folded in: users and items are recomputed from the input
-history graph with the trained weights, as the ``profiles`` stage of ``train`` does.
+history graph with the trained weights, and the spectral filter is refitted to that graph
+with its chosen width and mix, as ``train`` does before computing profiles.
 """
 from __future__ import annotations
+
+import copy
 
 import torch
 
@@ -19,7 +22,7 @@ from personagraph.gnn.train_config import TrainConfig
 
 
 class ProfileModelRanker(Ranker):
-    """The heterogeneous profile GNN; its only tuning is the trainer's early stopping."""
+    """The heterogeneous profile GNN; its tuning is the trainer's early stopping and spectral choice."""
 
     name = "ours"
     deterministic = False
@@ -35,15 +38,20 @@ class ProfileModelRanker(Ranker):
         self.model = result.model
         self._validation = result.best_metrics
         seconds = sum(record["seconds"] for record in result.history)
-        self.chosen = {"best_epoch": result.best_epoch}
+        spectral = self.model.spectral
+        self.chosen = {"best_epoch": result.best_epoch, "spectral_dim": spectral.k if spectral is not None else 0,
+                       "spectral_mix": float(self.model.spectral_mix)}
         self.tuning = [{"epochs_run": len(result.history), "best_epoch": result.best_epoch,
-                        "seconds": round(seconds, 1)} | result.best_metrics]
+                        "seconds": round(seconds, 1)} | result.best_metrics, *result.spectral_tuning]
 
     def validation_metrics(self) -> dict[str, float]:
         return dict(self._validation)
 
     def scorer(self, history: RankingData) -> Scorer:
+        # As `personagraph train` does after tuning: the spectral filter is refitted to the history.
+        model = copy.deepcopy(self.model)
+        model.refit_spectral(history.graph, self.seed)
         with torch.no_grad():
-            users = self.model.user_embeddings(history.graph)
-            items = self.model.item_embeddings(history.graph)
+            users = model.user_embeddings(history.graph)
+            items = model.item_embeddings(history.graph)
         return lambda batch: users[batch] @ items.T

@@ -6,6 +6,9 @@ computed from what is left, and the target is ranked against all items (the user
 other items masked out, as in evaluation). The model so learns to predict the *next*
 item from earlier behaviour, which is what a profile is used for, instead of learning
 to recognise items already in the history.
+
+After training, the spectral filter's width and mix are chosen on the validation targets
+(a mix of 0 drops the filter), so the kept model is the one that ranks them best.
 """
 from __future__ import annotations
 
@@ -21,11 +24,15 @@ from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
-from personagraph.gnn.ranking_metrics import evaluate_ranking
+from personagraph.gnn.ranking_metrics import as_csr, csr_rows, evaluate_ranking
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
 
 SELECTION_METRIC = "recall@20"
+#: Weights of the spectral part tried on validation (0 = GNN only, 1 = spectral only).
+SPECTRAL_MIXES = (0.0, 0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 1.0)
+#: Validation users the spectral choice is made on (a random subset of them, for speed).
+SPECTRAL_SELECTION_USERS = 3000
 
 
 @dataclass
@@ -36,6 +43,7 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = 0
     best_metrics: dict[str, float] = field(default_factory=dict)
+    spectral_tuning: list[dict[str, float]] = field(default_factory=list)
 
 
 def train_profile_model(
@@ -51,11 +59,13 @@ def train_profile_model(
             "no user has a purchase/add_to_cart/click edge to learn from; "
             f"check the event log or TrainConfig.target_weights ({config.target_weights})"
         )
-    model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids, config.dropout)
+    model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids, config.dropout,
+                                    config.spectral_dim, config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     history_pairs = interactions.item_history()
     result = TrainResult(model=model)
     best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
+    deadline = time.perf_counter() + 60.0 * config.max_minutes if config.max_minutes else float("inf")
     bar = tqdm(range(1, config.epochs + 1), desc="training profiles", unit="epoch", disable=not progress)
     for epoch in bar:
         started = time.perf_counter()
@@ -71,10 +81,13 @@ def train_profile_model(
         record["seconds"] = time.perf_counter() - started
         result.history.append(record)
         bar.set_postfix(loss=f"{loss:.3f}", r20=f"{record.get(SELECTION_METRIC, float('nan')):.4f}")
-        if stale >= config.patience:
+        if stale >= config.patience or time.perf_counter() > deadline:
             break
     model.load_state_dict(best_state)
     model.eval()
+    if model.spectral is not None:
+        result.spectral_tuning = _choose_spectral(model, train_graph, history_pairs, val_targets, generator)
+        result.best_metrics = _evaluate(model, train_graph, history_pairs, val_targets, config.eval_batch_size)
     return result
 
 
@@ -156,7 +169,8 @@ def _train_epoch(
         position[batch] = torch.arange(batch.numel())
         batch_context = interactions.select(context & in_batch[interactions.user])
         item_emb = model.item_embeddings(graph, propagation, normalize=False)
-        user_emb = model.pool_users(batch_context, item_emb, model.query_embeddings(graph, item_emb))[batch]
+        user_emb = model.pool_users(batch_context, item_emb, model.query_embeddings(graph, item_emb), normalize=False)
+        user_emb = nn.functional.normalize(user_emb[batch], dim=-1)
         logits = user_emb @ nn.functional.normalize(item_emb, dim=-1).T / config.temperature
         masked = other_items & in_batch[interactions.user]
         logits = logits.index_put(
@@ -179,3 +193,41 @@ def _evaluate(model: ProfileModel, graph: HeteroData, history: Tensor, targets: 
                                ks=(10, 20), batch_size=batch_size)
     metrics.pop("num_users")
     return metrics
+
+
+@torch.no_grad()
+def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, targets: Tensor,
+                     generator: torch.Generator) -> list[dict[str, float]]:
+    """Set the spectral width and mix that rank validation targets best; returns every setting tried.
+
+    Widths are prefixes of the fitted basis (a quarter, half, all of it). The GNN part is
+    computed once; each setting only re-weights the two parts.
+    """
+    spectral = model.spectral
+    num_users = int(graph["user"].num_nodes)
+    target_indptr, target_items = as_csr(targets, num_users)
+    users = torch.nonzero(target_indptr.diff() > 0).flatten()
+    users = users[torch.randperm(users.numel(), generator=generator)[:SPECTRAL_SELECTION_USERS]].sort().values
+    history_csr = csr_rows(*as_csr(history, num_users), users)
+    user_targets = csr_rows(target_indptr, target_items, users)
+    item_states = model.item_embeddings(graph, normalize=False)
+    gnn_users, full_spectral_users = model.user_parts(UserInteractions.from_graph(graph), item_states,
+                                                      model.query_embeddings(graph, item_states))
+    gnn_users, full_spectral_users = gnn_users[users], full_spectral_users[users]
+    gnn_items = nn.functional.normalize(item_states, dim=-1)
+    widths = sorted({max(spectral.k // 4, 1), max(spectral.k // 2, 1), spectral.k})
+    tried, best = [], (-1.0, 0.0, spectral.k)
+    for width in widths:
+        spectral_users = nn.functional.normalize(full_spectral_users[:, :width], dim=-1)
+        spectral_items = spectral.truncated(width).item_part(gnn_items.shape[0])
+        for mix in SPECTRAL_MIXES if width == widths[-1] else SPECTRAL_MIXES[1:]:
+            keep, add = (1.0 - mix) ** 0.5, mix ** 0.5
+            metrics = evaluate_ranking(torch.cat([keep * gnn_users, add * spectral_users], 1),
+                                       torch.cat([keep * gnn_items, add * spectral_items], 1),
+                                       history_csr, user_targets, ks=(20,))
+            tried.append({"spectral_dim": float(width), "mix": mix, SELECTION_METRIC: metrics[SELECTION_METRIC]})
+            if metrics[SELECTION_METRIC] > best[0]:
+                best = (metrics[SELECTION_METRIC], mix, width)
+    _, mix, width = best
+    model.set_spectral(spectral.truncated(width) if mix > 0 else None, mix)
+    return tried

@@ -14,7 +14,10 @@ class TrainConfig:
     Scientific drops from 0.185 to 0.172). ``target_weights``: which user→item edge
     types are training targets and how much each counts in the loss (views are context
     only). An epoch draws one target per user; training stops when validation
-    Recall@20 has not improved for ``patience`` evaluations (every ``eval_every`` epochs).
+    Recall@20 has not improved for ``patience`` evaluations (every ``eval_every`` epochs),
+    or after the epoch that passes ``max_minutes`` of training. ``spectral_dim``: components
+    of the training-free spectral filter fitted beside the GNN (``0`` = none); its width
+    (a quarter, half or all of them) and mix are then chosen on validation.
     """
 
     dim: int = 64
@@ -29,6 +32,8 @@ class TrainConfig:
     patience: int = 10
     eval_every: int = 1
     eval_batch_size: int = 2048
+    max_minutes: float | None = None
+    spectral_dim: int = 1024
     target_weights: dict[str, float] = field(
         default_factory=lambda: {"purchase": 1.0, "add_to_cart": 0.5, "click": 0.25}
     )

@@ -65,18 +65,19 @@ def convert_gowalla(src_dir: str | Path, out_dir: str | Path, show_progress: boo
     """Write ``items.parquet``, ``events.parquet``, ``test.parquet`` and ``dataset.json``
     for the Gowalla split in ``src_dir`` to ``out_dir``; returns the ``dataset.json`` content.
 
-    Timestamps are synthetic (one day apart per user, in file order, which carries no
-    time meaning in this split) and all precede ``test_period_start``.
+    The split is random per user (file order carries no time meaning), so every training
+    event gets the same synthetic timestamp: models see each history as unordered, train
+    on leave-one-out targets instead of "next" items, and weight no item as more recent.
     """
     train_path, test_path = source_file(src_dir, TRAIN_FILE), source_file(src_dir, TEST_FILE)
-    train_user, train_item, position = read_user_item_lists(train_path, show_progress)
+    train_user, train_item, _ = read_user_item_lists(train_path, show_progress)
     test_user, test_item, _ = read_user_item_lists(test_path, show_progress)
 
     num_users = int(max(train_user.max(), test_user.max(initial=0))) + 1
     num_items = int(max(train_item.max(initial=0), test_item.max(initial=0))) + 1
     user_names = [str(i) for i in range(num_users)]
     item_names = [str(i) for i in range(num_items)]
-    timestamp = synthetic_timestamps(position)
+    timestamp = synthetic_timestamps(np.zeros(len(train_user), dtype=np.int64))
 
     events = pa.table({
         "user_id": id_strings(train_user, user_names),
@@ -99,6 +100,7 @@ def convert_gowalla(src_dir: str | Path, out_dir: str | Path, show_progress: boo
         "protocol": "given-split",
         "derived_queries": False,
         "synthetic_timestamps": True,
+        "ordered_histories": False,
         "test_period_start": int(timestamp.max(initial=0)) + DAY_SECONDS,
         "counts": {
             "users": num_users,

@@ -113,6 +113,7 @@ class IncrementalUpdate:
         run_id = folder.update_run_id(number)
         with clock.stage("embed"):
             space = space.extend(model, merged, lazy_encoder(folder, checkpoint, cache_dir))
+            new_item_vectors = space.item_vectors(model)[first_item:]
         with clock.stage("profiles"):
             profiles = space.profile_users(model, merged, touched)
             space = replace(space, segments=_resized_segments(folder, space, profiles))
@@ -120,8 +121,8 @@ class IncrementalUpdate:
         synced = None
         if open_store is not None:
             with clock.stage("sync"), open_store() as store:
-                store.ensure_schema(space.dim)
-                synced = sync_update(store, merged, space, profiles, touched, first_item, first_query,
+                store.ensure_schema(model.out_dim)
+                synced = sync_update(store, merged, space, new_item_vectors, profiles, touched, first_item, first_query,
                                      is_new, run_id, folder.read_json("config.json").get("dataset", {})
                                      .get("derived_queries", False), progress)
         update = cls(str(folder.path), number, run_id, counts, list(profiles.user_ids), clock.stages, synced)
@@ -133,7 +134,7 @@ class IncrementalUpdate:
             space.save(folder.profile_space)
             folder.update_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
             if len(merged.catalog) > first_item:
-                folder.append_item_vectors(merged.catalog.item_ids[first_item:], space.item_vectors()[first_item:])
+                folder.append_item_vectors(merged.catalog.item_ids[first_item:], new_item_vectors)
             record_name = str(record.relative_to(folder.path) / "update.json")
             folder.write_json(record_name, update.record(events_file, items_file))
             folder.write_shop_state(merged, number)  # last: the update counts once this is written
@@ -230,6 +231,7 @@ def sync_update(
     store: ProfileStore,
     shop: ShopData,
     space: ProfileSpace,
+    new_item_vectors: np.ndarray,
     profiles: UserProfiles,
     touched: np.ndarray,
     first_item: int,
@@ -239,7 +241,7 @@ def sync_update(
     derived_queries: bool = False,
     progress: bool = True,
 ) -> dict[str, int]:
-    """Write what an update changed: new items (with vectors), categories and queries, the touched
+    """Write what an update changed: new items (with ``new_item_vectors``), categories and queries, the touched
     users (profile, interactions, tags, segment) under ``run_id``, the searches' LEADS_TO links and
     the segment sizes. Everything else in the store is left alone."""
     catalog, events = shop.catalog, shop.events
@@ -253,7 +255,7 @@ def sync_update(
         searched & np.isin(events.query, affected))))
     steps: list[tuple[str, Callable[[], int]]] = [
         ("items", lambda: store.upsert_items(item_rows(ShopData(new_catalog, empty_event_log()),
-                                                        space.item_vectors()[first_item:]))),
+                                                        new_item_vectors))),
         ("categories", lambda: store.upsert_categories(category_rows(items_graph["category"].names))),
         ("queries", lambda: store.upsert_queries(
             {"id": text, "derived": derived_queries} for text in query_texts[first_query:])),

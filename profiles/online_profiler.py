@@ -45,7 +45,7 @@ class OnlineProfiler:
 
     def __post_init__(self) -> None:
         self.model.eval()
-        self._item_vectors = self.space.item_vectors()
+        self._item_vectors = self.space.item_vectors(self.model)
         self._user_index = {user_id: u for u, user_id in enumerate(self.shop.events.user_ids)}
 
     @classmethod

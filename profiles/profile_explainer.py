@@ -71,9 +71,13 @@ class ProfileExplainer:
     def vector(self, user: int) -> np.ndarray:
         """The user's unit profile vector, from the same decomposition the evidence uses."""
         contributions, _, edges = self._decompose(user)
+        if edges.numel():
+            return contributions.sum(dim=0).numpy()
         # Without edges the model's profile is the output layer's bias alone.
-        total = contributions.sum(dim=0) if edges.numel() else self.model.user_out.bias.detach()
-        return _unit(total).numpy()
+        gnn = _unit(self.model.user_out.bias.detach()).unsqueeze(0)
+        if self.model.spectral is not None:
+            gnn = self.model.user_vectors(gnn, torch.zeros(1, self.model.spectral.k))
+        return gnn[0].numpy()
 
     def explain(self, user: int, top: int | None = None) -> list[Evidence]:
         """The user's items and queries by share of the profile, largest first (``top`` of them)."""
@@ -103,7 +107,12 @@ class ProfileExplainer:
         return evidence if top is None else evidence[:top]
 
     def _decompose(self, user: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Per edge of ``user``: its contribution ``a_e (n_e + W n_e + b)`` to ``v``, ``a_e``, and the edge rows."""
+        """Per edge of ``user``: its contribution to the profile vector, ``a_e``, and the edge rows.
+
+        The GNN part of a contribution is ``a_e (n_e + W n_e + b)``, the spectral part the
+        edge's basis row; each part is divided by its user total's norm and the parts are
+        mixed as the model mixes them, so the contributions sum to the profile vector.
+        """
         if not 0 <= user < self.num_users:
             raise PersonaGraphError(f"user index {user} is out of range (the graph has {self.num_users} users)")
         edges = torch.arange(int(self._indptr[user]), int(self._indptr[user + 1]))
@@ -116,6 +125,11 @@ class ProfileExplainer:
             neighbour[is_item] = self._item[own.node[is_item]]
             neighbour[~is_item] = self._query[own.node[~is_item]]
             contributions = attention.unsqueeze(1) * (neighbour + self.model.user_out(neighbour))
+            contributions = contributions / contributions.sum(dim=0).norm().clamp(min=1e-12)
+            if self.model.spectral is not None:
+                structure = self.model.spectral.edge_rows(own, attention)
+                structure = structure / structure.sum(dim=0).norm().clamp(min=1e-12)
+                contributions = self.model.user_vectors(contributions, structure)
         return contributions, attention, edges
 
 

@@ -77,7 +77,7 @@ class ProfileSpace:
         with torch.no_grad():
             item_states = model.item_embeddings(graph, normalize=False)
             query_states = model.query_embeddings(graph, item_states)
-        item_vectors = _unit(item_states).numpy()
+            item_vectors = model.item_vectors(item_states).numpy()
         user_vectors = pool_users(model, UserInteractions.from_graph(graph), item_states, query_states)
         profiles = UserProfiles.build(shop, user_vectors, item_vectors, seed=seed)
         vocabulary = profiles.tags.vocabulary
@@ -95,13 +95,11 @@ class ProfileSpace:
         )
         return space, profiles
 
-    @property
-    def dim(self) -> int:
-        return int(self.item_states.shape[1])
-
-    def item_vectors(self) -> np.ndarray:
-        """``[num_items, dim]`` unit item vectors: what users are scored against (and `Item.embedding`)."""
-        return _unit(self.item_states).numpy()
+    def item_vectors(self, model: ProfileModel) -> np.ndarray:
+        """``[num_items, out_dim]`` item vectors: what users are scored against (and `Item.embedding`)."""
+        model.eval()
+        with torch.no_grad():
+            return model.item_vectors(self.item_states).numpy()
 
     def user_vectors(self, model: ProfileModel, interactions: UserInteractions) -> np.ndarray:
         """Unit profile vectors of the users of ``interactions`` (node indices into this space)."""
@@ -128,7 +126,7 @@ class ProfileSpace:
         vectors = self.user_vectors(model, UserInteractions.from_graph(build_hetero_graph(own)))
         # Tag evidence decays with age before the selection's last event; per user that is a common
         # factor, which the tags' normalisation removes, so only float rounding differs.
-        tags = InterestTags.from_shop(own, self._frozen_vocabulary(), vectors, self.item_vectors())
+        tags = InterestTags.from_shop(own, self._frozen_vocabulary(), vectors, self.item_vectors(model))
         activity = user_activity(own)
         # recency_days is measured to the whole shop's last event, not to the selection's.
         shop_end = shop.events.timestamp.max() if len(shop.events) else np.nan
@@ -375,10 +373,6 @@ def _centroids(user_vectors: np.ndarray, labels: np.ndarray, num_segments: int) 
     sums = np.zeros((num_segments, unit.shape[1]))
     np.add.at(sums, labels, unit)
     return _unit_rows(sums).astype(np.float32)
-
-
-def _unit(states: Tensor) -> Tensor:
-    return torch.nn.functional.normalize(states, dim=-1)
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:

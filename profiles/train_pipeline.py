@@ -78,11 +78,13 @@ def run_training(
     with clock.stage("train"):
         torch.manual_seed(options.config.seed)
         result = train_profile_model(train_graph, torch.from_numpy(split.targets), options.config, options.progress)
+        # Width and mix were chosen on validation; the filter itself is fitted to all the history.
+        result.model.refit_spectral(graph, options.config.seed)
 
     with clock.stage("profiles"):
         # Profiles are pooled over the run's frozen space, as `personagraph update` pools them later.
         space, profiles = ProfileSpace.build(result.model, graph, shop, seed=options.config.seed)
-        item_vectors, user_vectors = space.item_vectors(), profiles.vectors
+        item_vectors, user_vectors = space.item_vectors(result.model), profiles.vectors
 
     dataset = _dataset_info(options.data_dir)
     with clock.stage("write"):

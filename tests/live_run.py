@@ -36,7 +36,7 @@ def make_run(root: Path, users: int = 80, items: int = 40, seed: int = 1) -> Run
     run = RunFolder(root / "run").create()
     save_checkpoint(run.checkpoint, model, TrainConfig(dim=DIM), None)
     run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
-    run.write_item_vectors(shop.catalog.item_ids, space.item_vectors())
+    run.write_item_vectors(shop.catalog.item_ids, space.item_vectors(model))
     space.save(run.profile_space)
     run.write_json("config.json", {"run_id": "live-test", "data_dir": str((root / "shop").resolve()),
                                    "encoder": None, "embedding_cache": str(root / "cache"), "dataset": {}})

@@ -31,13 +31,40 @@ def test_training_learns_the_planted_interests(text, timed):
 
 def test_history_and_best_epoch():
     shop = planted_shop()
-    result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"epochs": 4, "eval_every": 2}),
-                                 progress=False)
+    config = TrainConfig(**FAST | {"epochs": 4, "eval_every": 2, "spectral_dim": 0})
+    result = train_profile_model(shop.graph, shop.targets, config, progress=False)
     assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]
     assert {"loss", "recall@20", "ndcg@20", "seconds"} <= set(result.history[1])
     assert "recall@20" not in result.history[0]
     best = result.history[result.best_epoch - 1]
     assert result.best_metrics["recall@20"] == best["recall@20"] == max(r.get("recall@20", 0) for r in result.history)
+
+
+def test_spectral_width_and_mix_are_chosen_on_validation():
+    shop = planted_shop()
+    result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"epochs": 3, "spectral_dim": 8}),
+                                 progress=False)
+    tried = result.spectral_tuning
+    assert {row["spectral_dim"] for row in tried} == {2.0, 4.0, 8.0}
+    assert {row["mix"] for row in tried} >= {0.0, 0.5, 1.0}
+    best = max(row["recall@20"] for row in tried)
+    gnn_only = next(row["recall@20"] for row in tried if row["mix"] == 0.0)
+    # Every validation user is in the selection here, so the kept model scores the best setting exactly.
+    assert result.best_metrics["recall@20"] == pytest.approx(best) and best >= gnn_only
+    chosen = next(row for row in tried if row["recall@20"] == best)
+    model = result.model
+    if chosen["mix"] == 0.0:
+        assert model.spectral is None and model.out_dim == 16
+    else:
+        assert model.spectral.k == chosen["spectral_dim"] and float(model.spectral_mix) == chosen["mix"]
+        assert model.user_embeddings(shop.graph).shape[1] == model.out_dim == 16 + chosen["spectral_dim"] + 1
+
+
+def test_time_budget_stops_after_the_epoch_that_passes_it():
+    shop = planted_shop()
+    result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"max_minutes": 1e-9}),
+                                 progress=False)
+    assert len(result.history) == 1 and result.best_epoch == 1
 
 
 def test_early_stopping_when_validation_does_not_improve():

@@ -168,7 +168,7 @@ def test_new_items_without_events_are_added_and_touch_nobody(run, tmp_path):
     update = IncrementalUpdate.apply(run.path, no_events, items_file, progress=False)
     assert update.number == 1 and update.counts["items_added"] == 1 and update.touched_user_ids == []
     assert profile_rows(run) == before
-    _, space, shop, _ = load_live_state(run, progress=False)
-    vectors = space.item_vectors()
+    checkpoint, space, shop, _ = load_live_state(run, progress=False)
+    vectors = space.item_vectors(checkpoint.model)
     assert shop.catalog.item_ids[-1] == "fresh-1" and np.isfinite(vectors[-1]).all()
     assert np.linalg.norm(vectors[-1]) == pytest.approx(1.0, abs=1e-5)

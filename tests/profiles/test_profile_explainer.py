@@ -81,9 +81,10 @@ def text_shop_graph():
 
 
 
-def test_decomposition_reproduces_the_models_profiles(text_shop_graph):
+@pytest.mark.parametrize("spectral_mix", [0.0, 0.4], ids=["gnn", "gnn+spectral"])
+def test_decomposition_reproduces_the_models_profiles(text_shop_graph, spectral_mix):
     shop, graph = text_shop_graph
-    model = randomised_model(graph, seed=3)
+    model = randomised_model(graph, seed=3, spectral_mix=spectral_mix)
     explainer = ProfileExplainer(model, graph)
     with torch.no_grad():
         expected = model.user_embeddings(graph).numpy()
@@ -105,9 +106,10 @@ def test_top_limits_and_unknown_user_fails(text_shop_graph):
         explainer.explain(shop.events.num_users)
 
 
-def test_frozen_space_gives_the_same_evidence_as_the_graph_it_was_built_from(text_shop_graph):
+@pytest.mark.parametrize("spectral_mix", [0.0, 0.4], ids=["gnn", "gnn+spectral"])
+def test_frozen_space_gives_the_same_evidence_as_the_graph_it_was_built_from(text_shop_graph, spectral_mix):
     shop, graph = text_shop_graph
-    model = randomised_model(graph, seed=3)
+    model = randomised_model(graph, seed=3, spectral_mix=spectral_mix)
     space, _ = ProfileSpace.build(model, graph, shop)
     from_graph, from_space = ProfileExplainer(model, graph), ProfileExplainer(model, graph, space)
     for user in range(5):

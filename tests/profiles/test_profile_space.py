@@ -42,7 +42,7 @@ def test_build_gives_the_models_own_user_and_item_vectors(trained):
     shop, graph, model, space, profiles = trained
     with torch.no_grad():
         assert torch.equal(torch.from_numpy(profiles.vectors), model.user_embeddings(graph))
-        assert torch.equal(torch.from_numpy(space.item_vectors()), model.item_embeddings(graph))
+        assert torch.equal(torch.from_numpy(space.item_vectors(model)), model.item_embeddings(graph))
     assert profiles.user_ids == shop.events.user_ids
 
 
@@ -125,7 +125,7 @@ def test_a_new_items_state_comes_from_its_text_and_category_not_from_new_users(t
     few, many = (space.extend(model, with_new_item_and_query(shop, buyers), text_vectors) for buyers in (1, 5))
     assert torch.equal(few.item_states[-1], many.item_states[-1])
     # Item 0's copy shares its text and category, so it lands next to item 0 (its own co-occurrence aside).
-    vectors = few.item_vectors()
+    vectors = few.item_vectors(model)
     assert int(np.argmax(vectors[:-1] @ vectors[-1])) == 0
     # The new item carries item 0's category tags; the new query's state holds the item it led to.
     assert few.vocabulary.item_leaf[-1] == few.vocabulary.item_leaf[0] >= 0

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from personagraph.gnn import spectral_filter
+from personagraph.gnn.spectral_filter import SpectralFilter
+from personagraph.gnn.user_interactions import UserInteractions
+
+
+def random_interactions(num_users=30, num_items=20, density=0.25, seed=0):
+    rng = np.random.default_rng(seed)
+    matrix = rng.random((num_users, num_items)) < density
+    matrix[np.arange(num_users), rng.integers(0, num_items, num_users)] = True  # nobody is empty
+    user, item = np.nonzero(matrix)
+    n = user.size
+    interactions = UserInteractions(
+        user=torch.from_numpy(user), node=torch.from_numpy(item), kind=torch.zeros(n, dtype=torch.long),
+        count=torch.ones(n), last_ts=torch.zeros(n, dtype=torch.float64), num_users=num_users,
+    )
+    return interactions, matrix.astype(np.float64)
+
+
+def ideal_low_pass_scores(matrix, k, a):
+    """GF-CF's ideal low-pass filter written out: r_u D^-a V V^T D^1/2 (GF-CF: a = 1/2)."""
+    du, di = matrix.sum(1), matrix.sum(0)
+    normalised = matrix / np.sqrt(du)[:, None] / np.sqrt(di)[None, :]
+    v = np.linalg.svd(normalised)[2][:k].T
+    return (matrix * di ** -a) @ v @ v.T * np.sqrt(di)
+
+
+def test_user_times_item_part_ranks_like_the_ideal_low_pass_filter():
+    interactions, matrix = random_interactions()
+    spectral = SpectralFilter.fit(interactions, matrix.shape[1], k=5)
+    uniform = torch.ones(len(interactions))
+    scores = (spectral.user_part(interactions, uniform) @ spectral.item_part(matrix.shape[1]).T).numpy()
+    expected = ideal_low_pass_scores(matrix, 5, spectral_filter.USER_DEGREE_EXPONENT)
+    # Same scores up to a positive factor per user (user normalisation, item scaling).
+    ratio = scores / expected
+    np.testing.assert_allclose(ratio, ratio[:, :1].repeat(matrix.shape[1], 1), rtol=1e-3)
+    assert (ratio > 0).all()
+
+
+def test_sparse_and_dense_decompositions_agree(monkeypatch):
+    interactions, matrix = random_interactions(num_users=60, num_items=40)
+    dense = SpectralFilter.fit(interactions, 40, k=6)
+    monkeypatch.setattr(spectral_filter, "DENSE_SVD_CELLS", 0)
+    sparse = SpectralFilter.fit(interactions, 40, k=6)
+    np.testing.assert_allclose(sparse.basis.numpy(), dense.basis.numpy(), atol=1e-4)
+    gram = dense.basis.T @ dense.basis
+    torch.testing.assert_close(gram, torch.eye(6), atol=1e-5, rtol=0)
+
+
+def test_items_beyond_the_basis_and_width_limits():
+    interactions, matrix = random_interactions(num_users=5, num_items=8)
+    spectral = SpectralFilter.fit(interactions, 8, k=50)
+    assert spectral.k == 4  # at most min(users, items) - 1 components
+    item_part = spectral.item_part(10)
+    assert item_part.shape == (10, 4) and torch.all(item_part[8:] == 0)
+    narrow = spectral.truncated(2)
+    assert torch.equal(narrow.basis, spectral.basis[:, :2]) and torch.equal(narrow.degree, spectral.degree)
+    # Edges to items the filter does not know add nothing.
+    with_unknown = UserInteractions(
+        user=torch.cat([interactions.user, torch.tensor([0])]), node=torch.cat([interactions.node, torch.tensor([9])]),
+        kind=torch.zeros(len(interactions) + 1, dtype=torch.long), count=torch.ones(len(interactions) + 1),
+        last_ts=torch.zeros(len(interactions) + 1, dtype=torch.float64), num_users=5,
+    )
+    torch.testing.assert_close(spectral.user_part(with_unknown, torch.ones(len(with_unknown)))[0],
+                               spectral.user_part(interactions, torch.ones(len(interactions)))[0])
+
+
+def test_a_graph_too_small_to_filter_gives_none():
+    interactions, _ = random_interactions(num_users=1, num_items=3)
+    assert SpectralFilter.fit(interactions, 3, k=8) is None
+
+
+@pytest.mark.parametrize("mix", [0.0, 0.3, 1.0])
+def test_model_vectors_mix_the_two_scores(mix):
+    from planted_interests import planted_shop
+
+    from personagraph.gnn.profile_model import ProfileModel
+
+    shop = planted_shop()
+    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=4)
+    model.set_spectral(model.spectral, mix)
+    model.eval()
+    with torch.no_grad():
+        users, items = model.user_embeddings(shop.graph), model.item_embeddings(shop.graph)
+        states = model.item_embeddings(shop.graph, normalize=False)
+        interactions = UserInteractions.from_graph(shop.graph)
+        gnn, spectral = model.user_parts(interactions, states, model.query_embeddings(shop.graph, states))
+    assert users.shape == (users.shape[0], 13) and items.shape[1] == model.out_dim == 13
+    # Unit users and items, so cosine (Neo4j's vector index) ranks as the dot product does.
+    torch.testing.assert_close(users.norm(dim=1), torch.ones(users.shape[0]))
+    torch.testing.assert_close(items.norm(dim=1), torch.ones(items.shape[0]))
+    expected = (1 - mix) * gnn @ torch.nn.functional.normalize(states, dim=-1).T \
+        + mix * spectral @ model.spectral.item_part(items.shape[0]).T
+    torch.testing.assert_close(users @ items.T, expected / model.spectral_bound, atol=1e-5, rtol=1e-5)
+
+
+def test_id_only_models_start_item_ids_from_the_smoothest_components():
+    from planted_interests import planted_shop
+
+    from personagraph.gnn.profile_model import ProfileModel
+
+    shop = planted_shop(text=False)
+    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=4)
+    ids, basis = model.item_id.weight.detach(), model.spectral.basis
+    torch.testing.assert_close(ids[:, :4], basis * basis.pow(2).sum(1).mean().rsqrt())  # one common scale
+    assert ids.pow(2).sum(1).mean() == pytest.approx(1.0, rel=0.05)
+    # Items of one planted cluster start closer to each other than to the other cluster.
+    unit = torch.nn.functional.normalize(ids, dim=1)
+    same = shop.item_cluster[:, None] == shop.item_cluster[None, :]
+    similarity = unit @ unit.T
+    assert similarity[same].mean() > similarity[~same].mean() + 0.3
+
+
+def test_refit_keeps_width_and_mix_and_follows_the_new_graph():
+    from planted_interests import planted_shop
+
+    from personagraph.gnn.profile_model import ProfileModel
+
+    shop = planted_shop()
+    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=6)
+    model.set_spectral(model.spectral.truncated(3), 0.6)
+    model.eval()
+    before = model.user_embeddings(shop.graph)
+    model.refit_spectral(shop.graph)  # same graph: the same filter (signs are fixed)
+    torch.testing.assert_close(model.user_embeddings(shop.graph), before, atol=1e-5, rtol=0)
+    other = planted_shop(seed=1).graph
+    model.refit_spectral(other)
+    assert model.spectral.k == 3 and float(model.spectral_mix) == pytest.approx(0.6)
+    assert not torch.allclose(model.user_embeddings(shop.graph), before, atol=1e-3)
