@@ -40,7 +40,7 @@ class ProfileModelRanker(Ranker):
         seconds = sum(record["seconds"] for record in result.history)
         spectral = self.model.spectral
         self.chosen = {"best_epoch": result.best_epoch, "spectral_dim": spectral.k if spectral is not None else 0,
-                       "spectral_mix": float(self.model.spectral_mix)}
+                       "spectral_mix": round(float(self.model.spectral_mix), 4)}
         self.tuning = [{"epochs_run": len(result.history), "best_epoch": result.best_epoch,
                         "seconds": round(seconds, 1)} | result.best_metrics, *result.spectral_tuning]
 

@@ -56,7 +56,7 @@ def test_spectral_width_and_mix_are_chosen_on_validation():
     if chosen["mix"] == 0.0:
         assert model.spectral is None and model.out_dim == 16
     else:
-        assert model.spectral.k == chosen["spectral_dim"] and float(model.spectral_mix) == chosen["mix"]
+        assert model.spectral.k == chosen["spectral_dim"] and float(model.spectral_mix) == pytest.approx(chosen["mix"])
         assert model.user_embeddings(shop.graph).shape[1] == model.out_dim == 16 + chosen["spectral_dim"] + 1
 
 
