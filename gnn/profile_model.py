@@ -158,9 +158,10 @@ class ProfileModel(nn.Module):
         """Use ``spectral`` (``None``: no structural part) with weight ``mix`` in [0, 1]."""
         if not 0.0 <= mix <= 1.0:
             raise ValueError(f"spectral mix must lie in [0, 1], got {mix}")
+        mix = mix if spectral is not None else 0.0
+        longest = 0.0 if spectral is None else float(spectral.item_part(spectral.basis.shape[0]).pow(2).sum(1).max())
         self.spectral = spectral
-        self.spectral_mix.fill_(mix if spectral is not None else 0.0)
-        longest = float(spectral.item_part(spectral.basis.shape[0]).pow(2).sum(dim=1).max()) if spectral is not None else 0.0
+        self.spectral_mix.fill_(mix)
         self.spectral_bound.fill_(math.sqrt(1.0 - mix + mix * longest))
         self.hparams["spectral_items"] = int(spectral.basis.shape[0]) if spectral is not None else 0
         self.hparams["spectral_dim"] = spectral.k if spectral is not None else 0
@@ -238,13 +239,10 @@ class ProfileModel(nn.Module):
         ``normalize=False`` returns the GNN part only, before normalisation (what training
         optimises); otherwise the full unit-length profile vector.
         """
-        user, weight = self._attention_pool(interactions, item_emb, query_emb)
         if not normalize:
-            return user
-        gnn = nn.functional.normalize(user, dim=-1)
-        if self.spectral is None:
-            return gnn
-        return self.user_vectors(gnn, self.spectral.user_part(interactions, weight))
+            return self._attention_pool(interactions, item_emb, query_emb)[0]
+        gnn, spectral = self.user_parts(interactions, item_emb, query_emb)
+        return gnn if spectral is None else self.user_vectors(gnn, spectral)
 
     def user_parts(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor
                    ) -> tuple[Tensor, Tensor | None]:

@@ -31,8 +31,10 @@ from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
 SELECTION_METRIC = "recall@20"
 #: Weights of the spectral part tried on validation (0 = GNN only, 1 = spectral only).
 SPECTRAL_MIXES = (0.0, 0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 1.0)
-#: Validation users the spectral choice is made on (a random subset of them, for speed).
+#: The spectral choice is made on a random subset of validation users, for speed: at least this
+#: many, and more while a setting scores at most SPECTRAL_SELECTION_SCORES (user, item) pairs.
 SPECTRAL_SELECTION_USERS = 3000
+SPECTRAL_SELECTION_SCORES = 120_000_000
 
 
 @dataclass
@@ -207,7 +209,8 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     num_users = int(graph["user"].num_nodes)
     target_indptr, target_items = as_csr(targets, num_users)
     users = torch.nonzero(target_indptr.diff() > 0).flatten()
-    users = users[torch.randperm(users.numel(), generator=generator)[:SPECTRAL_SELECTION_USERS]].sort().values
+    subset = max(SPECTRAL_SELECTION_USERS, SPECTRAL_SELECTION_SCORES // max(int(graph["item"].num_nodes), 1))
+    users = users[torch.randperm(users.numel(), generator=generator)[:subset]].sort().values
     history_csr = csr_rows(*as_csr(history, num_users), users)
     user_targets = csr_rows(target_indptr, target_items, users)
     item_states = model.item_embeddings(graph, normalize=False)
