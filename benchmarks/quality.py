@@ -173,8 +173,8 @@ def render_report(results: dict[str, dict[str, Any]]) -> str:
         "",
         "Produced by `benchmarks/quality.py` (convert, then `personagraph evaluate`, per dataset; converted "
         "data and JSON results stay in a scratch folder outside the repository). Each section gives the "
-        "command, the machine and the seeds it ran with. The CPU was shared with other work while these ran, "
-        "so times are indicative. Hyper-parameters were chosen on validation targets only; test figures were "
+        "command, the machine and the seeds it ran with. The CPU may have been shared with other work (each "
+        "section gives the load average when its run started), so times are indicative. Hyper-parameters were chosen on validation targets only; test figures were "
         "computed once per seed with the chosen setting. Popularity, item-kNN and text-mean are deterministic "
         "and ran once; ours and LightGCN ran once per seed (mean ± sample std).",
         "",

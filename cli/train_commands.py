@@ -83,6 +83,8 @@ def describe_run(summary: dict[str, Any]) -> str:
         f"  encoder {summary['encoder']['name']} (dim {summary['encoder']['dim']})",
         f"  best epoch {summary['best_epoch']}: validation "
         + ", ".join(f"{name} {value:.4f}" for name, value in sorted(validation.items())),
+        f"  spectral part: {summary['spectral']['dim']} components, mix {summary['spectral']['mix']:g}"
+        if summary["spectral"]["dim"] else "  spectral part: none (validation preferred the GNN alone)",
         "",
         format_table([{"stage": name, "seconds": stats["seconds"], "peak RSS MB": stats["peak_rss_mb"]}
                       for name, stats in summary["stages"].items()]),

@@ -116,6 +116,8 @@ def run_training(
         },
         "encoder": {"name": encoder.name, **encoded},
         "best_epoch": result.best_epoch,
+        "spectral": {"dim": result.model.spectral.k if result.model.spectral is not None else 0,
+                     "mix": round(float(result.model.spectral_mix), 4), "tried": result.spectral_tuning},
         "validation": result.best_metrics,
         "history": result.history,
         "segments": {"method": profiles.segments.method, "silhouette": profiles.segments.silhouette},
