@@ -72,28 +72,33 @@ class SpectralFilter(nn.Module):
 
         A sparse (user x item) product, so no ``[num_edges, k]`` array is ever built.
         """
-        known = interactions.is_item() & (interactions.node < self.basis.shape[0])
-        item = interactions.node[known]
-        edge_weight = weight[known] * self.degree[item].clamp(min=1.0).pow(-USER_DEGREE_EXPONENT)
-        users_by_items = torch.sparse_coo_tensor(torch.stack([interactions.user[known], item]), edge_weight,
-                                                 (interactions.num_users, self.basis.shape[0]), check_invariants=True)
+        known, edge_weight = self._edge_weights(interactions, weight)
+        users_by_items = torch.sparse_coo_tensor(
+            torch.stack([interactions.user[known], interactions.node[known]]), edge_weight,
+            (interactions.num_users, self.basis.shape[0]), check_invariants=True,
+        )
         return nn.functional.normalize(torch.sparse.mm(users_by_items, self.basis), dim=-1)
 
     def edge_rows(self, interactions: UserInteractions, weight: Tensor) -> Tensor:
         """``[num_edges, k]``: what each edge adds to its user's part (zero for queries and unknown items)."""
+        known, edge_weight = self._edge_weights(interactions, weight)
+        rows = torch.zeros(len(interactions), self.k)
+        rows[known] = self.basis[interactions.node[known]] * edge_weight.unsqueeze(1)
+        return rows
+
+    def _edge_weights(self, interactions: UserInteractions, weight: Tensor) -> tuple[Tensor, Tensor]:
+        """Which edges end at an item of the basis, and their weight times the item's degree discount."""
         known = interactions.is_item() & (interactions.node < self.basis.shape[0])
         item = interactions.node[known]
-        rows = torch.zeros(len(interactions), self.k)
-        rows[known] = self.basis[item] * (weight[known] * self.degree[item].clamp(min=1.0).pow(-USER_DEGREE_EXPONENT)).unsqueeze(1)
-        return rows
+        return known, weight[known] * self.degree[item].clamp(min=1.0).pow(-USER_DEGREE_EXPONENT)
 
     def item_part(self, num_items: int) -> Tensor:
         """``[num_items, k]``: item rows of ``D_I^1/2 V`` scaled to unit root-mean-square norm; later items are zero."""
-        known = min(num_items, self.basis.shape[0])
-        rows = self.basis[:known] * self.degree[:known].sqrt().unsqueeze(1)
-        scale = rows.pow(2).sum(dim=1).mean().clamp(min=1e-12).rsqrt()
+        rows = self.basis * self.degree.sqrt().unsqueeze(1)
+        rows = rows * rows.pow(2).sum(dim=1).mean().clamp(min=1e-12).rsqrt()
+        known = min(num_items, rows.shape[0])
         out = torch.zeros(num_items, self.k)
-        out[:known] = rows * scale
+        out[:known] = rows[:known]
         return out
 
 
