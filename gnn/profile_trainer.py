@@ -224,9 +224,9 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
         spectral_users = nn.functional.normalize(full_spectral_users[:, :width], dim=-1)
         spectral_items = spectral.truncated(width).item_part(gnn_items.shape[0])
         for mix in SPECTRAL_MIXES if width == widths[-1] else SPECTRAL_MIXES[1:]:
-            keep, add = (1.0 - mix) ** 0.5, mix ** 0.5
-            metrics = evaluate_ranking(torch.cat([keep * gnn_users, add * spectral_users], 1),
-                                       torch.cat([keep * gnn_items, add * spectral_items], 1),
+            model.spectral_mix.fill_(mix)
+            metrics = evaluate_ranking(model.mix_parts(gnn_users, spectral_users),
+                                       model.mix_parts(gnn_items, spectral_items),
                                        history_csr, user_targets, ks=(20,))
             tried.append({"spectral_dim": float(width), "mix": mix, SELECTION_METRIC: metrics[SELECTION_METRIC]})
             if metrics[SELECTION_METRIC] > best[0]:
