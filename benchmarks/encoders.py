@@ -23,8 +23,8 @@ from pathlib import Path
 from personagraph.encoders.encoder_finetuner import EncoderFinetuner
 from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.encoders.text_encoder import TextEncoder
-from personagraph.graph.sample_shop import generate_sample_shop
-from personagraph.graph.shop_data import ShopData
+from personagraph.datasets.sample_shop import generate_sample_shop
+from personagraph.shop.shop_data import ShopData
 
 ENCODERS: dict[str, Callable[[], TextEncoder]] = {
     "default": lambda: load_text_encoder("default"),

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from personagraph.encoders.encoder_finetuner import EncoderFinetuner
-from personagraph.gnn.evaluation_protocol import EvaluationProtocol
-from personagraph.gnn.model_evaluation import ModelEvaluation
-from personagraph.graph.shop_reader import read_shop
+from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
+from personagraph.pipeline.model_evaluation import ModelEvaluation
+from personagraph.shop.shop_reader import read_shop
 
 
 def main() -> None:

@@ -30,20 +30,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from personagraph.gnn.leave_last_out import leave_last_out
+from personagraph.shop.leave_last_out import leave_last_out
 from personagraph.gnn.train_config import TrainConfig
-from personagraph.graph.amazon_scientific_converter import convert_amazon_scientific
-from personagraph.graph.connection_settings import ConnectionSettings
+from personagraph.datasets.amazon_scientific_converter import convert_amazon_scientific
+from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
-from personagraph.graph.neo4j_server import Neo4jServer
-from personagraph.graph.shop_data import EVENT_TYPES, ShopData
-from personagraph.graph.shop_reader import read_shop
-from personagraph.profiles.incremental_update import IncrementalUpdate, load_live_state
-from personagraph.profiles.online_profiler import OnlineProfiler
-from personagraph.profiles.profile_sync import sync_profiles
-from personagraph.profiles.run_folder import RunFolder
-from personagraph.profiles.train_pipeline import TrainOptions, run_training
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.neo4j_server import Neo4jServer
+from personagraph.shop.shop_data import EVENT_TYPES, ShopData
+from personagraph.shop.shop_reader import read_shop
+from personagraph.pipeline.incremental_update import IncrementalUpdate, load_live_state
+from personagraph.pipeline.online_profiler import OnlineProfiler
+from personagraph.store.profile_sync import sync_profiles
+from personagraph.pipeline.run_folder import RunFolder
+from personagraph.pipeline.train_pipeline import TrainOptions, run_training
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCE = REPO_ROOT.parent / "shared" / "datasets" / "amazon-scientific"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from personagraph.graph.connection_settings import ConnectionSettings
-from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
-from personagraph.graph.neo4j_server import NEO4J_VERSION, Neo4jServer
+from personagraph.store.connection_settings import ConnectionSettings
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.neo4j_server import NEO4J_VERSION, Neo4jServer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BARE_UNWIND = (

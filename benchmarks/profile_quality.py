@@ -29,16 +29,16 @@ import numpy as np
 import torch
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
-from personagraph.gnn.leave_last_out import leave_last_out
+from personagraph.shop.leave_last_out import leave_last_out
 from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.shop_data import ShopData
-from personagraph.graph.shop_reader import read_shop
+from personagraph.shop.shop_data import ShopData
+from personagraph.shop.shop_reader import read_shop
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.tag_vocabulary import TagVocabulary
-from personagraph.profiles.text_audience import TextAudience
-from personagraph.profiles.train_pipeline import attach_text_features
+from personagraph.pipeline.text_audience import TextAudience
+from personagraph.encoders.text_features import attach_text_features
 
 AUDIENCE_SIZE = 100
 _WORD = re.compile(r"\w+")

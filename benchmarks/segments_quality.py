@@ -26,9 +26,9 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 from scipy.stats import spearmanr
 
-from personagraph.gnn.leave_last_out import leave_last_out
-from personagraph.graph.sample_shop import generate_sample_shop
-from personagraph.graph.shop_data import EVENT_TYPES, ShopData
+from personagraph.shop.leave_last_out import leave_last_out
+from personagraph.datasets.sample_shop import generate_sample_shop
+from personagraph.shop.shop_data import EVENT_TYPES, ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import DEFAULT_EVENT_WEIGHTS, InterestTags
 from personagraph.profiles.segments import Segments

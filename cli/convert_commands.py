@@ -41,7 +41,7 @@ def amazon_scientific(src_dir: Path, out_dir: Path, derived_queries: bool, as_js
     Scientific.test.inter. Every interaction becomes a purchase with synthetic,
     chronological timestamps; evaluation protocol: leave-one-out.
     """
-    from personagraph.graph.amazon_scientific_converter import convert_amazon_scientific
+    from personagraph.datasets.amazon_scientific_converter import convert_amazon_scientific
 
     started = time.perf_counter()
     description = convert_amazon_scientific(src_dir, out_dir, derived_queries=derived_queries, show_progress=True)
@@ -58,7 +58,7 @@ def gowalla(src_dir: Path, out_dir: Path, as_json: bool) -> None:
     Training interactions become purchases; the test pairs go to test.parquet and
     dataset.json says to evaluate on exactly that split ("given-split").
     """
-    from personagraph.graph.gowalla_converter import convert_gowalla
+    from personagraph.datasets.gowalla_converter import convert_gowalla
 
     started = time.perf_counter()
     description = convert_gowalla(src_dir, out_dir, show_progress=True)

@@ -29,7 +29,7 @@ def sample(out_dir: Path, users: int, items: int, seed: int, fmt: str, lang: str
 
         personagraph sample --out data/sample
     """
-    from personagraph.graph.sample_shop import generate_sample_shop
+    from personagraph.datasets.sample_shop import generate_sample_shop
 
     result = generate_sample_shop(out_dir, users=users, items=items, seed=seed, fmt=fmt, lang=lang, progress=True)
     events = result.shop.events
@@ -54,7 +54,7 @@ def stats(data_dir: Path, as_json: bool, on_error: str, rejected_path: Path) -> 
     """
     from personagraph.graph.graph_stats import graph_stats
     from personagraph.graph.hetero_graph_builder import build_hetero_graph
-    from personagraph.graph.shop_reader import read_shop, write_rejected
+    from personagraph.shop.shop_reader import read_shop, write_rejected
 
     if on_error == "skip":
         shop, rejected = read_shop(data_dir, on_error="skip")

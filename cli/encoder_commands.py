@@ -43,7 +43,7 @@ def finetune_encoder(data_dir: Path, out_dir: Path, base: str | None, epochs: in
         personagraph finetune-encoder data/sample --out models/sample-minilm
     """
     from personagraph.encoders.encoder_finetuner import EncoderFinetuner
-    from personagraph.graph.shop_reader import read_shop
+    from personagraph.shop.shop_reader import read_shop
 
     shop = read_shop(data_dir, progress=not quiet)
     finetuner = EncoderFinetuner(base=base, epochs=epochs, batch_size=batch_size, max_pairs=max_pairs,

@@ -61,9 +61,9 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
     per-user parameters (LightGCN). All items are ranked, those the user bought excluded.
     Wall time and peak memory are measured per model.
     """
-    from personagraph.gnn.evaluation_protocol import EvaluationProtocol
-    from personagraph.gnn.lightgcn_ranker import LightGCNSettings
-    from personagraph.gnn.model_evaluation import ModelEvaluation
+    from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
+    from personagraph.evaluation.lightgcn_ranker import LightGCNSettings
+    from personagraph.pipeline.model_evaluation import ModelEvaluation
 
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)

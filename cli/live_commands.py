@@ -47,7 +47,7 @@ def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cac
     id (<run id>+update-NNNN) with the new items, queries and interactions. Every other
     profile stays as it is. The run folder records the update in updates/NNNN/.
     """
-    from personagraph.profiles.incremental_update import IncrementalUpdate
+    from personagraph.pipeline.incremental_update import IncrementalUpdate
 
     open_store = None if no_sync else (lambda: open_profile_store(**connection))
     if run_dir is None:
@@ -93,7 +93,7 @@ def profile(user_id: str | None, events_in: TextIO | None, run_dir: Path | None,
     a user who did those events, e.g. a visitor the run has never seen. Shows the vector,
     top tags, nearest segment, activity and the top recommended items.
     """
-    from personagraph.profiles.online_profiler import ANONYMOUS_USER, OnlineProfiler
+    from personagraph.pipeline.online_profiler import ANONYMOUS_USER, OnlineProfiler
 
     if user_id == "-":
         user_id, events_in = None, sys.stdin
@@ -149,8 +149,8 @@ def _newest_run() -> Path:
 
 def _stored_run(open_store) -> Path:
     """The run folder of the profiles stored in Neo4j (their run id may be an update's)."""
-    from personagraph.profiles.run_folder import trained_run_id
-    from personagraph.profiles.trained_run import find_run_folder
+    from personagraph.pipeline.run_folder import trained_run_id
+    from personagraph.pipeline.trained_run import find_run_folder
 
     with open_store() as store:
         rows = store.run_cypher("MATCH (u:User) WHERE u.run_id IS NOT NULL "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from personagraph.graph.neo4j_server import Neo4jServer
+    from personagraph.store.neo4j_server import Neo4jServer
 
 
 _home_option = click.option(
@@ -21,7 +21,7 @@ _port_option = click.option("--port", type=int, help="Bolt port [env PERSONAGRAP
 
 
 def _server(home: Path | None, port: int | None, **memory: str | None) -> "Neo4jServer":
-    from personagraph.graph.neo4j_server import Neo4jServer
+    from personagraph.store.neo4j_server import Neo4jServer
 
     return Neo4jServer(home=home, port=port, **memory)
 

@@ -16,8 +16,8 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 from personagraph.errors import PersonaGraphError
 
 if TYPE_CHECKING:
-    from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
-    from personagraph.profiles.trained_run import TrainedRun
+    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+    from personagraph.pipeline.trained_run import TrainedRun
 
 RUN_OPTION = click.option(
     "--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -101,7 +101,7 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
 def recommend(user_id: str, k: int, include_seen: bool, as_json: bool, **connection: str | None) -> None:
     """The items the model scores highest for USER_ID (cosine of the stored user and item
     vectors, via the item vector index); items the user already touched are left out."""
-    from personagraph.profiles.recommender import Recommender
+    from personagraph.pipeline.recommender import Recommender
 
     with open_profile_store(**connection) as store:
         items = Recommender(store).recommend(user_id, k=k, include_seen=include_seen)
@@ -127,7 +127,7 @@ def audience(text: str, k: int, segment: str | None, run_dir: Path | None, cache
     index) are the audience. A text that is a known search query uses that query's node,
     which also knows the items the query led to.
     """
-    from personagraph.profiles.text_audience import TextAudience
+    from personagraph.pipeline.text_audience import TextAudience
 
     segment_key: int | str | None = int(segment) if segment is not None and segment.lstrip("-").isdigit() else segment
     with open_profile_store(**connection) as store:
@@ -193,7 +193,7 @@ def _stored_run_id(store: "Neo4jProfileStore") -> str:
 
 def _load_run(run_dir: Path | None, cache_dir: Path | None, stored_run_id: str, quiet: bool) -> "TrainedRun":
     """The run in ``run_dir``, else the one that wrote the stored profiles; warns when they differ."""
-    from personagraph.profiles.trained_run import TrainedRun, find_run_folder
+    from personagraph.pipeline.trained_run import TrainedRun, find_run_folder
 
     folder = run_dir if run_dir is not None else find_run_folder(stored_run_id).path
     run = TrainedRun.load(folder, cache_dir, progress=not quiet)

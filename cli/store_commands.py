@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
+    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
 
 _PROMPT = "\0prompt"
 #: Profile attributes `similar` shows beside each hit (`--json` gives them all).
@@ -41,8 +41,8 @@ def open_profile_store(
     uri: str | None, user: str | None, password: str | None, database: str | None
 ) -> "Neo4jProfileStore":
     """The profile store for the values of :func:`connection_options`."""
-    from personagraph.graph.connection_settings import ConnectionSettings
-    from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
+    from personagraph.store.connection_settings import ConnectionSettings
+    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
 
     if password == _PROMPT:
         password = click.prompt("Neo4j password", hide_input=True, err=True)

@@ -51,7 +51,7 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
     metrics.json) and syncs to Neo4j unless --no-sync.
     """
     from personagraph.gnn.train_config import TrainConfig
-    from personagraph.profiles.train_pipeline import TrainOptions, run_training
+    from personagraph.pipeline.train_pipeline import TrainOptions, run_training
 
     options = TrainOptions(
         data_dir=data_dir,

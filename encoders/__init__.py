@@ -1,4 +1,4 @@
-"""Text encoders behind one `TextEncoder.encode()` contract, the embedding cache, and fine-tuning."""
+"""Text encoders behind one `TextEncoder.encode()` contract, the embedding cache, text node features, and fine-tuning."""
 from personagraph.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
@@ -13,6 +13,7 @@ _EXPORTS: dict[str, str] = {
     "DEFAULT_MODEL_NAME": "sentence_transformer_encoder",
     "SentenceTransformerEncoder": "sentence_transformer_encoder",
     "TextEncoder": "text_encoder",
+    "attach_text_features": "text_features",
     "TrainingPairs": "training_pairs",
     "UniversalSentenceEncoder": "universal_sentence_encoder",
 }

@@ -28,8 +28,8 @@ from personagraph.encoders.sentence_transformer_encoder import SentenceTransform
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.encoders.training_pairs import DEFAULT_WINDOW_SECONDS, ITEM, QUERY, TrainingPairs
 from personagraph.errors import PersonaGraphError
-from personagraph.gnn.leave_last_out import leave_last_out
-from personagraph.graph.shop_data import ShopData
+from personagraph.shop.leave_last_out import leave_last_out
+from personagraph.shop.shop_data import ShopData
 
 #: Fewer distinct pairs than this cannot both train and measure anything.
 MIN_PAIRS = 10

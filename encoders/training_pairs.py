@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from personagraph.encoders.text_encoder import TextEncoder
-from personagraph.graph.shop_data import EVENT_CODE, ShopData
+from personagraph.shop.shop_data import EVENT_CODE, ShopData
 
 QUERY, ITEM = 0, 1
 #: Two purchases at most this far apart are taken as related (3 days).

@@ -1,7 +1,7 @@
 """Ours: exactly the profile model that ``personagraph train`` produces, as a ranker.
 
 Same :class:`TrainConfig` defaults, same text features (the evaluation attaches them
-with :func:`~personagraph.profiles.train_pipeline.attach_text_features`), same early
+with :func:`~personagraph.encoders.text_features.attach_text_features`), same early
 stopping on validation Recall@20. The model has no per-user parameters, so for the test
 figure the validation item is folded in: users and items are recomputed from the input
 history graph with the trained weights, and the spectral filter is refitted to that graph
@@ -15,9 +15,9 @@ import torch
 
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.profile_trainer import train_profile_model
-from personagraph.gnn.ranker import Ranker, Scorer
-from personagraph.gnn.ranking_data import RankingData
-from personagraph.gnn.ranking_metrics import Targets
+from personagraph.evaluation.ranker import Ranker, Scorer
+from personagraph.evaluation.ranking_data import RankingData
+from personagraph.evaluation.ranking_metrics import Targets
 from personagraph.gnn.train_config import TrainConfig
 
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
-from personagraph.gnn.ranking_metrics import as_csr, csr_rows, evaluate_ranking
+from personagraph.evaluation.ranking_metrics import as_csr, csr_rows, evaluate_ranking
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
 

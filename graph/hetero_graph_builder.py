@@ -13,7 +13,7 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import ToUndirected
 
-from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS, ShopData
+from personagraph.shop.shop_data import EVENT_CODE, ITEM_EVENTS, ShopData
 
 EdgeType = tuple[str, str, str]
 

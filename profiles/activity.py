@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from personagraph.graph.shop_data import EVENT_CODE, EVENT_TYPES, Catalog, ShopData
+from personagraph.shop.shop_data import EVENT_CODE, EVENT_TYPES, Catalog, ShopData
 
 _SECONDS_PER_DAY = 86400.0
 _SECONDS_PER_WEEK = 7 * _SECONDS_PER_DAY

@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from personagraph.errors import PersonaGraphError
-from personagraph.graph.shop_data import EVENT_TYPES, EventLog, ShopData
+from personagraph.shop.shop_data import EVENT_TYPES, EventLog, ShopData
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 
 #: How much one event of each type says about an interest.

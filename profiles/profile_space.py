@@ -31,7 +31,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.shop_data import EVENT_CODE, Catalog, EventLog, ShopData
+from personagraph.shop.shop_data import EVENT_CODE, Catalog, EventLog, ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segment import Segment

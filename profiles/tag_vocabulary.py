@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from personagraph.graph.shop_data import ShopData
+from personagraph.shop.shop_data import ShopData
 
 #: Words that say nothing about an interest: English function words, shop filler, units.
 STOP_WORDS: frozenset[str] = frozenset(

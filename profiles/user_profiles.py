@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from personagraph.graph.shop_data import ShopData
+from personagraph.shop.shop_data import ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segments import Segments

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from planted_split import assert_beats_random, planted, planted_data  # noqa: F401  (shared fixtures)
 from trained_sample import TrainedSample, trained_sample
 
 from personagraph.cli.main import cli
 
-from personagraph.graph.connection_settings import ConnectionSettings
-from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
-from personagraph.graph.neo4j_server import Neo4jServer, file_lock
+from personagraph.store.connection_settings import ConnectionSettings
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.neo4j_server import Neo4jServer, file_lock
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NEO4J_FIXTURES = frozenset({"neo4j_server", "neo4j_settings", "profile_store"})

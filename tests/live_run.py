@@ -16,10 +16,10 @@ from personagraph.gnn.checkpoint import save_checkpoint
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.sample_shop import generate_sample_shop
-from personagraph.graph.shop_reader import read_shop
+from personagraph.datasets.sample_shop import generate_sample_shop
+from personagraph.shop.shop_reader import read_shop
 from personagraph.profiles.profile_space import ProfileSpace
-from personagraph.profiles.run_folder import RunFolder
+from personagraph.pipeline.run_folder import RunFolder
 
 DIM = 8
 

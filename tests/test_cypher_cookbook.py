@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from personagraph.graph.shop_data import EVENT_CODE, EVENT_TYPES
+from personagraph.shop.shop_data import EVENT_CODE, EVENT_TYPES
 
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from personagraph.gnn.train_config import TrainConfig
-from personagraph.graph.connection_settings import ConnectionSettings
-from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
-from personagraph.graph.neo4j_server import Neo4jServer, file_lock
-from personagraph.graph.sample_shop import generate_sample_shop
-from personagraph.graph.shop_data import ShopData
-from personagraph.profiles.train_pipeline import TrainOptions, run_training
+from personagraph.store.connection_settings import ConnectionSettings
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.neo4j_server import Neo4jServer, file_lock
+from personagraph.datasets.sample_shop import generate_sample_shop
+from personagraph.shop.shop_data import ShopData
+from personagraph.pipeline.train_pipeline import TrainOptions, run_training
 
 SEED = 5
 #: Kept between sessions (text embeddings never change), so only the first run pays for encoding.

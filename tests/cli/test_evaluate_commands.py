@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 from click.testing import CliRunner
 
 from personagraph.cli.evaluate_commands import evaluate
-from personagraph.graph.sample_shop import generate_sample_shop
+from personagraph.datasets.sample_shop import generate_sample_shop
 
 
 def test_evaluate_a_shop_prints_json_and_writes_it_to_a_file(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from trained_sample import EMBEDDING_CACHE
 
-from personagraph.graph.shop_data import EVENT_CODE, ITEM_EVENTS
+from personagraph.shop.shop_data import EVENT_CODE, ITEM_EVENTS
 
 
 PROFILE_COMMANDS = ("explain", "recommend", "audience", "segments")

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from personagraph.cli.main import cli
-from personagraph.graph.connection_settings import ConnectionSettings
-from personagraph.graph.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.connection_settings import ConnectionSettings
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.encoders.training_pairs import ITEM, QUERY, TrainingPairs
 from personagraph.errors import PersonaGraphError
-from personagraph.graph.sample_shop import generate_sample_shop
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.datasets.sample_shop import generate_sample_shop
+from personagraph.shop.shop_reader import shop_from_rows
 
 DAY = 24 * 3600.0
 TITLES = {"A": "cordless drill", "B": "drill bits", "C": "glass beaker", "D": "nitrile gloves",

@@ -2,7 +2,7 @@ import pytest
 
 from personagraph.graph.graph_stats import graph_stats, to_networkx
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 
 
 @pytest.fixture

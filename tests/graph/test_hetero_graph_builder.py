@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from personagraph.graph.hetero_graph_builder import FORWARD_EDGE_TYPES, build_hetero_graph
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 
 ITEMS = [
     {"item_id": "A", "title": "Drill", "category": "Tools > Drills"},

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 from personagraph.profiles.activity import category_price_percentile, user_activity
 
 DAY = 86400.0

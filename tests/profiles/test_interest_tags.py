@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from personagraph.errors import PersonaGraphError
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 from personagraph.profiles.interest_tags import InterestTags, tag_evidence
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 

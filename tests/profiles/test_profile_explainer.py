@@ -10,7 +10,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.user_interactions import USER_EDGE_TYPES
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 from personagraph.profiles.profile_explainer import ProfileExplainer
 from personagraph.profiles.profile_space import ProfileSpace
 

@@ -11,8 +11,8 @@ from live_run import assert_same_tags
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.sample_shop import generate_sample_shop
-from personagraph.graph.shop_data import EVENT_CODE, EventLog, ShopData
+from personagraph.datasets.sample_shop import generate_sample_shop
+from personagraph.shop.shop_data import EVENT_CODE, EventLog, ShopData
 from personagraph.profiles.profile_space import ASSIGNED_SEGMENTS, ProfileSpace, select_items
 
 TEXT_DIM = 6

@@ -3,7 +3,7 @@ import pytest
 from scipy.special import comb
 
 from personagraph.errors import PersonaGraphError
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segments import Segments
 from personagraph.profiles.tag_vocabulary import TagVocabulary

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from personagraph.graph.shop_reader import shop_from_rows
+from personagraph.shop.shop_reader import shop_from_rows
 from personagraph.profiles.tag_vocabulary import TagVocabulary, keywords, tag_key
 
 

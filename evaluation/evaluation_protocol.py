@@ -1,0 +1,163 @@
+"""Which history each model is fitted on, tuned against and tested with, per dataset kind.
+
+Three cases, chosen by the folder's ``dataset.json``:
+
+- ``leave-one-out`` (and a shop's own logs, which have no ``dataset.json``): per user the
+  latest positive item is the test target and the one before it the validation target
+  (:func:`leave_last_out` twice). Models are fitted on what precedes the validation target
+  and tuned on it; the test input history is training + validation, as a deployed profile
+  would see it.
+- ``given-split`` (e.g. Gowalla): the test pairs are fixed by ``test.parquet``; validation
+  is a random fraction of each user's training items, so tuning never looks at the test.
+
+In both, the test input history is everything but the test targets, and rankings
+exclude the input history.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from personagraph.errors import PersonaGraphError
+from personagraph.shop.leave_last_out import leave_last_out
+from personagraph.evaluation.ranking_metrics import Targets, as_csr
+from personagraph.shop.shop_data import ShopData
+from personagraph.shop.shop_reader import read_shop
+
+LEAVE_ONE_OUT = "leave-one-out"
+GIVEN_SPLIT = "given-split"
+#: Share of each user's training items held out for validation on a given split.
+VALIDATION_FRACTION = 0.1
+
+
+@dataclass
+class EvaluationProtocol:
+    """The splits of one evaluation.
+
+    ``train`` is what models are fitted on and ``validation`` what they are tuned against;
+    ``history`` (training + validation) is the input for the test figure and ``test`` its
+    targets. Targets are one item per user (``Tensor``, -1 = none) or a CSR pair.
+    """
+
+    name: str
+    train: ShopData
+    validation: Targets
+    history: ShopData
+    test: Targets
+    description: dict[str, Any]
+
+    @classmethod
+    def leave_one_out(cls, shop: ShopData, description: dict[str, Any] | None = None) -> "EvaluationProtocol":
+        """Last positive item = test, second-to-last = validation."""
+        test_split = leave_last_out(shop)
+        validation_split = leave_last_out(test_split.train)
+        return cls(
+            name=LEAVE_ONE_OUT,
+            train=validation_split.train,
+            validation=torch.from_numpy(validation_split.targets),
+            history=test_split.train,
+            test=torch.from_numpy(test_split.targets),
+            description=description or {},
+        )
+
+    @classmethod
+    def given_split(
+        cls,
+        shop: ShopData,
+        test_pairs: tuple[np.ndarray, np.ndarray],
+        validation_fraction: float = VALIDATION_FRACTION,
+        seed: int = 0,
+        description: dict[str, Any] | None = None,
+    ) -> "EvaluationProtocol":
+        """``shop`` holds all training events, ``test_pairs`` the (user, item) test indices."""
+        users, items = (torch.from_numpy(np.asarray(a, dtype=np.int64)) for a in test_pairs)
+        train, validation = _hold_out_random(shop, validation_fraction, seed)
+        return cls(
+            name=GIVEN_SPLIT,
+            train=train,
+            validation=validation,
+            history=shop,
+            test=as_csr(torch.stack([users, items]), shop.events.num_users),
+            description=description or {},
+        )
+
+    @classmethod
+    def from_folder(cls, data_dir: str | Path, seed: int = 0, progress: bool = False) -> "EvaluationProtocol":
+        """Read a shop folder and split it as its ``dataset.json`` says (none: leave-one-out)."""
+        data_dir = Path(data_dir)
+        description_path = data_dir / "dataset.json"
+        description = json.loads(description_path.read_text(encoding="utf-8")) if description_path.exists() else {}
+        protocol = description.get("protocol", LEAVE_ONE_OUT)
+        shop = read_shop(data_dir, progress=progress)
+        if protocol == LEAVE_ONE_OUT:
+            return cls.leave_one_out(shop, description)
+        if protocol == GIVEN_SPLIT:
+            test_file = data_dir / description.get("test", "test.parquet")
+            return cls.given_split(shop, read_test_pairs(test_file, shop), seed=seed, description=description)
+        raise PersonaGraphError(
+            f"{description_path}: unknown protocol {protocol!r}; use {LEAVE_ONE_OUT!r} or {GIVEN_SPLIT!r}"
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Sizes worth printing beside the results."""
+        num_users = self.history.events.num_users
+        validation_indptr, _ = as_csr(self.validation, num_users)
+        test_indptr, test_items = as_csr(self.test, num_users)
+        return {
+            "users": num_users,
+            "items": len(self.history.catalog),
+            "history_events": len(self.history.events),
+            "train_events": len(self.train.events),
+            "validation_users": int((validation_indptr.diff() > 0).sum()),
+            "validation_targets": int(validation_indptr[-1]),
+            "test_users": int((test_indptr.diff() > 0).sum()),
+            "test_targets": int(test_items.numel()),
+        }
+
+
+def read_test_pairs(path: Path, shop: ShopData) -> tuple[np.ndarray, np.ndarray]:
+    """``test.parquet`` (user_id, item_id) as user and item indices of ``shop``."""
+    if not path.is_file():
+        raise PersonaGraphError(f"{path} not found: a given-split dataset needs its test pairs (user_id, item_id)")
+    table = pq.read_table(path, columns=["user_id", "item_id"])
+    user_index = {user_id: i for i, user_id in enumerate(shop.events.user_ids)}
+    user_ids, item_ids = table["user_id"].to_pylist(), table["item_id"].to_pylist()
+    unknown_users = {u for u in user_ids if u not in user_index}
+    unknown_items = {i for i in item_ids if i not in shop.catalog.index}
+    if unknown_users or unknown_items:
+        raise PersonaGraphError(
+            f"{path}: {len(unknown_users)} user(s) and {len(unknown_items)} item(s) are not in the "
+            f"training data (e.g. {sorted(unknown_users)[:3]} {sorted(unknown_items)[:3]}); "
+            "test pairs must use the ids of events.* and items.*"
+        )
+    users = np.fromiter((user_index[u] for u in user_ids), dtype=np.int64, count=len(user_ids))
+    items = np.fromiter((shop.catalog.index[i] for i in item_ids), dtype=np.int64, count=len(item_ids))
+    return users, items
+
+
+def _hold_out_random(shop: ShopData, fraction: float, seed: int) -> tuple[ShopData, tuple[torch.Tensor, torch.Tensor]]:
+    """Hold out ``fraction`` of each user's distinct items (at least one, never all) with all their events."""
+    events = shop.events
+    has_item = events.item >= 0
+    stride = max(len(shop.catalog), 1)
+    pairs = np.unique(events.user[has_item] * stride + events.item[has_item])
+    pair_user, pair_item = pairs // stride, pairs % stride
+    rng = np.random.default_rng(seed)
+    # Shuffle within users: sort by (user, random key); the first ``n_held`` of each user are held out.
+    order = np.lexsort((rng.random(pairs.size), pair_user))
+    pair_user, pair_item = pair_user[order], pair_item[order]
+    per_user = np.bincount(pair_user, minlength=events.num_users)
+    n_held = np.where(per_user >= 2, np.clip(np.rint(per_user * fraction), 1, per_user - 1), 0).astype(np.int64)
+    starts = np.cumsum(per_user) - per_user
+    position = np.arange(pair_user.size) - starts[pair_user]
+    held = position < n_held[pair_user]
+    held_keys = pair_user[held] * stride + pair_item[held]
+    drop = has_item & np.isin(events.user * stride + events.item, held_keys)
+    validation = as_csr(torch.from_numpy(np.stack([pair_user[held], pair_item[held]])), events.num_users)
+    return ShopData(catalog=shop.catalog, events=events.select(~drop)), validation

@@ -1,0 +1,208 @@
+"""Run every model through one evaluation protocol and measure quality, time and memory alike.
+
+Each model is fitted and tuned on the protocol's training history and validation targets,
+then tested with the training + validation history (folded in, or refitted where the
+model cannot fold in). Wall time covers everything the model does (tuning grid, refit,
+scoring); memory is the peak resident set size of this process while the model ran,
+sampled with psutil every 50 ms in a background thread, together with its increase over
+the RSS when the model started (earlier models' memory is freed between models, but the
+shared inputs, graphs and text features stay resident). Models whose result depends on
+the seed run once per seed and are reported as mean ± sample std; deterministic ones run once.
+"""
+from __future__ import annotations
+
+import gc
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from personagraph.encoders.load_text_encoder import load_text_encoder
+from personagraph.errors import PersonaGraphError
+from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
+from personagraph.evaluation.item_knn_ranker import ItemKNNRanker
+from personagraph.evaluation.lightgcn_ranker import LAYERS_GRID, LightGCNRanker, LightGCNSettings
+from personagraph.evaluation.popularity_ranker import PopularityRanker
+from personagraph.gnn.profile_model_ranker import ProfileModelRanker
+from personagraph.gnn.train_config import TrainConfig
+from personagraph.evaluation.ranker import Ranker
+from personagraph.evaluation.ranking_data import RankingData
+from personagraph.evaluation.text_mean_ranker import TextMeanRanker
+
+RANKERS: dict[str, type[Ranker]] = {
+    cls.name: cls for cls in (ProfileModelRanker, PopularityRanker, ItemKNNRanker, LightGCNRanker, TextMeanRanker)
+}
+MODEL_NAMES: tuple[str, ...] = tuple(RANKERS)
+#: Models that read the text features; the encoder is loaded only when one of them runs.
+TEXT_MODELS = frozenset({ProfileModelRanker.name, TextMeanRanker.name})
+MEMORY_METHOD = ("peak RSS of the evaluating process while the model ran (psutil, sampled every 50 ms); "
+                 "increase = that peak minus the RSS when the model started")
+SAMPLE_INTERVAL_S = 0.05
+
+
+@dataclass
+class ModelEvaluation:
+    """Which models to run, at which cut-offs, over how many seeds, and with which text encoder."""
+
+    models: Sequence[str] = MODEL_NAMES
+    ks: Sequence[int] = (10, 20)
+    seeds: int = 1
+    lightgcn: LightGCNSettings = field(default_factory=LightGCNSettings)
+    lightgcn_layers: Sequence[int] = LAYERS_GRID
+    #: TrainConfig fields ours is trained with, beyond the defaults (e.g. ``max_minutes``).
+    ours_settings: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None
+    cache_dir: Path | None = None
+    encode_batch_size: int = 64
+    progress: bool = True
+    log: Callable[[str], None] = field(default=print, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.models if name not in RANKERS]
+        if unknown:
+            raise PersonaGraphError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
+        if self.seeds < 1:
+            raise PersonaGraphError(f"seeds must be at least 1, not {self.seeds}")
+
+    def run(self, protocol: EvaluationProtocol,
+            on_model: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """Evaluate every model on ``protocol``; returns the report (see ``personagraph evaluate --json``).
+
+        ``on_model`` gets the report so far after each model, so a long run can be saved as it goes.
+        """
+        train, history = RankingData(protocol.train), RankingData(protocol.history)
+        report: dict[str, Any] = {
+            "dataset": protocol.description.get("name"),
+            "protocol": protocol.name,
+            "derived_queries": bool(protocol.description.get("derived_queries", False)),
+            "counts": protocol.counts(),
+            "ks": list(self.ks),
+            "seeds": self.seeds,
+            "text_features": self._attach_text(protocol, train, history),
+            "lightgcn_time_budget_s": self.lightgcn.time_budget_s,
+            "ours_settings": dict(self.ours_settings),
+            "memory": MEMORY_METHOD,
+            "models": [],
+        }
+        for name in self.models:
+            reason = RANKERS[name](seed=0).not_applicable_reason(history)
+            if reason is not None:
+                self.log(f"{name}: n/a ({reason})")
+                report["models"].append({"model": name, "applicable": False, "reason": reason})
+            else:
+                seeds = [0] if RANKERS[name].deterministic else list(range(self.seeds))
+                runs = [self._run_model(name, seed, protocol, train, history) for seed in seeds]
+                report["models"].append(_summarise(name, runs))
+            if on_model is not None:
+                on_model(report)
+        return report
+
+    def _attach_text(self, protocol: EvaluationProtocol, train: RankingData, history: RankingData) -> dict | None:
+        shop = protocol.history
+        if not TEXT_MODELS & set(self.models) or not (shop.catalog.has_text() or shop.events.query_texts):
+            return None
+        # Imported here: the train pipeline pulls in the whole train command (store, profiles).
+        from personagraph.encoders.text_features import attach_text_features
+
+        started = time.perf_counter()
+        encoder = load_text_encoder(self.encoder, self.cache_dir)
+        stats = attach_text_features(shop, [train.graph, history.graph], encoder, self.encode_batch_size, self.progress)
+        return {"encoder": encoder.name, "seconds": round(time.perf_counter() - started, 1), **stats}
+
+    def _make(self, name: str, seed: int) -> Ranker:
+        if name == LightGCNRanker.name:
+            return LightGCNRanker(seed=seed, layers_grid=self.lightgcn_layers, settings=self.lightgcn)
+        if name == ProfileModelRanker.name:
+            return ProfileModelRanker(seed=seed, config=TrainConfig(seed=seed, **self.ours_settings))
+        return RANKERS[name](seed=seed)
+
+    def _run_model(self, name: str, seed: int, protocol: EvaluationProtocol,
+                   train: RankingData, history: RankingData) -> dict[str, Any]:
+        gc.collect()
+        with PeakRss() as memory:
+            started = time.perf_counter()
+            ranker = self._make(name, seed)
+            ranker.fit(train, protocol.validation, self.progress)
+            fit_seconds = time.perf_counter() - started
+            if ranker.refits_on_new_history:
+                ranker.refit(history, self.progress)
+            test = ranker.evaluate(history, protocol.test, self.ks)
+            total_seconds = time.perf_counter() - started
+        test.pop("num_users")
+        run = {
+            "seed": seed,
+            "test": test,
+            "validation": ranker.validation_metrics(),
+            "chosen": ranker.chosen,
+            "tuning": ranker.tuning,
+            "fit_seconds": fit_seconds,
+            "total_seconds": total_seconds,
+            "peak_rss_mb": round(memory.peak_mb, 1),
+            "peak_increase_mb": round(memory.increase_mb, 1),
+        }
+        self.log(f"{name} (seed {seed}): validation grid, selected by recall@20:")
+        for row in ranker.tuning:
+            self.log("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))
+        self.log(f"  chosen {ranker.chosen}; test " + ", ".join(f"{k} {v:.4f}" for k, v in test.items())
+                 + f"; {total_seconds:.1f} s, peak RSS {memory.peak_mb:.0f} MB")
+        return run
+
+
+class PeakRss:
+    """Context manager sampling this process's RSS in a thread; ``peak_mb`` / ``increase_mb`` after exit."""
+
+    def __init__(self, interval_s: float = SAMPLE_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self.start_mb = self.peak_mb = 0.0
+
+    def __enter__(self) -> "PeakRss":
+        self.start_mb = self.peak_mb = self._rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+    @property
+    def increase_mb(self) -> float:
+        return self.peak_mb - self.start_mb
+
+    def _rss_mb(self) -> float:
+        return self._process.memory_info().rss / 2**20
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_mb = max(self.peak_mb, self._rss_mb())
+
+
+def _summarise(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean ± sample std over the runs (std 0 for a single run); memory as the worst run."""
+    def spread(values: list[float]) -> dict[str, float]:
+        return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+    return {
+        "model": name,
+        "applicable": True,
+        "runs": len(runs),
+        "test": {k: spread([r["test"][k] for r in runs]) for k in runs[0]["test"]},
+        "validation": {k: spread([r["validation"][k] for r in runs]) for k in runs[0]["validation"]},
+        "fit_seconds": spread([r["fit_seconds"] for r in runs]),
+        "total_seconds": spread([r["total_seconds"] for r in runs]),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+        "peak_increase_mb": max(r["peak_increase_mb"] for r in runs),
+        "per_seed": runs,
+    }
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)

@@ -1,0 +1,19 @@
+"""The shop: one schema of event and edge types, reading and validating its logs, and operations on them."""
+from personagraph.lazy_exports import lazy_exports
+
+_EXPORTS: dict[str, str] = {
+    "LeaveLastOutSplit": "leave_last_out",
+    "leave_last_out": "leave_last_out",
+    "RejectedRow": "rejected_row",
+    "Catalog": "shop_data",
+    "EVENT_TYPES": "shop_data",
+    "EventLog": "shop_data",
+    "ShopData": "shop_data",
+    "read_shop": "shop_reader",
+    "shop_from_rows": "shop_reader",
+    "write_rejected": "shop_reader",
+    "ShopValidationError": "shop_validation_error",
+    "ValidationProblem": "validation_problem",
+}
+
+__getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

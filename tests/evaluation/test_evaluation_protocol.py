@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from personagraph.errors import PersonaGraphError
+from personagraph.evaluation.evaluation_protocol import GIVEN_SPLIT, LEAVE_ONE_OUT, EvaluationProtocol
+from personagraph.evaluation.ranking_metrics import as_csr
+from personagraph.shop.shop_reader import shop_from_rows
+
+ITEMS = [{"item_id": name, "title": f"{name} title"} for name in "ABCDEFGH"]
+
+
+def purchases(user: str, items: str, start: int = 1) -> list[dict]:
+    return [{"user_id": user, "event": "purchase", "timestamp": start + t, "item_id": item}
+            for t, item in enumerate(items)]
+
+
+def pairs(shop) -> set[tuple[str, str]]:
+    events = shop.events
+    return {(events.user_ids[u], shop.catalog.item_ids[i]) for u, i in zip(events.user, events.item) if i >= 0}
+
+
+def csr_sets(targets, shop) -> dict[str, set[str]]:
+    indptr, items = as_csr(targets, shop.events.num_users)
+    return {shop.events.user_ids[u]: {shop.catalog.item_ids[i] for i in items[indptr[u]:indptr[u + 1]].tolist()}
+            for u in range(shop.events.num_users) if indptr[u + 1] > indptr[u]}
+
+
+def test_leave_one_out_tests_the_last_item_validates_the_one_before_and_trains_on_the_rest():
+    events = purchases("u1", "ABCD") + purchases("u2", "EF") + purchases("u3", "GHA")
+    events.append({"user_id": "u1", "event": "view", "timestamp": 10, "item_id": "H"})  # after the test target
+    shop = shop_from_rows(ITEMS, events)
+    protocol = EvaluationProtocol.leave_one_out(shop)
+
+    assert protocol.name == LEAVE_ONE_OUT
+    assert csr_sets(protocol.test, shop) == {"u1": {"D"}, "u2": {"F"}, "u3": {"A"}}
+    # u2 has one item left after the test split: nothing to validate against.
+    assert csr_sets(protocol.validation, shop) == {"u1": {"C"}, "u3": {"H"}}
+    assert pairs(protocol.history) == {("u1", "A"), ("u1", "B"), ("u1", "C"), ("u2", "E"), ("u3", "G"), ("u3", "H")}
+    assert pairs(protocol.train) == {("u1", "A"), ("u1", "B"), ("u2", "E"), ("u3", "G")}
+    assert protocol.counts()["test_users"] == 3 and protocol.counts()["validation_users"] == 2
+
+
+def write_given_split(folder, events, test_rows, description=None):
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(ITEMS), folder / "items.parquet")
+    pq.write_table(pa.Table.from_pylist(events), folder / "events.parquet")
+    pq.write_table(pa.Table.from_pylist(test_rows, schema=pa.schema([("user_id", pa.string()),
+                                                                       ("item_id", pa.string())])),
+                   folder / "test.parquet")
+    description = description or {"name": "tiny", "protocol": GIVEN_SPLIT, "test": "test.parquet"}
+    (folder / "dataset.json").write_text(json.dumps(description))
+
+
+def test_given_split_tests_on_the_file_and_validates_on_training_items_only(tmp_path):
+    events = purchases("u1", "ABCDEFG") + purchases("u2", "AB") + purchases("u3", "C")
+    test_rows = [{"user_id": "u1", "item_id": "H"}, {"user_id": "u2", "item_id": "G"}, {"user_id": "u2", "item_id": "H"}]
+    write_given_split(tmp_path / "data", events, test_rows)
+    protocol = EvaluationProtocol.from_folder(tmp_path / "data")
+    shop = protocol.history
+
+    assert protocol.name == GIVEN_SPLIT
+    assert csr_sets(protocol.test, shop) == {"u1": {"H"}, "u2": {"G", "H"}}
+    assert pairs(shop) == pairs(shop_from_rows(ITEMS, events))  # the test input is all training events
+    validation = csr_sets(protocol.validation, shop)
+    # 10% of u1's 7 items rounds to 1; u2 keeps one of two; u3's only item is never held out.
+    assert set(validation) == {"u1", "u2"} and len(validation["u1"]) == 1 and len(validation["u2"]) == 1
+    held = {(u, i) for u, items in validation.items() for i in items}
+    assert held <= pairs(shop) and not held & pairs(protocol.train)
+    assert pairs(protocol.train) | held == pairs(shop)
+
+
+def test_shop_without_dataset_json_is_leave_one_out_and_bad_test_ids_are_explained(tmp_path):
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(ITEMS), folder / "items.parquet")
+    pq.write_table(pa.Table.from_pylist(purchases("u1", "ABC")), folder / "events.parquet")
+    assert EvaluationProtocol.from_folder(folder).name == LEAVE_ONE_OUT
+
+    write_given_split(tmp_path / "bad", purchases("u1", "ABC"), [{"user_id": "nobody", "item_id": "A"}])
+    with pytest.raises(PersonaGraphError, match="1 user.*not in the training data"):
+        EvaluationProtocol.from_folder(tmp_path / "bad")
+    write_given_split(tmp_path / "odd", purchases("u1", "ABC"), [], {"protocol": "k-fold"})
+    with pytest.raises(PersonaGraphError, match="unknown protocol 'k-fold'"):
+        EvaluationProtocol.from_folder(tmp_path / "odd")
+
+
+def test_given_split_validation_depends_on_the_seed_only():
+    shop = shop_from_rows(ITEMS, [row for u in range(30) for row in purchases(f"u{u}", "ABCDEFGH")])
+    test = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    first, again = (EvaluationProtocol.given_split(shop, test, seed=1) for _ in range(2))
+    other = EvaluationProtocol.given_split(shop, test, seed=2)
+    assert torch.equal(first.validation[1], again.validation[1])
+    assert not torch.equal(first.validation[1], other.validation[1])

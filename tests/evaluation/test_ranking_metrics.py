@@ -1,0 +1,55 @@
+import math
+
+import pytest
+import torch
+
+from personagraph.evaluation.ranking_metrics import as_csr, evaluate_ranking, ndcg_at_k, recall_at_k, top_k_items
+
+# Scores of 2 users for 5 items: user 0 prefers items 4 > 3 > 2 > 1 > 0, user 1 the reverse.
+USERS = torch.tensor([[1.0], [-1.0]])
+ITEMS = torch.tensor([[0.0], [1.0], [2.0], [3.0], [4.0]])
+
+
+def test_top_k_excludes_history_items():
+    history = torch.tensor([[0, 1], [4, 0]])  # user 0 has item 4, user 1 has item 0
+    assert top_k_items(USERS, ITEMS, history, k=2).tolist() == [[3, 2], [1, 2]]
+    assert top_k_items(USERS, ITEMS, None, k=2).tolist() == [[4, 3], [0, 1]]
+
+
+def test_top_k_is_the_same_in_any_batch_size():
+    generator = torch.Generator().manual_seed(0)
+    users, items = torch.randn(7, 4, generator=generator), torch.randn(30, 4, generator=generator)
+    history = torch.stack([torch.randint(7, (20,), generator=generator), torch.randint(30, (20,), generator=generator)])
+    assert torch.equal(top_k_items(users, items, history, 5, batch_size=2), top_k_items(users, items, history, 5))
+
+
+def test_single_target_metrics_by_hand():
+    ranked = torch.tensor([[4, 3, 2], [0, 1, 2]])
+    targets = torch.tensor([3, 2])  # rank 2 for user 0, rank 3 for user 1
+    assert recall_at_k(ranked, targets, 1).tolist() == [0.0, 0.0]
+    assert recall_at_k(ranked, targets, 3).tolist() == [1.0, 1.0]
+    assert ndcg_at_k(ranked, targets, 3).tolist() == pytest.approx([1 / math.log2(3), 1 / math.log2(4)])
+
+
+def test_target_sets_follow_lightgcn():
+    ranked = torch.tensor([[3, 1, 4], [0, 1, 2]])
+    targets = [[1, 4, 0, 2], [9]]
+    # user 0: hits at ranks 2 and 3 of 4 targets; ideal DCG over min(4, 3) = 3 ranks.
+    ideal = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    assert recall_at_k(ranked, targets, 3).tolist() == [0.5, 0.0]
+    assert ndcg_at_k(ranked, targets, 3).tolist() == pytest.approx([(1 / math.log2(3) + 1 / math.log2(4)) / ideal, 0.0])
+
+
+def test_evaluate_ranking_averages_over_users_with_targets():
+    history = torch.tensor([[0], [4]])  # user 0 already has item 4
+    metrics = evaluate_ranking(USERS, ITEMS, history, torch.tensor([3, -1]), ks=(1, 2))
+    assert metrics == pytest.approx({"num_users": 1.0, "recall@1": 1.0, "ndcg@1": 1.0, "recall@2": 1.0, "ndcg@2": 1.0})
+    sets = evaluate_ranking(USERS, ITEMS, None, [[4, 0], [2]], ks=(1,))
+    assert sets == pytest.approx({"num_users": 2.0, "recall@1": 0.25, "ndcg@1": 0.5})
+
+
+def test_as_csr_accepts_every_form_alike():
+    expected = as_csr([[2, 0], [], [1, 1]], 3)
+    assert expected[0].tolist() == [0, 2, 2, 3] and expected[1].tolist() == [0, 2, 1]
+    from_edges = as_csr(torch.tensor([[2, 0, 0], [1, 2, 0]]), 3)
+    assert all(torch.equal(a, b) for a, b in zip(from_edges, expected))

@@ -1,0 +1,53 @@
+import time
+
+import numpy as np
+import pytest
+
+from personagraph.errors import PersonaGraphError
+from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
+from personagraph.evaluation.lightgcn_ranker import LightGCNSettings
+from personagraph.pipeline.model_evaluation import ModelEvaluation, PeakRss
+from personagraph.shop.shop_reader import shop_from_rows
+
+
+def test_deterministic_models_run_once_seeded_ones_per_seed_with_mean_and_std(planted):
+    lines = []
+    short_lightgcn = LightGCNSettings(max_epochs=3, eval_every=1, train_batch_size=512)  # still tuned, refitted, tested
+    report = ModelEvaluation(models=["popularity", "itemknn", "lightgcn"], ks=(5, 20), seeds=2, lightgcn=short_lightgcn,
+                             lightgcn_layers=(1,), progress=False, log=lines.append).run(planted)
+    assert report["protocol"] == "leave-one-out" and report["seeds"] == 2 and report["text_features"] is None
+    by_name = {m["model"]: m for m in report["models"]}
+    assert [by_name[n]["runs"] for n in ("popularity", "itemknn", "lightgcn")] == [1, 1, 2]
+    lightgcn = by_name["lightgcn"]
+    runs = [run["test"]["recall@20"] for run in lightgcn["per_seed"]]
+    assert lightgcn["test"]["recall@20"]["mean"] == pytest.approx(np.mean(runs))
+    assert lightgcn["test"]["recall@20"]["std"] == pytest.approx(np.std(runs, ddof=1))
+    assert all(run["chosen"]["refit_epochs"] >= 1 for run in lightgcn["per_seed"])  # refitted on train + validation
+    for model in report["models"]:
+        assert set(model["test"]) == {"recall@5", "ndcg@5", "recall@20", "ndcg@20"}
+        assert model["total_seconds"]["mean"] >= model["fit_seconds"]["mean"] > 0
+        assert model["peak_rss_mb"] > 0 and model["peak_increase_mb"] >= 0
+    assert any(line.startswith("itemknn (seed 0): validation grid") for line in lines)
+    assert sum("neighbours=" in line for line in lines) == 12
+
+
+def test_text_model_is_na_on_id_only_data_and_unknown_models_are_refused():
+    items = [{"item_id": str(i), "title": ""} for i in range(6)]
+    events = [{"user_id": f"u{u}", "event": "purchase", "timestamp": t, "item_id": str((u + t) % 6)}
+              for u in range(8) for t in range(4)]
+    protocol = EvaluationProtocol.leave_one_out(shop_from_rows(items, events))
+    report = ModelEvaluation(models=["text", "popularity"], progress=False, log=lambda _: None).run(protocol)
+    text = report["models"][0]
+    assert text == {"model": "text", "applicable": False, "reason": "the items have no text (ID-only data)"}
+    assert report["text_features"] is None and report["models"][1]["applicable"]
+    with pytest.raises(PersonaGraphError, match="unknown model"):
+        ModelEvaluation(models=["ease"])
+
+
+def test_peak_rss_sees_memory_that_is_freed_before_the_end():
+    with PeakRss(interval_s=0.01) as memory:
+        block = np.ones(200 * 2**20 // 8)  # 200 MiB, touched
+        time.sleep(0.1)
+        del block
+    assert memory.increase_mb > 150
+    assert memory.peak_mb >= memory.start_mb + 150

@@ -1,0 +1,135 @@
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from random_model import randomised_model
+
+from personagraph.encoders.text_encoder import TextEncoder
+from personagraph.errors import PersonaGraphError
+from personagraph.gnn.profile_model import ProfileModel
+from personagraph.graph.hetero_graph_builder import build_hetero_graph
+from personagraph.shop.shop_reader import shop_from_rows
+from personagraph.pipeline.text_audience import TextAudience
+
+DAY = 86400.0
+ITEMS = [
+    {"item_id": "drill", "title": "Cordless drill driver", "category": "Tools > Drills"},
+    {"item_id": "saw", "title": "Circular saw", "category": "Tools > Saws"},
+    {"item_id": "beaker", "title": "Glass beaker", "category": "Lab > Glassware"},
+    {"item_id": "flask", "title": "Erlenmeyer flask", "category": "Lab > Glassware"},
+]
+EVENTS = [
+    {"user_id": "u1", "event": "search", "timestamp": DAY, "item_id": "drill", "query": "drill"},
+    {"user_id": "u1", "event": "purchase", "timestamp": 2 * DAY, "item_id": "drill"},
+    {"user_id": "u1", "event": "view", "timestamp": 3 * DAY, "item_id": "saw"},
+    {"user_id": "u2", "event": "search", "timestamp": DAY, "item_id": "beaker", "query": "lab glass"},
+    {"user_id": "u2", "event": "click", "timestamp": 2 * DAY, "item_id": "flask"},
+    {"user_id": "u3", "event": "view", "timestamp": DAY, "item_id": "flask"},
+    {"user_id": "u3", "event": "purchase", "timestamp": 4 * DAY, "item_id": "saw"},
+]
+
+
+class HashingEncoder(TextEncoder):
+    """Deterministic word-hashing vectors: texts sharing words get similar vectors."""
+
+    name = "hashing-test-encoder"
+    dim = 16
+
+    def _encode(self, texts, batch_size, show_progress):
+        vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        return vectors + 1e-3
+
+
+def graph_of(shop, encoder, with_queries=True):
+    graph = build_hetero_graph(shop)
+    graph["item"].x = torch.from_numpy(encoder.encode([shop.catalog.text(i) for i in range(len(shop.catalog))]))
+    if with_queries:
+        graph["query"].x = torch.from_numpy(encoder.encode(shop.events.query_texts))
+    return graph
+
+
+
+
+def profile_of_new_user(model, encoder, items, new_events, with_queries=True):
+    """The model's profile of user "zz" in the shop extended by ``new_events``, built the ordinary way."""
+    shop = shop_from_rows(items, EVENTS + new_events)
+    with torch.no_grad():
+        vectors = model.user_embeddings(graph_of(shop, encoder, with_queries))
+    return vectors[shop.events.user_ids.index("zz")].numpy()
+
+
+@pytest.fixture
+def audience():
+    encoder = HashingEncoder()
+    shop = shop_from_rows(ITEMS, EVENTS)
+    graph = graph_of(shop, encoder)
+    return TextAudience(randomised_model(graph, seed=0), encoder, graph, shop.events.query_texts)
+
+
+def test_new_text_is_profiled_as_a_user_who_only_searched_it(audience):
+    expected = profile_of_new_user(audience.model, audience.encoder, ITEMS, [
+        {"user_id": "zz", "event": "search", "timestamp": DAY, "query": "cordless saw"},
+    ])
+    assert audience.vector("  Cordless SAW ") == pytest.approx(expected, abs=1e-5)
+
+
+def test_known_query_keeps_the_items_it_led_to(audience):
+    expected = profile_of_new_user(audience.model, audience.encoder, ITEMS, [
+        {"user_id": "zz", "event": "search", "timestamp": DAY, "query": "lab glass"},
+    ])
+    assert audience.vector("Lab Glass") == pytest.approx(expected, abs=1e-5)
+    # The query node's items count: as an unknown query, the same text gets another profile.
+    as_new_text = TextAudience(audience.model, audience.encoder, audience.graph, query_texts=[])
+    assert not np.allclose(audience.vector("Lab Glass"), as_new_text.vector("Lab Glass"), atol=1e-3)
+
+
+def test_batch_matches_single_texts(audience):
+    texts = ["drill", "beaker and flask", "lab glass"]
+    assert audience.vectors(texts) == pytest.approx(np.stack([audience.vector(t) for t in texts]), abs=1e-5)
+    assert np.linalg.norm(audience.vectors(texts), axis=1) == pytest.approx(np.ones(3), abs=1e-5)
+
+
+def test_model_without_queries_views_a_new_item_with_the_text():
+    encoder = HashingEncoder()
+    shop = shop_from_rows(ITEMS, EVENTS)
+    graph = graph_of(shop, encoder, with_queries=False)
+    model = randomised_model(graph, seed=0)
+    assert model.query_text is None
+    audience = TextAudience(model, encoder, graph, shop.events.query_texts)
+    new_item = {"item_id": "zz-item", "title": "precision screwdriver"}
+    expected = profile_of_new_user(model, encoder, ITEMS + [new_item], [
+        {"user_id": "zz", "event": "view", "timestamp": DAY, "item_id": "zz-item"},
+    ], with_queries=False)
+    assert audience.vector("Precision Screwdriver") == pytest.approx(expected, abs=1e-5)
+
+
+def test_empty_text_and_textless_model_fail_clearly(audience):
+    with pytest.raises(PersonaGraphError, match="empty"):
+        audience.vector("   ")
+    shop = shop_from_rows(ITEMS, EVENTS)
+    graph = build_hetero_graph(shop)
+    with pytest.raises(PersonaGraphError, match="no text input"):
+        TextAudience(ProfileModel.from_graph(graph, dim=8), HashingEncoder(), graph, shop.events.query_texts)
+
+
+def test_find_returns_the_nearest_stored_users_of_a_segment(audience, profile_store):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    profile_store.ensure_schema(8)
+    profile_store.upsert_users(
+        ({"id": f"p{n:02d}", "embedding": vectors[n], "segment": n % 3, "segment_name": f"seg {n % 3}"}
+         for n in range(40)),
+        run_id="test",
+    )
+    target = audience.vector("cordless drill")
+    for segment, members in ((1, np.arange(1, 40, 3)), ("seg 2", np.arange(2, 40, 3)), (None, np.arange(40))):
+        hits = audience.find(profile_store, "cordless drill", k=5, segment=segment)
+        expected = members[np.argsort(-(vectors[members] @ target))[:5]]
+        assert [hit.id for hit in hits] == [f"p{n:02d}" for n in expected]
+        assert [hit.score for hit in hits] == pytest.approx(vectors[expected] @ target, abs=1e-4)
