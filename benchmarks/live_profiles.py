@@ -39,9 +39,10 @@ from personagraph.store.neo4j_profile_store import Neo4jProfileStore
 from personagraph.store.neo4j_server import Neo4jServer
 from personagraph.shop.shop_data import EVENT_TYPES, ShopData
 from personagraph.shop.shop_reader import read_shop
-from personagraph.pipeline.incremental_update import IncrementalUpdate, load_live_state
+from personagraph.pipeline.incremental_update import IncrementalUpdate
 from personagraph.pipeline.online_profiler import OnlineProfiler
 from personagraph.store.profile_sync import sync_profiles
+from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import RunFolder
 from personagraph.pipeline.train_pipeline import TrainOptions, run_training
 
@@ -121,7 +122,7 @@ def main() -> None:
 
     server = Neo4jServer(home=work / "neo4j", port=args.port)
     server.start(timeout=300)
-    settings = ConnectionSettings(server.uri, "neo4j", server.password())
+    settings = ConnectionSettings.resolve(environ={}, server=server)
     try:
         with Neo4jProfileStore.connect(settings) as store:
             store.delete_all()
@@ -174,7 +175,8 @@ def main() -> None:
         update_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        checkpoint, space, live_shop, _ = load_live_state(RunFolder(work / "run"), progress=False)
+        live = Run.load(work / "run")
+        checkpoint, space, live_shop = live.checkpoint, live.space, live.shop
         everybody = space.profile_users(checkpoint.model, live_shop)
         run = RunFolder(work / "run")
         run.write_profiles(everybody.user_ids, everybody.vectors, everybody.attribute_columns())

@@ -61,7 +61,7 @@ def main() -> None:
     server = Neo4jServer(home=args.home, port=args.port, heap=args.heap, pagecache="1g")
     print(f"starting the benchmark server ({server.home}, port {server.port})…", file=sys.stderr)
     server.start(timeout=300, progress=True)
-    settings = ConnectionSettings(server.uri, "neo4j", server.password())
+    settings = ConnectionSettings.resolve(environ={}, server=server)
     rng = np.random.default_rng(args.seed)
     vectors = rng.standard_normal((args.users, args.dim)).astype(np.float32)
     ids = [f"user-{i}" for i in range(args.users)]

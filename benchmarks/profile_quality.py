@@ -36,6 +36,7 @@ from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.shop.shop_data import ShopData
 from personagraph.shop.shop_reader import read_shop
 from personagraph.profiles.interest_tags import InterestTags
+from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 from personagraph.pipeline.text_audience import TextAudience
 from personagraph.encoders.text_features import attach_text_features
@@ -98,8 +99,9 @@ def main() -> None:
     paths, counts = np.unique(target_path[target_path != ""], return_counts=True)
     chosen = [str(p) for p, n in zip(paths, counts) if n >= args.min_users]
     names = [path.split(">")[-1].strip() for path in chosen]
-    as_query = TextAudience(model, encoder, graph, train.events.query_texts).vectors(names)
-    as_text = TextAudience(model, encoder, graph, query_texts=[]).vectors(names)
+    space, _ = ProfileSpace.build(model, graph, train, seed=args.seed)
+    as_query = TextAudience(model, space, train.catalog, encoder.encode).vectors(names)
+    as_text = TextAudience(model, space, train.catalog, encoder.encode, known_queries=False).vectors(names)
 
     rng = np.random.default_rng(args.seed)
     rows = {"audience: text as query node": [], "audience: text alone": [], "keyword match": [], "random": []}

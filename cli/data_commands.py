@@ -2,12 +2,34 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from personagraph.shop.timestamp_window import TimestampWindow
+
 ON_ERROR_HELP = ("What to do with bad rows: 'fail' stops and lists them; 'skip' leaves them out "
                  "and writes them to the --rejected file.")
+
+
+def timestamp_window_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--not-before`` / ``--not-after``: events outside them are bad rows (one place for every command)."""
+    command = click.option(
+        "--not-after", metavar="TIME",
+        help="Latest event time accepted, ISO 8601 or epoch seconds [default: one day after now].")(command)
+    return click.option(
+        "--not-before", metavar="TIME",
+        help="Earliest event time accepted, ISO 8601 or epoch seconds [default: 1990-01-01].")(command)
+
+
+def timestamp_window(not_before: str | None, not_after: str | None) -> "TimestampWindow":
+    """The window the options of :func:`timestamp_window_options` give."""
+    from personagraph.shop.timestamp_window import TimestampWindow
+
+    return TimestampWindow.from_options(not_before, not_after)
 
 
 @click.command()
@@ -45,26 +67,29 @@ def sample(out_dir: Path, users: int, items: int, seed: int, fmt: str, lang: str
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True, help=ON_ERROR_HELP)
 @click.option("--rejected", "rejected_path", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("rejected.csv"), show_default=True, help="Where --on-error skip writes the bad rows.")
-def stats(data_dir: Path, as_json: bool, on_error: str, rejected_path: Path) -> None:
+@timestamp_window_options
+def stats(data_dir: Path, as_json: bool, on_error: str, rejected_path: Path, not_before: str | None,
+          not_after: str | None) -> None:
     """Read the shop in DATA_DIR, build its graph and print its statistics.
 
     DATA_DIR holds items and events as CSV, Parquet or JSON Lines. Prints node and edge
     counts per type, degree distributions (min / median / mean / p90 / max) and
-    connected components.
+    connected components, after how many rows of each file were read, accepted and rejected.
     """
     from personagraph.graph.graph_stats import graph_stats
     from personagraph.graph.hetero_graph_builder import build_hetero_graph
-    from personagraph.shop.shop_reader import read_shop, write_rejected
+    from personagraph.shop.shop_reader import read_shop_files, write_rejected
 
-    if on_error == "skip":
-        shop, rejected = read_shop(data_dir, on_error="skip")
-        if rejected:
-            write_rejected(rejected, rejected_path)
-            click.echo(f"Skipped {len(rejected)} bad row(s); wrote them to {rejected_path}", err=True)
+    window = timestamp_window(not_before, not_after)
+    reading = read_shop_files(data_dir, on_error, timestamp_window=window)  # type: ignore[arg-type]
+    if reading.rejected:
+        write_rejected(reading.rejected, rejected_path)
+        click.echo(f"Skipped {len(reading.rejected)} bad row(s); wrote them to {rejected_path}", err=True)
+    result = graph_stats(build_hetero_graph(reading.shop))
+    if as_json:
+        click.echo(json.dumps({**result, "input": reading.counts()}, indent=2))
     else:
-        shop = read_shop(data_dir)
-    result = graph_stats(build_hetero_graph(shop))
-    click.echo(json.dumps(result, indent=2) if as_json else format_stats(result))
+        click.echo(f"Input\n{reading.describe()}\n\n{format_stats(result)}")
 
 
 def format_stats(result: dict) -> str:

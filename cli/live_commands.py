@@ -1,8 +1,9 @@
 """`personagraph update` and `personagraph profile`: live profiles from a trained run, without retraining.
 
-Both work on a run folder. Its default: ``update`` takes the run whose id the profiles in
-Neo4j carry (found under ``./runs``, like `explain`); with ``--no-sync``, and for ``profile``
-(which needs no database), the most recently written run folder under ``./runs``.
+Both work on a run folder, found by the rule every command follows (``--run``, else the run
+of the profiles in Neo4j, else the newest run folder under ``./runs``): ``update`` reads
+Neo4j for it unless ``--no-sync``; ``profile`` needs no database. `profile` is a lookup and
+prints only its answer; `update` shows progress bars unless ``--quiet``.
 """
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from typing import Any, TextIO
 
 import click
 
+from personagraph.cli.data_commands import timestamp_window, timestamp_window_options
+from personagraph.cli.profile_commands import RUN_OPTION, _stored_run_id, load_run
 from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
 from personagraph.errors import PersonaGraphError
 
-RUNS_DIR = Path("runs")
-RUN_OPTION_HELP = ("Run folder [default: update: the run under ./runs whose id the stored profiles carry; "
-                   "--no-sync and profile: the newest run folder under ./runs].")
 CACHE_OPTION = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Embedding cache for new item and query texts [default: the one the run recorded].",
@@ -27,16 +27,18 @@ CACHE_OPTION = click.option(
 
 @click.command()
 @click.argument("events_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), help=RUN_OPTION_HELP)
+@RUN_OPTION
 @click.option("--items", "items_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="New items (same columns as items.*); they get vectors at once and can be recommended.")
 @CACHE_OPTION
 @click.option("--no-sync", is_flag=True, help="Update the run folder only, not Neo4j.")
 @click.option("--json", "as_json", is_flag=True, help="Print the update summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@timestamp_window_options
 @connection_options
 def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cache_dir: Path | None,
-           no_sync: bool, as_json: bool, quiet: bool, **connection: str | None) -> None:
+           no_sync: bool, as_json: bool, quiet: bool, not_before: str | None, not_after: str | None,
+           **connection: str | None) -> None:
     """Fold the new events in EVENTS_FILE (CSV, Parquet or JSON Lines, the columns of events.*)
     into a trained run, without retraining.
 
@@ -48,17 +50,24 @@ def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cac
     profile stays as it is. The run folder records the update in updates/NNNN/.
     """
     from personagraph.pipeline.incremental_update import IncrementalUpdate
+    from personagraph.pipeline.run import find_run_dir
+    from personagraph.shop.table_count import TableCount
 
+    window = timestamp_window(not_before, not_after)
     open_store = None if no_sync else (lambda: open_profile_store(**connection))
-    if run_dir is None:
-        run_dir = _newest_run() if open_store is None else _stored_run(open_store)
-    elif open_store is not None:
-        open_store().close()  # fail on an unreachable server before any work
-    result = IncrementalUpdate.apply(run_dir, events_file, items_file, open_store, cache_dir, progress=not quiet)
+    stored_run_id = None
+    if open_store is not None:
+        with open_store() as store:  # also fails on an unreachable server before any work
+            stored_run_id = _stored_run_id(store) if run_dir is None else None
+    run_dir = find_run_dir(run_dir, stored_run_id)
+    result = IncrementalUpdate.apply(run_dir, events_file, items_file, open_store, cache_dir, progress=not quiet,
+                                     timestamp_window=window)
     if as_json:
         click.echo(json.dumps(result.record(events_file, items_file), indent=2, default=str))
         return
     counts = result.counts
+    click.echo(str(TableCount(events_file.name, counts["events_rows_read"],
+                              counts["events_rows_read"] - counts["events_rows_rejected"], counts["events_rows_rejected"])))
     if result.number is None:
         click.echo(f"nothing new in {events_file} for run {run_dir}: "
                    f"{counts['events_already_ingested']} event(s) already ingested, "
@@ -79,7 +88,7 @@ def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cac
 @click.argument("user_id", required=False)
 @click.option("--events", "events_in", type=click.File("r"),
               help="JSON list of the user's events (objects with event, timestamp, item_id, query); - for stdin.")
-@click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), help=RUN_OPTION_HELP)
+@RUN_OPTION
 @click.option("-n", "--top", default=10, show_default=True, type=click.IntRange(min=1),
               help="How many tags and recommended items to show.")
 @CACHE_OPTION
@@ -99,7 +108,7 @@ def profile(user_id: str | None, events_in: TextIO | None, run_dir: Path | None,
         user_id, events_in = None, sys.stdin
     if user_id is None and events_in is None:
         raise click.UsageError("give USER_ID, or the events of an unseen user with --events FILE or -")
-    profiler = OnlineProfiler.from_run(run_dir or _newest_run(), cache_dir)
+    profiler = OnlineProfiler.from_run(load_run(run_dir, cache_dir))
     if events_in is not None:
         profiles, seen = profiler.profile(_read_events(events_in), user_id or ANONYMOUS_USER)
     else:
@@ -137,25 +146,3 @@ def _read_events(stream: TextIO) -> list[dict[str, Any]]:
                                 '[{"event": "view", "timestamp": "2025-01-01T10:00:00Z", "item_id": "i001"}]')
     return events
 
-
-def _newest_run() -> Path:
-    """The run folder under ./runs whose profiles were written last."""
-    runs = [path.parent for path in RUNS_DIR.glob("*/profiles.parquet")]
-    if not runs:
-        raise PersonaGraphError(f"no run folder under {RUNS_DIR.resolve()}; pass --run RUN_DIR "
-                                "(the folder `personagraph train --out` wrote)")
-    return max(runs, key=lambda path: (path / "profiles.parquet").stat().st_mtime)
-
-
-def _stored_run(open_store) -> Path:
-    """The run folder of the profiles stored in Neo4j (their run id may be an update's)."""
-    from personagraph.pipeline.run_folder import trained_run_id
-    from personagraph.pipeline.trained_run import find_run_folder
-
-    with open_store() as store:
-        rows = store.run_cypher("MATCH (u:User) WHERE u.run_id IS NOT NULL "
-                                "RETURN u.run_id AS run_id ORDER BY u.updated_at DESC LIMIT 1")
-    if not rows:
-        raise PersonaGraphError("no profiles in Neo4j to update — train first (`personagraph train`), "
-                                "or pass --run RUN_DIR")
-    return find_run_folder(trained_run_id(rows[0]["run_id"]), RUNS_DIR).path

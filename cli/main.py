@@ -6,6 +6,7 @@ and light commands start without importing torch.
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -57,6 +58,10 @@ class PersonaGraphGroup(click.Group):
 def cli() -> None:
     """PersonaGraph: user profiles from shop logs, via a heterogeneous graph,
     language-model text embeddings and a GNN, stored in Neo4j."""
+    # torch_geometric scripts a module with torch.jit.script on import, which torch deprecates;
+    # that is for torch_geometric to change, and no user of ours can act on it.
+    warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=FutureWarning,
+                            module=r"torch\.jit\._script")
 
 
 def main() -> None:

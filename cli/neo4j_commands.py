@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 _home_option = click.option(
     "--home",
     type=click.Path(file_okay=False, path_type=Path),
-    help="State folder: conf, data, logs, password [env PERSONAGRAPH_HOME; default ~/.local/share/personagraph].",
+    help="State folder: conf, data, logs, password, TLS certificate "
+    "[env PERSONAGRAPH_HOME; default ~/.local/share/personagraph].",
 )
 _port_option = click.option("--port", type=int, help="Bolt port [env PERSONAGRAPH_NEO4J_PORT; default 7687].")
 
@@ -45,7 +46,7 @@ def start(home: Path | None, port: int | None, heap: str | None, pagecache: str 
     server = _server(home, port, heap=heap, pagecache=pagecache)
     launched = server.start(timeout=timeout, progress=True)
     state = "started" if launched else "already running"
-    click.echo(f"Neo4j {state} at {server.uri} (user neo4j; state in {server.home})")
+    click.echo(f"Neo4j {state} at {server.uri} (TLS only; user neo4j; state in {server.home})")
 
 
 @neo4j.command()
@@ -62,7 +63,7 @@ def stop(home: Path | None, timeout: float) -> None:
 @_port_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(home: Path | None, port: int | None, as_json: bool) -> None:
-    """Whether the server runs, with its pid, Bolt URI, version and state folder."""
+    """Whether the server runs, with its pid, Bolt URI, version, state folder and TLS certificate."""
     info = _server(home, port).status()
     fields = {
         "status": "running" if info.running else "stopped",
@@ -70,11 +71,12 @@ def status(home: Path | None, port: int | None, as_json: bool) -> None:
         "uri": info.uri,
         "version": info.version,
         "home": str(info.home),
+        "certificate": None if info.certificate is None else str(info.certificate),
     }
     if as_json:
         click.echo(json.dumps(fields, indent=2))
     else:
-        click.echo("\n".join(f"{name:<8} {'-' if value is None else value}" for name, value in fields.items()))
+        click.echo("\n".join(f"{name:<11} {'-' if value is None else value}" for name, value in fields.items()))
 
 
 @neo4j.command()

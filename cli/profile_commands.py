@@ -1,12 +1,14 @@
 """`personagraph explain / recommend / audience / segments`: read the stored profiles.
 
-`recommend` and `segments` read Neo4j alone. `explain` and `audience` also need the model
-that made the profiles: by default the run folder under ``./runs`` whose run id the stored
-profiles carry (where `personagraph train` puts it), or the folder given with ``--run``.
+`recommend` and `segments` read Neo4j alone (`recommend --run` ranks from a run folder
+instead). `explain` and `audience` also need the run that made the profiles, found by the
+rule of :func:`load_run`, the same for every command that reads a run. These are quick
+lookups: they print their answer and nothing else (no progress bars).
 """
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +18,24 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 from personagraph.errors import PersonaGraphError
 
 if TYPE_CHECKING:
+    from personagraph.pipeline.run import Run
     from personagraph.store.neo4j_profile_store import Neo4jProfileStore
-    from personagraph.pipeline.trained_run import TrainedRun
+    from personagraph.store.profile_store import ProfileStore
 
-RUN_OPTION = click.option(
-    "--run", "run_dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Run folder of the model [default: the folder under ./runs whose run id the stored profiles carry].",
-)
+
+RUN_HELP = ("Run folder [default: the run of the profiles in Neo4j, under ./runs; where Neo4j is not read "
+            "(profile, update --no-sync), the newest run folder under ./runs].")
+
+
+def run_option(help_text: str = RUN_HELP) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--run RUN_DIR``, the option of every command that reads a run folder."""
+    return click.option("--run", "run_dir", type=click.Path(file_okay=False, path_type=Path), help=help_text)
+
+
+RUN_OPTION = run_option()
 JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-QUIET_OPTION = click.option("--quiet", is_flag=True, help="No progress bars while the run is loaded.")
+#: Lookups never show progress bars; the flag they once needed for that is still accepted.
+QUIET_OPTION = click.option("--quiet", is_flag=True, hidden=True, expose_value=False)
 CACHE_OPTION = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Embedding cache the run filled [default: .embedding-cache beside the run folder, as for train].",
@@ -40,7 +51,7 @@ CACHE_OPTION = click.option(
 @JSON_OPTION
 @QUIET_OPTION
 @connection_options
-def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None, as_json: bool, quiet: bool,
+def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None, as_json: bool,
             **connection: str | None) -> None:
     """The items and queries that most shaped USER_ID's profile vector.
 
@@ -54,12 +65,11 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
     import numpy as np
 
     from personagraph.profiles.profile_explainer import ProfileExplainer
-    from personagraph.profiles.profile_space import ProfileSpace
 
     with open_profile_store(**connection) as store:
         stored = _stored_user(store, user_id)
-    run = _load_run(run_dir, cache_dir, stored["run_id"], quiet)
-    explainer = ProfileExplainer(run.model, run.graph, ProfileSpace.load(run.folder.profile_space))
+        run = load_run(run_dir, cache_dir, store)
+    explainer = ProfileExplainer(run.model, run.graph, run.space)
     user = run.user_index(user_id)
     evidence = explainer.explain(user, top)
     stored_vector = np.asarray(stored["embedding"], dtype=np.float64)
@@ -96,15 +106,20 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
 @click.option("-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="How many items.")
 @click.option("--include-seen", is_flag=True,
               help="Also rank items the user already viewed, clicked, carted or bought.")
+@run_option("Rank from this run folder's stored vectors instead of Neo4j's (no database needed).")
 @JSON_OPTION
 @connection_options
-def recommend(user_id: str, k: int, include_seen: bool, as_json: bool, **connection: str | None) -> None:
+def recommend(user_id: str, k: int, include_seen: bool, run_dir: Path | None, as_json: bool,
+              **connection: str | None) -> None:
     """The items the model scores highest for USER_ID (cosine of the stored user and item
     vectors, via the item vector index); items the user already touched are left out."""
     from personagraph.pipeline.recommender import Recommender
 
-    with open_profile_store(**connection) as store:
-        items = Recommender(store).recommend(user_id, k=k, include_seen=include_seen)
+    if run_dir is not None:
+        items = load_run(run_dir).recommend(user_id, k=k, include_seen=include_seen)
+    else:
+        with open_profile_store(**connection) as store:
+            items = Recommender(store).recommend(user_id, k=k, include_seen=include_seen)
     rows = [{"rank": rank} | item._asdict() for rank, item in enumerate(items, start=1)]
     click.echo(json.dumps([item._asdict() for item in items], indent=2) if as_json else format_table(rows))
 
@@ -119,21 +134,20 @@ def recommend(user_id: str, k: int, include_seen: bool, as_json: bool, **connect
 @QUIET_OPTION
 @connection_options
 def audience(text: str, k: int, segment: str | None, run_dir: Path | None, cache_dir: Path | None, as_json: bool,
-             quiet: bool, **connection: str | None) -> None:
+             **connection: str | None) -> None:
     """The users whose profiles are closest to TEXT, e.g. "gifts for home cooks".
 
-    TEXT goes through the run's text encoder and model as if a new user had searched
-    it and done nothing else; that profile's nearest stored users (cosine, via the vector
-    index) are the audience. A text that is a known search query uses that query's node,
-    which also knows the items the query led to.
+    TEXT is profiled in the run's profile space as if a new user had searched it and done
+    nothing else (what `update` would store for that user); that profile's nearest stored
+    users (cosine, via the vector index) are the audience. A text that is a known search
+    query uses that query's state, which also knows the items the query led to.
     """
     from personagraph.pipeline.text_audience import TextAudience
 
     segment_key: int | str | None = int(segment) if segment is not None and segment.lstrip("-").isdigit() else segment
     with open_profile_store(**connection) as store:
-        run = _load_run(run_dir, cache_dir, _stored_run_id(store), quiet)
-        finder = TextAudience(run.model, run.encoder, run.graph, run.shop.events.query_texts)
-        hits = finder.find(store, text, k=k, segment=segment_key)
+        run = load_run(run_dir, cache_dir, store)
+        hits = TextAudience.from_run(run).find(store, text, k=k, segment=segment_key)
     if as_json:
         click.echo(json.dumps([hit._asdict() for hit in hits], indent=2, default=str))
         return
@@ -151,14 +165,15 @@ def segments(as_json: bool, **connection: str | None) -> None:
     """The user segments of the stored profiles: id, name, size, share of users and top tags
     (each tag's mean weight among the members)."""
     with open_profile_store(**connection) as store:
-        rows = store.run_cypher(
-            "MATCH (s:Segment) WITH collect(s) AS all, sum(s.size) AS users UNWIND all AS s "
-            "RETURN s.id AS id, s.name AS name, s.size AS size, toFloat(s.size) / users AS share, "
-            "[i IN range(0, size(s.top_tags) - 1) | {tag: s.top_tags[i], weight: s.top_tag_weights[i]}] AS top_tags "
-            "ORDER BY id"
-        )
-    if not rows:
+        stored = store.segments()
+    if not stored:
         raise PersonaGraphError("no segments in Neo4j — store profiles first (`personagraph train`)")
+    users = max(sum(segment.size for segment in stored), 1)
+    rows = [
+        {"id": segment.id, "name": segment.name, "size": segment.size, "share": segment.size / users,
+         "top_tags": [{"tag": tag, "weight": weight} for tag, weight in segment.top_tags]}
+        for segment in stored
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -168,36 +183,29 @@ def segments(as_json: bool, **connection: str | None) -> None:
 
 
 def _stored_user(store: "Neo4jProfileStore", user_id: str) -> dict[str, Any]:
-    rows = store.run_cypher(
-        "MATCH (u:User {id: $id}) WHERE u.embedding IS NOT NULL "
-        "RETURN u.run_id AS run_id, u.segment AS segment, u.segment_name AS segment_name, "
-        "u.top_tags AS top_tags, u.embedding AS embedding",
-        {"id": user_id},
-    )
-    if not rows:
-        raise PersonaGraphError(
-            f"no user {user_id!r} in Neo4j — check the id, or store profiles first (`personagraph train`)"
-        )
-    return rows[0]
+    user = store.require_user(user_id)
+    shown = {name: user.properties.get(name) for name in ("run_id", "segment", "segment_name", "top_tags")}
+    return shown | {"embedding": user.embedding}
 
 
 def _stored_run_id(store: "Neo4jProfileStore") -> str:
     """The run of the most recently written profiles."""
-    rows = store.run_cypher(
-        "MATCH (u:User) WHERE u.run_id IS NOT NULL RETURN u.run_id AS run_id ORDER BY u.updated_at DESC LIMIT 1"
-    )
-    if not rows:
+    run_id = store.active_run_id()
+    if run_id is None:
         raise PersonaGraphError("no profiles in Neo4j — store profiles first (`personagraph train`)")
-    return rows[0]["run_id"]
+    return run_id
 
 
-def _load_run(run_dir: Path | None, cache_dir: Path | None, stored_run_id: str, quiet: bool) -> "TrainedRun":
-    """The run in ``run_dir``, else the one that wrote the stored profiles; warns when they differ."""
-    from personagraph.pipeline.trained_run import TrainedRun, find_run_folder
+def load_run(run_dir: Path | None, cache_dir: Path | None = None, store: "ProfileStore | None" = None) -> "Run":
+    """The run a lookup reads, by the rule every command follows (:func:`~personagraph.pipeline.run.find_run_dir`):
+    ``--run``, else the run of the profiles in ``store``, else the newest run folder under ./runs.
+    Warns when the run is not the one the stored profiles come from."""
+    from personagraph.pipeline.run import Run
+    from personagraph.pipeline.run_folder import trained_run_id
 
-    folder = run_dir if run_dir is not None else find_run_folder(stored_run_id).path
-    run = TrainedRun.load(folder, cache_dir, progress=not quiet)
-    if run.run_id != stored_run_id:
+    stored_run_id = _stored_run_id(store) if store is not None else None
+    run = Run.load(run_dir, cache_dir, active_run_id=stored_run_id)
+    if stored_run_id is not None and trained_run_id(stored_run_id) != run.trained_run_id:
         click.echo(f"warning: the stored profiles come from run {stored_run_id}, the model from run "
-                   f"{run.run_id}; results describe that model, not the stored vectors", err=True)
+                   f"{run.trained_run_id}; results describe that model, not the stored vectors", err=True)
     return run

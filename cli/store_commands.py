@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+    from personagraph.store.profile_store import ProfileStore
 
 _PROMPT = "\0prompt"
 #: Profile attributes `similar` shows beside each hit (`--json` gives them all).
@@ -39,15 +39,14 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def open_profile_store(
     uri: str | None, user: str | None, password: str | None, database: str | None
-) -> "Neo4jProfileStore":
+) -> "ProfileStore":
     """The profile store for the values of :func:`connection_options`."""
     from personagraph.store.connection_settings import ConnectionSettings
-    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+    from personagraph.store.open_store import open_store
 
     if password == _PROMPT:
         password = click.prompt("Neo4j password", hide_input=True, err=True)
-    settings = ConnectionSettings.resolve(uri=uri, user=user, password=password, database=database)
-    return Neo4jProfileStore.connect(settings)
+    return open_store(ConnectionSettings.resolve(uri=uri, user=user, password=password, database=database))
 
 
 def _cell(value: Any) -> str:
@@ -71,14 +70,35 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None =
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines)
 
 
+#: Neo4j integers are 64-bit; a larger JSON number would fail deep in the driver.
+_INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
 def _parse_param(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition("=")
     if not sep or not name:
         raise click.BadParameter(f"{text!r} is not name=value", param_hint="--param")
     try:
-        return name, json.loads(raw)
+        value = json.loads(raw)
+        _check_integers(name, value)
     except json.JSONDecodeError:
         return name, raw
+    except RecursionError:
+        raise click.BadParameter(f"{name}: the JSON value is nested too deeply", param_hint="--param") from None
+    return name, value
+
+
+def _check_integers(name: str, value: Any) -> None:
+    """Refuse integers Neo4j cannot hold, anywhere inside the value."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not _INT64_RANGE[0] <= value <= _INT64_RANGE[1]:
+        shown = str(value) if len(str(value)) <= 30 else f"{str(value)[:27]}..."
+        raise click.BadParameter(
+            f"{name}: {shown} is outside Neo4j's 64-bit integer range ({_INT64_RANGE[0]} .. {_INT64_RANGE[1]}); "
+            f'pass it as text ({name}=\'"{shown}"\') or as a float ({shown}.0)', param_hint="--param")
+    for inner in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        _check_integers(name, inner)
 
 
 @click.command()
@@ -109,11 +129,19 @@ def similar(user_id: str, k: int, segment: str | None, as_json: bool, **connecti
     "--param", "params", multiple=True, metavar="NAME=VALUE",
     help="Query parameter $NAME; VALUE is read as JSON when it parses (3, true, [1,2]), else as text. Repeatable.",
 )  # fmt: skip
-@click.option("--write", is_flag=True, help="Allow the query to change the database (read-only otherwise).")
+@click.option(
+    "--write", is_flag=True,
+    help="Allow the query to change the database or the server (read-only otherwise: no LOAD CSV, "
+    "TERMINATE TRANSACTIONS, dbms.* procedures or administration commands).",
+)  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @connection_options
 def query(cypher: str, params: tuple[str, ...], write: bool, as_json: bool, **connection: str | None) -> None:
-    """Run a Cypher query against the profile store, read-only unless --write."""
+    """Run a Cypher query against the profile store, read-only unless --write.
+
+    Read-only queries may read the graph and its metadata (SHOW INDEXES, db.labels(), ...) and
+    nothing else; Neo4j plans each one first (EXPLAIN) and anything else is refused.
+    """
     parameters = dict(_parse_param(text) for text in params)
     with open_profile_store(**connection) as store:
         rows = store.run_cypher(cypher, parameters, write=write)

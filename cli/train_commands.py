@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from personagraph.cli.data_commands import timestamp_window, timestamp_window_options
 from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
 
 
@@ -34,17 +35,20 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="Embedding cache [default: .embedding-cache beside the run folder].")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
               help="fail: store nothing if any row is bad; skip: keep good rows, write bad ones to rejected.csv.")
+@timestamp_window_options
 @click.option("--no-sync", is_flag=True, help="Do not write the profiles to Neo4j (run folder only).")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @connection_options
 def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int,
           max_minutes: float | None, seed: int, encoder_model: str | None,
-          batch_size: int, cache_dir: Path | None, on_error: str, no_sync: bool, as_json: bool, quiet: bool,
+          batch_size: int, cache_dir: Path | None, on_error: str, not_before: str | None, not_after: str | None,
+          no_sync: bool, as_json: bool, quiet: bool,
           uri: str | None, user: str | None, password: str | None, database: str | None) -> None:
     """Train profiles from the shop logs in DATA_DIR and store them in Neo4j.
 
-    Validates items.* and events.* (CSV, Parquet or JSON Lines), builds the heterogeneous
+    Validates items.* and events.* (CSV, Parquet or JSON Lines; event times must lie between
+    --not-before and --not-after) and dataset.json, builds the heterogeneous
     graph, embeds item and query text (cached), trains the GNN with early stopping on
     validation Recall@20, computes every user's profile (vector, interest tags, activity,
     segment), writes the run folder (checkpoint.pt, config.json, profiles.parquet,
@@ -61,6 +65,7 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
         encode_batch_size=batch_size,
         cache_dir=cache_dir,
         on_error=on_error,
+        timestamp_window=timestamp_window(not_before, not_after),
         progress=not quiet,
     )
     open_store = None if no_sync else (lambda: open_profile_store(uri, user, password, database))
@@ -75,10 +80,13 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
 
 def describe_run(summary: dict[str, Any]) -> str:
     """The short human summary: counts, time per stage, validation quality, where things went."""
+    from personagraph.shop.table_count import TableCount
+
     counts = summary["counts"]
     validation = summary["validation"]
     lines = [
         f"run {summary['run_id']}",
+        *(f"  {TableCount(**table)}" for table in summary.get("input", [])),
         "  " + ", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in counts.items()),
         f"  encoder {summary['encoder']['name']} (dim {summary['encoder']['dim']})",
         f"  best epoch {summary['best_epoch']}: validation "

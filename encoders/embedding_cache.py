@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from personagraph.errors import PersonaGraphError
+from personagraph.private_files import make_private_dir, make_private_file
 
 #: SQLite allows at most 999 bound parameters per statement in older builds.
 _LOOKUP_CHUNK = 900
@@ -34,7 +35,10 @@ class EmbeddingCache:
     def __init__(self, cache_dir: str | Path) -> None:
         self.path = Path(cache_dir) / self.FILE_NAME
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Private: the texts behind the vectors include users' search queries. SQLite gives
+            # its -wal and -shm files the database file's mode.
+            make_private_dir(self.path.parent)
+            make_private_file(self.path)
             with self._connect() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(

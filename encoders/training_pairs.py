@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from personagraph.encoders.text_encoder import TextEncoder
-from personagraph.shop.shop_data import EVENT_CODE, ShopData
+from personagraph.shop.schema import PURCHASE, shop_schema
+from personagraph.shop.shop_data import ShopData
 
 QUERY, ITEM = 0, 1
 #: Two purchases at most this far apart are taken as related (3 days).
@@ -39,8 +40,9 @@ class TrainingPairs:
     def mine(cls, shop: ShopData, window_seconds: float = DEFAULT_WINDOW_SECONDS) -> "TrainingPairs":
         """All distinct query -> item and item -> item pairs in ``shop``'s events."""
         events = shop.events
-        searched = (events.kind == EVENT_CODE["search"]) & (events.query >= 0) & (events.item >= 0)
-        bought = np.flatnonzero((events.kind == EVENT_CODE["purchase"]) & (events.item >= 0))
+        schema = shop_schema()
+        searched = np.isin(events.kind, schema.query_event_codes) & (events.query >= 0) & (events.item >= 0)
+        bought = np.flatnonzero((events.kind == schema.event_code[PURCHASE.name]) & (events.item >= 0))
         # the log is sorted by (user, time): consecutive purchase rows of one user are in order
         first, second = bought[:-1], bought[1:]
         follows = ((events.user[first] == events.user[second])

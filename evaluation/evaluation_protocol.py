@@ -15,7 +15,6 @@ exclude the input history.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.shop.leave_last_out import leave_last_out
 from personagraph.evaluation.ranking_metrics import Targets, as_csr
 from personagraph.shop.shop_data import ShopData
+from personagraph.shop.dataset_description import read_dataset_description
 from personagraph.shop.shop_reader import read_shop
 
 LEAVE_ONE_OUT = "leave-one-out"
@@ -92,7 +92,7 @@ class EvaluationProtocol:
         """Read a shop folder and split it as its ``dataset.json`` says (none: leave-one-out)."""
         data_dir = Path(data_dir)
         description_path = data_dir / "dataset.json"
-        description = json.loads(description_path.read_text(encoding="utf-8")) if description_path.exists() else {}
+        description = read_dataset_description(data_dir)
         protocol = description.get("protocol", LEAVE_ONE_OUT)
         shop = read_shop(data_dir, progress=progress)
         if protocol == LEAVE_ONE_OUT:

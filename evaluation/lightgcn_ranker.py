@@ -24,9 +24,9 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.models import LightGCN
 from tqdm.auto import tqdm
 
-from personagraph.evaluation.ranker import SELECTION_METRIC, VALIDATION_KS, Ranker, Scorer, evaluate_scorer
+from personagraph.evaluation.ranker import SELECTION_METRIC, VALIDATION_KS, Ranker
 from personagraph.evaluation.ranking_data import RankingData
-from personagraph.evaluation.ranking_metrics import Targets
+from personagraph.evaluation.ranking_metrics import Scorer, Targets, evaluate_scorer
 
 LAYERS_GRID: tuple[int, ...] = (1, 2, 3)
 

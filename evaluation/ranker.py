@@ -1,10 +1,12 @@
-"""The one interface evaluation treats every model through, and the ranking loop they share.
+"""The one interface evaluation treats every model through.
 
 A ranker is fitted (and tuned, on validation targets only) on a training history, then
 asked for a *scorer* over some input history: a function from a batch of user indices
 to their scores for every item. Whether the ranker folds new history in with the same
 weights or must be refitted is a property of the model, stated by
-:attr:`Ranker.refits_on_new_history`, so evaluation can treat each one as deployed.
+:attr:`Ranker.refits_on_new_history`, so evaluation can treat each one as deployed. Every
+ranker is measured by the same loop,
+:func:`~personagraph.evaluation.ranking_metrics.evaluate_scorer`.
 """
 from __future__ import annotations
 
@@ -12,14 +14,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-import torch
-from torch import Tensor
-
 from personagraph.evaluation.ranking_data import RankingData
-from personagraph.evaluation.ranking_metrics import Targets, as_csr, csr_rows, ndcg_at_k, recall_at_k
+from personagraph.evaluation.ranking_metrics import Scorer, Targets, evaluate_scorer
 
-#: Batch of user indices -> a new ``[batch, num_items]`` score tensor (higher = better).
-Scorer = Callable[[Tensor], Tensor]
 #: The validation figure hyper-parameters are chosen by.
 SELECTION_METRIC = "recall@20"
 VALIDATION_KS: tuple[int, ...] = (20,)
@@ -81,33 +78,3 @@ class Ranker(ABC):
         """The validation figures of the chosen setting."""
         row = next((r for r in self.tuning if all(r.get(k) == v for k, v in self.chosen.items())), {})
         return {k: v for k, v in row.items() if "@" in k}
-
-
-def evaluate_scorer(scorer: Scorer, excluded: tuple[Tensor, Tensor], targets: Targets, ks: Sequence[int],
-                    batch_size: int = 1024) -> dict[str, float]:
-    """Mean Recall@K / NDCG@K over users with targets; ``excluded`` (CSR) items are never ranked.
-
-    Returns ``{"recall@10": ..., "ndcg@10": ..., ..., "num_users": n}`` like
-    :func:`~personagraph.evaluation.ranking_metrics.evaluate_ranking`, for any scorer.
-    """
-    num_users = excluded[0].numel() - 1
-    indptr, indices = as_csr(targets, num_users)
-    users = torch.nonzero(indptr[1:] > indptr[:-1]).flatten()
-    metrics: dict[str, float] = {"num_users": float(users.numel())}
-    if users.numel() == 0:
-        return metrics | {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
-    ranked = torch.cat([_top_items(scorer, excluded, users[start:start + batch_size], max(ks))
-                        for start in range(0, users.numel(), batch_size)])
-    user_targets = csr_rows(indptr, indices, users)
-    for k in ks:
-        metrics[f"recall@{k}"] = float(recall_at_k(ranked, user_targets, k).mean())
-        metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranked, user_targets, k).mean())
-    return metrics
-
-
-def _top_items(scorer: Scorer, excluded: tuple[Tensor, Tensor], users: Tensor, k: int) -> Tensor:
-    scores = scorer(users).float()
-    sub_indptr, items = csr_rows(*excluded, users)
-    rows = torch.repeat_interleave(torch.arange(users.numel()), sub_indptr.diff())
-    scores[rows, items] = float("-inf")
-    return torch.topk(scores, min(k, scores.shape[1]), dim=1).indices

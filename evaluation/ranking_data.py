@@ -18,9 +18,8 @@ from torch_geometric.data import HeteroData
 
 from personagraph.evaluation.ranking_metrics import as_csr
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.shop.shop_data import EVENT_CODE, ITEM_EVENTS, ShopData
-
-ITEM_EVENT_CODES: tuple[int, ...] = tuple(EVENT_CODE[name] for name in ITEM_EVENTS)
+from personagraph.shop.schema import PURCHASE, shop_schema
+from personagraph.shop.shop_data import ShopData
 
 
 @dataclass
@@ -47,7 +46,7 @@ class RankingData:
         """Distinct (user, item) pairs of item events with their latest timestamp, sorted by user
         then newest first (ties: later in the log first)."""
         events = self.shop.events
-        rows = np.flatnonzero(np.isin(events.kind, ITEM_EVENT_CODES) & (events.item >= 0))
+        rows = np.flatnonzero(np.isin(events.kind, shop_schema().item_event_codes) & (events.item >= 0))
         user, item, ts = events.user[rows], events.item[rows], events.timestamp[rows]
         # The log is sorted by (user, timestamp): the last row of a pair is its latest event.
         order = np.lexsort((-np.arange(rows.size), -ts, user))
@@ -66,7 +65,7 @@ class RankingData:
         users go on to buy. On purchase-only data (Amazon, Gowalla) this is the whole history.
         """
         events = self.shop.events
-        bought = (events.kind == EVENT_CODE["purchase"]) & (events.item >= 0)
+        bought = (events.kind == shop_schema().event_code[PURCHASE.name]) & (events.item >= 0)
         return as_csr(torch.from_numpy(np.stack([events.user[bought], events.item[bought]])), self.num_users)
 
     def recency_rank(self) -> np.ndarray:

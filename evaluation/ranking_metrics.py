@@ -9,10 +9,14 @@ Targets are either one item per user (a ``[num_users]`` tensor, -1 where the use
 has none) or a set per user (a CSR pair ``(indptr, indices)`` or a list of item
 lists, as in Gowalla's test file). Recall@K = |hits| / |targets|; NDCG@K divides
 the DCG of the hits by the ideal DCG over ``min(|targets|, K)`` positions.
+
+There is one ranking loop, :func:`evaluate_scorer`, for any model that can score a batch of
+users against all items; :func:`evaluate_ranking` is its special case for user and item
+vectors compared by dot product.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -21,6 +25,8 @@ from torch import Tensor
 Targets = Tensor | tuple[Tensor, Tensor] | Sequence[Sequence[int]]
 #: History items per user: a CSR pair ``(indptr, indices)`` or an edge list ``Tensor[2, E]`` (user, item).
 History = tuple[Tensor, Tensor] | Tensor
+#: Batch of user indices -> a new ``[batch, num_items]`` score tensor (higher = better); it is written to.
+Scorer = Callable[[Tensor], Tensor]
 
 
 def as_csr(pairs: Targets | History, num_users: int) -> tuple[Tensor, Tensor]:
@@ -60,6 +66,29 @@ def _row_ids(indptr: Tensor) -> Tensor:
     return torch.repeat_interleave(torch.arange(indptr.numel() - 1), indptr[1:] - indptr[:-1])
 
 
+def dot_product_scorer(user_emb: Tensor, item_emb: Tensor) -> Scorer:
+    """Scores of users for items as the dot product of their vectors."""
+    return lambda users: user_emb[users] @ item_emb.T
+
+
+def top_k_scored(scorer: Scorer, excluded: tuple[Tensor, Tensor] | None, users: Tensor, k: int,
+                 batch_size: int = 1024) -> Tensor:
+    """``[len(users), k]``: each user's ``k`` best-scored items, best first; ``excluded`` (CSR) items never.
+
+    Users are scored ``batch_size`` at a time, so scores never exceed ``batch_size x num_items``.
+    ``k`` is cut to the number of items.
+    """
+    ranked = [torch.empty(0, k, dtype=torch.long)] if users.numel() == 0 else []
+    for start in range(0, users.numel(), batch_size):
+        batch = users[start : start + batch_size]
+        scores = scorer(batch).float()
+        if excluded is not None:
+            sub_indptr, items = csr_rows(*excluded, batch)
+            scores[_row_ids(sub_indptr), items] = float("-inf")
+        ranked.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices)
+    return torch.cat(ranked)
+
+
 def top_k_items(
     user_emb: Tensor,
     item_emb: Tensor,
@@ -71,16 +100,8 @@ def top_k_items(
     """The ``k`` best-scored items per user (dot product), history items excluded."""
     users = torch.arange(user_emb.shape[0]) if users is None else users
     history_csr = as_csr(history, user_emb.shape[0]) if history is not None else None
-    k = min(k, item_emb.shape[0])
-    ranked = [torch.empty(0, k, dtype=torch.long)]
-    for start in range(0, users.numel(), batch_size):
-        batch = users[start : start + batch_size]
-        scores = user_emb[batch] @ item_emb.T
-        if history_csr is not None:
-            sub_indptr, items = csr_rows(*history_csr, batch)
-            scores[_row_ids(sub_indptr), items] = float("-inf")
-        ranked.append(torch.topk(scores, k, dim=1).indices)
-    return torch.cat(ranked)
+    return top_k_scored(dot_product_scorer(user_emb, item_emb), history_csr, users, min(k, item_emb.shape[0]),
+                        batch_size)
 
 
 def _hits(ranked: Tensor, targets: Targets) -> Tensor:
@@ -113,6 +134,27 @@ def ndcg_at_k(ranked: Tensor, targets: Targets, k: int) -> Tensor:
     return dcg / ideal.clamp(min=1e-12)
 
 
+def evaluate_scorer(scorer: Scorer, excluded: tuple[Tensor, Tensor], targets: Targets, ks: Sequence[int],
+                    batch_size: int = 1024) -> dict[str, float]:
+    """Mean Recall@K / NDCG@K over the users that have at least one target.
+
+    ``excluded`` (a CSR pair over all users, which also gives their number) lists the items
+    never ranked for a user. Returns ``{"recall@10": ..., "ndcg@10": ..., ..., "num_users": n}``.
+    """
+    num_users = excluded[0].numel() - 1
+    indptr, indices = as_csr(targets, num_users)
+    users = torch.nonzero(indptr[1:] > indptr[:-1]).flatten()
+    metrics: dict[str, float] = {"num_users": float(users.numel())}
+    if users.numel() == 0:
+        return metrics | {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
+    ranked = top_k_scored(scorer, excluded, users, max(ks), batch_size)
+    user_targets = csr_rows(indptr, indices, users)
+    for k in ks:
+        metrics[f"recall@{k}"] = float(recall_at_k(ranked, user_targets, k).mean())
+        metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranked, user_targets, k).mean())
+    return metrics
+
+
 def evaluate_ranking(
     user_emb: Tensor,
     item_emb: Tensor,
@@ -121,18 +163,8 @@ def evaluate_ranking(
     ks: Sequence[int] = (10, 20),
     batch_size: int = 1024,
 ) -> dict[str, float]:
-    """Mean Recall@K / NDCG@K over the users that have at least one target.
-
-    Returns ``{"recall@10": ..., "ndcg@10": ..., ..., "num_users": n}``.
-    """
-    indptr, indices = as_csr(targets, user_emb.shape[0])
-    users = torch.nonzero(indptr[1:] > indptr[:-1]).flatten()
-    metrics: dict[str, float] = {"num_users": float(users.numel())}
-    if users.numel() == 0:
-        return metrics | {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
-    ranked = top_k_items(user_emb, item_emb, history, max(ks), users, batch_size)
-    user_targets = csr_rows(indptr, indices, users)
-    for k in ks:
-        metrics[f"recall@{k}"] = float(recall_at_k(ranked, user_targets, k).mean())
-        metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranked, user_targets, k).mean())
-    return metrics
+    """:func:`evaluate_scorer` for user and item vectors scored by dot product, ``history`` items excluded."""
+    num_users = user_emb.shape[0]
+    excluded = (as_csr(history, num_users) if history is not None
+                else (torch.zeros(num_users + 1, dtype=torch.long), torch.zeros(0, dtype=torch.long)))
+    return evaluate_scorer(dot_product_scorer(user_emb, item_emb), excluded, targets, ks, batch_size)

@@ -6,6 +6,8 @@ _EXPORTS: dict[str, str] = {
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "ProfileModel": "profile_model",
+    "ProfileOutput": "profile_model",
+    "UserPooling": "profile_model",
     "ProfileModelRanker": "profile_model_ranker",
     "TrainResult": "profile_trainer",
     "train_profile_model": "profile_trainer",

@@ -1,9 +1,13 @@
 """Save a trained profile model with everything needed to profile new users later.
 
-A checkpoint holds the weights, the constructor arguments that rebuild the model,
-the training config, and the name of the text encoder whose vectors the model
-expects: profiling a new graph with another encoder would silently give nonsense,
+A checkpoint holds the weights, the constructor arguments that rebuild the model
+(every hyper-parameter a vector depends on, such as the spectral filter's degree
+exponent), the training config, and the name of the text encoder whose vectors the
+model expects: profiling a new graph with another encoder would silently give nonsense,
 so callers can check it.
+
+Checkpoints written before the degree exponent was saved all used 0.25
+(:data:`EXPONENT_BEFORE_IT_WAS_SAVED`); they load with it and give the vectors they always gave.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.train_config import TrainConfig
 
 FORMAT_VERSION = 2
+#: The spectral filter's degree exponent of checkpoints that do not record it (it was a constant then).
+EXPONENT_BEFORE_IT_WAS_SAVED = 0.25
 
 
 @dataclass
@@ -67,12 +73,16 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise PersonaGraphError(
             f"{path} is not a profile-model checkpoint of format {FORMAT_VERSION}; retrain to recreate it"
         )
-    model = ProfileModel(**saved["model_hparams"])
+    # Checkpoints from before num_edge_types was a hyper-parameter: the shape of the weights tells it.
+    hparams = {"num_edge_types": saved["state_dict"]["type_logit"].shape[0],
+               "user_degree_exponent": EXPONENT_BEFORE_IT_WAS_SAVED, **saved["model_hparams"]}
+    model = ProfileModel(**hparams)
     model.load_state_dict(saved["state_dict"])
     model.eval()
+    config = {"user_degree_exponent": EXPONENT_BEFORE_IT_WAS_SAVED, **saved["train_config"]}
     return Checkpoint(
         model=model,
-        config=TrainConfig.from_dict(saved["train_config"]),
+        config=TrainConfig.from_dict(config),
         encoder_name=saved["encoder_name"],
         metadata=saved["metadata"],
     )

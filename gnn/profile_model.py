@@ -17,7 +17,7 @@ Beside the GNN part, a profile can carry a training-free structural part
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -25,13 +25,32 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter, softmax
 
 from personagraph.gnn.spectral_filter import SpectralFilter
-from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+from personagraph.gnn.train_config import USER_DEGREE_EXPONENT
+from personagraph.gnn.user_interactions import UserInteractions
+from personagraph.shop.schema import IN_CATEGORY, LEADS_TO, shop_schema
 
 #: Recency ranks 0..7 get a weight each, later ranks share one per doubling, up to this many buckets.
 NUM_RANK_BUCKETS = 12
 SECONDS_PER_DAY = 86_400.0
-CATEGORY_EDGE = ("item", "in_category", "category")
-QUERY_EDGE = ("query", "leads_to", "item")
+CATEGORY_EDGE = IN_CATEGORY.edge_type
+QUERY_EDGE = LEADS_TO.edge_type
+
+
+class UserPooling(NamedTuple):
+    """Users pooled from their edges: what :meth:`ProfileModel.pool` returns."""
+
+    state: Tensor  # [num_users, dim], unnormalised GNN state of each user
+    attention: Tensor  # [num_edges], each edge's weight; sums to 1 over a user's edges
+
+
+class ProfileOutput(NamedTuple):
+    """Everything a graph's profiles are made of: what ``ProfileModel(data)`` returns."""
+
+    user_vectors: Tensor  # [num_users, out_dim], unit length
+    item_vectors: Tensor  # [num_items, out_dim], unit length
+    item_states: Tensor  # [num_items, dim], unnormalised
+    query_states: Tensor  # [num_queries, dim], unnormalised
+    attention: Tensor  # [num_edges] of the user edges pooled, as in UserPooling
 
 
 class ProfileModel(nn.Module):
@@ -45,6 +64,17 @@ class ProfileModel(nn.Module):
     and the division makes it 1. Users and items therefore stay unit vectors, so cosine
     (what Neo4j's vector index compares) ranks exactly as the model's dot product does.
 
+    The contract the trainer, the profile space and the explainer use:
+
+    * *States*, ``dim`` wide and unnormalised: :meth:`item_states`, :meth:`query_states`, and
+      :meth:`pool`, the attention pooling of users' edges over given states, which returns each
+      user's state and each edge's attention weight (:class:`UserPooling`). Training optimises
+      the cosine of user and item states; the explainer splits a user's state by the weights.
+    * *Vectors*, ``out_dim`` wide and unit length (what is stored, scored and compared):
+      :meth:`item_vectors` and :meth:`user_vectors` turn states into them. ``model(data)``
+      computes all of a graph's states and vectors in one pass (:class:`ProfileOutput`);
+      :meth:`user_embeddings` and :meth:`item_embeddings` give its user or item vectors.
+
     Args:
         dim: profile dimension.
         item_text_dim: width of ``data['item'].x``; ``None`` for ID-only shops.
@@ -53,6 +83,9 @@ class ProfileModel(nn.Module):
             (``0`` turns ID vectors off); later item indices are cold-start items.
         dropout: dropout on item inputs while training.
         spectral_items, spectral_dim: shape of the spectral filter's basis (``0`` = none).
+        user_degree_exponent: the spectral filter's ``degree_exponent``.
+        num_edge_types: user edge types the model learns an attention weight for (``None``: those
+            of the shop schema in use); a checkpoint keeps the number it was trained with.
     """
 
     def __init__(
@@ -64,12 +97,16 @@ class ProfileModel(nn.Module):
         dropout: float = 0.1,
         spectral_items: int = 0,
         spectral_dim: int = 0,
+        user_degree_exponent: float = USER_DEGREE_EXPONENT,
+        num_edge_types: int | None = None,
     ) -> None:
         super().__init__()
+        num_edge_types = len(shop_schema().user_edge_types) if num_edge_types is None else num_edge_types
         self.hparams: dict[str, Any] = {
             "dim": dim, "item_text_dim": item_text_dim, "query_text_dim": query_text_dim,
             "num_known_items": num_known_items, "dropout": dropout,
             "spectral_items": spectral_items, "spectral_dim": spectral_dim,
+            "user_degree_exponent": float(user_degree_exponent), "num_edge_types": num_edge_types,
         }
         self.dim = dim
         self.num_known_items = num_known_items
@@ -85,20 +122,21 @@ class ProfileModel(nn.Module):
         self.unknown_item = nn.Parameter(torch.zeros(dim))
         self.dropout = nn.Dropout(dropout)
         # Attention logit of a user edge: type + recency rank + log-age + log-count.
-        self.type_logit = nn.Parameter(torch.zeros(len(USER_EDGE_TYPES)))
+        self.type_logit = nn.Parameter(torch.zeros(num_edge_types))
         self.rank_logit = nn.Parameter(-0.3 * torch.arange(NUM_RANK_BUCKETS, dtype=torch.float))
         self.age_decay = nn.Parameter(torch.zeros(()))
         self.count_weight = nn.Parameter(torch.zeros(()))
         self.user_out = nn.Linear(dim, dim)
         nn.init.zeros_(self.user_out.weight)
         nn.init.zeros_(self.user_out.bias)
-        self.spectral = SpectralFilter(spectral_items, spectral_dim) if spectral_dim else None
+        self.spectral = SpectralFilter(spectral_items, spectral_dim, user_degree_exponent) if spectral_dim else None
         self.register_buffer("spectral_mix", torch.zeros(()))
         self.register_buffer("spectral_bound", torch.ones(()))
 
     @classmethod
     def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool | None = None,
-                   dropout: float = 0.1, spectral_dim: int = 0, seed: int = 0) -> "ProfileModel":
+                   dropout: float = 0.1, spectral_dim: int = 0, seed: int = 0,
+                   user_degree_exponent: float = USER_DEGREE_EXPONENT) -> "ProfileModel":
         """A model sized for a training graph: its text widths and its items as the known ones.
 
         ``use_item_ids=None`` learns item ID vectors only when items have no text.
@@ -114,10 +152,11 @@ class ProfileModel(nn.Module):
             query_text_dim=_text_dim(data, "query"),
             num_known_items=int(data["item"].num_nodes) if use_item_ids else 0,
             dropout=dropout,
+            user_degree_exponent=user_degree_exponent,
         )
         if spectral_dim:
             spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
-                                          spectral_dim, seed)
+                                          spectral_dim, seed, user_degree_exponent)
             model.set_spectral(spectral, 0.0)
             if spectral is not None and model.item_id is not None:
                 model._start_ids_from(spectral)
@@ -146,7 +185,7 @@ class ProfileModel(nn.Module):
         if self.spectral is None:
             return
         spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
-                                      self.spectral.k, seed)
+                                      self.spectral.k, seed, self.spectral.degree_exponent)
         self.set_spectral(spectral, float(self.spectral_mix))
 
     @property
@@ -165,13 +204,34 @@ class ProfileModel(nn.Module):
         self.spectral_bound.fill_(math.sqrt(1.0 - mix + mix * longest))
         self.hparams["spectral_items"] = int(spectral.basis.shape[0]) if spectral is not None else 0
         self.hparams["spectral_dim"] = spectral.k if spectral is not None else 0
+        if spectral is not None:
+            self.hparams["user_degree_exponent"] = spectral.degree_exponent
 
-    def item_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
-                        normalize: bool = True) -> Tensor:
-        """``[num_items, out_dim]`` item vectors; items beyond the known ones rely on text, categories and users.
+    def forward(self, data: HeteroData, interactions: UserInteractions | None = None) -> ProfileOutput:
+        """All of ``data``'s states and vectors; users are pooled from ``interactions`` (default: ``data``'s).
+
+        ``interactions`` are also the user edges items take co-occurrence from.
+        """
+        interactions = UserInteractions.from_graph(data) if interactions is None else interactions
+        item_states = self.item_states(data, interactions)
+        query_states = self.query_states(data, item_states)
+        pooling = self.pool(interactions, item_states, query_states)
+        return ProfileOutput(user_vectors=self.user_vectors(interactions, pooling),
+                             item_vectors=self.item_vectors(item_states), item_states=item_states,
+                             query_states=query_states, attention=pooling.attention)
+
+    def user_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None) -> Tensor:
+        """``[num_users, out_dim]`` unit profile vectors computed from the users' own edges in ``data``."""
+        return self(data, interactions).user_vectors
+
+    def item_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None) -> Tensor:
+        """``[num_items, out_dim]`` unit item vectors of ``data`` (see :meth:`item_states`)."""
+        return self.item_vectors(self.item_states(data, interactions))
+
+    def item_states(self, data: HeteroData, interactions: UserInteractions | None = None) -> Tensor:
+        """``[num_items, dim]``: items beyond the known ones rely on text, categories and users.
 
         ``interactions`` are the user edges that carry co-occurrence (default: all of ``data``'s).
-        ``normalize=False`` gives the ``[num_items, dim]`` item states that pooling reads instead.
         """
         interactions = UserInteractions.from_graph(data) if interactions is None else interactions
         num_items = int(data["item"].num_nodes)
@@ -186,12 +246,11 @@ class ProfileModel(nn.Module):
             hidden = hidden + ids
         hidden = hidden + self.category(self._category_context(data, hidden))
         previous, following = _transition_context(interactions, hidden)
-        hidden = (hidden + self.co_occurrence(_co_occurrence_context(interactions, hidden))
-                  + self.previous(previous) + self.following(following))
-        return self.item_vectors(hidden) if normalize else hidden
+        return (hidden + self.co_occurrence(_co_occurrence_context(interactions, hidden))
+                + self.previous(previous) + self.following(following))
 
     def item_vectors(self, item_states: Tensor) -> Tensor:
-        """``[num_items, out_dim]``: what users are scored against, from the (unnormalised) item states."""
+        """``[num_items, out_dim]``: what users are scored against, from the item states."""
         gnn = nn.functional.normalize(item_states, dim=-1)
         if self.spectral is None:
             return gnn
@@ -209,8 +268,8 @@ class ProfileModel(nn.Module):
         category_mean = scatter(hidden[item], category, dim=0, dim_size=num_categories, reduce="mean")
         return scatter(category_mean[category], item, dim=0, dim_size=hidden.shape[0], reduce="mean")
 
-    def query_embeddings(self, data: HeteroData, item_emb: Tensor) -> Tensor:
-        """``[num_queries, dim]``: query text plus the mean of the items the query led to."""
+    def query_states(self, data: HeteroData, item_states: Tensor) -> Tensor:
+        """``[num_queries, dim]``: query text plus the mean state of the items the query led to."""
         num_queries = int(data["query"].num_nodes) if "query" in data.node_types else 0
         hidden = torch.zeros(num_queries, self.dim)
         x = getattr(data["query"], "x", None) if num_queries else None
@@ -218,40 +277,50 @@ class ProfileModel(nn.Module):
             hidden = hidden + self.query_text(self.dropout(x.float()))
         if QUERY_EDGE in data.edge_types and data[QUERY_EDGE].edge_index.numel():
             query, item = data[QUERY_EDGE].edge_index
-            hidden = hidden + scatter(item_emb[item], query, dim=0, dim_size=num_queries, reduce="mean")
+            hidden = hidden + scatter(item_states[item], query, dim=0, dim_size=num_queries, reduce="mean")
         return hidden
 
-    def user_embeddings(self, data: HeteroData, interactions: UserInteractions | None = None,
-                        normalize: bool = True) -> Tensor:
-        """``[num_users, out_dim]`` profiles computed from the users' own edges in ``data``.
+    def pool(self, interactions: UserInteractions, item_states: Tensor, query_states: Tensor) -> UserPooling:
+        """Attention-pool each user's edges (to items and queries) over the given states.
 
-        ``interactions`` overrides which user edges are used (training hides targets this way);
-        ``normalize=False`` gives the raw ``[num_users, dim]`` GNN part (see :meth:`pool_users`).
+        A user's state is :meth:`user_output` of ``Σ_e a_e n_e``, where ``a_e`` is the edge's
+        attention (:meth:`edge_attention`) and ``n_e`` the state at its other end
+        (:meth:`edge_states`); a user without edges gets the output layer's bias.
         """
-        interactions = UserInteractions.from_graph(data) if interactions is None else interactions
-        item_emb = self.item_embeddings(data, interactions, normalize=False)
-        return self.pool_users(interactions, item_emb, self.query_embeddings(data, item_emb), normalize)
+        attention = self.edge_attention(interactions)
+        pooled = scatter(attention.unsqueeze(1) * self.edge_states(interactions, item_states, query_states),
+                         interactions.user, dim=0, dim_size=interactions.num_users, reduce="sum")
+        return UserPooling(state=self.user_output(pooled), attention=attention)
 
-    def pool_users(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor,
-                   normalize: bool = True) -> Tensor:
-        """Attention-pool each user's neighbours (items and queries) into one vector.
+    def edge_states(self, interactions: UserInteractions, item_states: Tensor, query_states: Tensor) -> Tensor:
+        """``[num_edges, dim]``: the state of the item or query at the other end of each user edge."""
+        is_item = interactions.is_item()
+        neighbour = torch.empty(len(interactions), self.dim)
+        neighbour[is_item] = item_states[interactions.node[is_item]]
+        neighbour[~is_item] = query_states[interactions.node[~is_item]]
+        return neighbour
 
-        ``normalize=False`` returns the GNN part only, before normalisation (what training
-        optimises); otherwise the full unit-length profile vector.
-        """
-        if not normalize:
-            return self._attention_pool(interactions, item_emb, query_emb)[0]
-        gnn, spectral = self.user_parts(interactions, item_emb, query_emb)
-        return gnn if spectral is None else self.user_vectors(gnn, spectral)
+    def edge_attention(self, interactions: UserInteractions) -> Tensor:
+        """``[num_edges]``: the softmax of :meth:`edge_logits` over each user's edges."""
+        rank, age_days = recency(interactions)
+        return softmax(self.edge_logits(interactions, rank, age_days), interactions.user,
+                       num_nodes=interactions.num_users)
 
-    def user_parts(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor
-                   ) -> tuple[Tensor, Tensor | None]:
+    def user_output(self, pooled: Tensor) -> Tensor:
+        """The output layer ``x + W x + b``; affine, so applied per edge and attention-weighted it sums to the state."""
+        return pooled + self.user_out(pooled)
+
+    def user_vectors(self, interactions: UserInteractions, pooling: UserPooling) -> Tensor:
+        """``[num_users, out_dim]`` unit profile vectors of the users ``pooling`` pooled from ``interactions``."""
+        gnn, spectral = self.user_parts(interactions, pooling)
+        return gnn if spectral is None else self.join_user_parts(gnn, spectral)
+
+    def user_parts(self, interactions: UserInteractions, pooling: UserPooling) -> tuple[Tensor, Tensor | None]:
         """The unit GNN part and unit spectral part (``None`` without a filter) of each user."""
-        user, weight = self._attention_pool(interactions, item_emb, query_emb)
-        spectral = self.spectral.user_part(interactions, weight) if self.spectral is not None else None
-        return nn.functional.normalize(user, dim=-1), spectral
+        spectral = self.spectral.user_part(interactions, pooling.attention) if self.spectral is not None else None
+        return nn.functional.normalize(pooling.state, dim=-1), spectral
 
-    def user_vectors(self, gnn: Tensor, spectral: Tensor) -> Tensor:
+    def join_user_parts(self, gnn: Tensor, spectral: Tensor) -> Tensor:
         """Profile vectors from the two parts of each user (rows; the parts need not be unit-length)."""
         return torch.cat([self.mix_parts(gnn, spectral), gnn.new_zeros(gnn.shape[0], 1)], dim=1)
 
@@ -259,20 +328,6 @@ class ProfileModel(nn.Module):
         """``[sqrt(1 - mix) * gnn, sqrt(mix) * spectral]``: dot products of such rows mix the two scores."""
         mix = float(self.spectral_mix)
         return torch.cat([math.sqrt(1.0 - mix) * gnn, math.sqrt(mix) * spectral], dim=1)
-
-    def _attention_pool(self, interactions: UserInteractions, item_emb: Tensor, query_emb: Tensor
-                        ) -> tuple[Tensor, Tensor]:
-        """Each user's raw GNN vector and the attention weight of each of their edges."""
-        is_item = interactions.is_item()
-        neighbour = torch.empty(len(interactions), self.dim)
-        neighbour[is_item] = item_emb[interactions.node[is_item]]
-        neighbour[~is_item] = query_emb[interactions.node[~is_item]]
-        rank, age_days = recency(interactions)
-        weight = softmax(self.edge_logits(interactions, rank, age_days), interactions.user,
-                         num_nodes=interactions.num_users)
-        pooled = scatter(weight.unsqueeze(1) * neighbour, interactions.user, dim=0,
-                         dim_size=interactions.num_users, reduce="sum")
-        return pooled + self.user_out(pooled), weight
 
     def edge_logits(self, interactions: UserInteractions, rank: Tensor, age_days: Tensor) -> Tensor:
         """Unnormalised attention of each user edge: how much it says about the user now."""

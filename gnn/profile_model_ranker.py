@@ -17,7 +17,7 @@ from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.evaluation.ranker import Ranker, Scorer
 from personagraph.evaluation.ranking_data import RankingData
-from personagraph.evaluation.ranking_metrics import Targets
+from personagraph.evaluation.ranking_metrics import Targets, dot_product_scorer
 from personagraph.gnn.train_config import TrainConfig
 
 
@@ -52,6 +52,5 @@ class ProfileModelRanker(Ranker):
         model = copy.deepcopy(self.model)
         model.refit_spectral(history.graph, self.seed)
         with torch.no_grad():
-            users = model.user_embeddings(history.graph)
-            items = model.item_embeddings(history.graph)
-        return lambda batch: users[batch] @ items.T
+            output = model(history.graph)
+        return dot_product_scorer(output.user_vectors, output.item_vectors)

@@ -7,12 +7,19 @@ other items masked out, as in evaluation). The model so learns to predict the *n
 item from earlier behaviour, which is what a profile is used for, instead of learning
 to recognise items already in the history.
 
+An epoch costs time linear in the log: a step gathers only its batch's rows (the
+interactions are sorted by user), the number of steps is capped
+(``TrainConfig.max_steps_per_epoch``, since each step recomputes the item states), large
+catalogues rank against sampled negatives, and early stopping scores a bounded sample of
+validation users.
+
 After training, the spectral filter's width and mix are chosen on the validation targets
 (a mix of 0 drops the filter), so the kept model is the one that ranks them best.
 """
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -26,7 +33,8 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.evaluation.ranking_metrics import as_csr, csr_rows, evaluate_ranking
 from personagraph.gnn.train_config import TrainConfig
-from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+from personagraph.gnn.user_interactions import UserInteractions
+from personagraph.shop.schema import shop_schema
 
 SELECTION_METRIC = "recall@20"
 #: Weights of the spectral part tried on validation (0 = GNN only, 1 = spectral only).
@@ -58,13 +66,13 @@ def train_profile_model(
     candidates = _TargetCandidates(interactions, config.target_weights)
     if candidates.num_users == 0:
         raise PersonaGraphError(
-            "no user has a purchase/add_to_cart/click edge to learn from; "
+            f"no user has a {'/'.join(config.target_weights)} edge to learn from; "
             f"check the event log or TrainConfig.target_weights ({config.target_weights})"
         )
     model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids, config.dropout,
-                                    config.spectral_dim, config.seed)
+                                    config.spectral_dim, config.seed, config.user_degree_exponent)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    history_pairs = interactions.item_history()
+    validation = _ValidationSample(interactions, val_targets, config)
     result = TrainResult(model=model)
     best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
     deadline = time.perf_counter() + 60.0 * config.max_minutes if config.max_minutes else float("inf")
@@ -74,7 +82,7 @@ def train_profile_model(
         loss = _train_epoch(model, optimizer, train_graph, interactions, candidates, config, generator)
         record = {"epoch": float(epoch), "loss": loss}
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record |= _evaluate(model, train_graph, history_pairs, val_targets, config.eval_batch_size)
+            record |= validation.evaluate(model, train_graph)
             if record[SELECTION_METRIC] > best_score:
                 best_state, best_score, stale = copy.deepcopy(model.state_dict()), record[SELECTION_METRIC], 0
                 result.best_epoch, result.best_metrics = epoch, {k: v for k, v in record.items() if "@" in k}
@@ -88,8 +96,9 @@ def train_profile_model(
     model.load_state_dict(best_state)
     model.eval()
     if model.spectral is not None:
-        result.spectral_tuning = _choose_spectral(model, train_graph, history_pairs, val_targets, generator)
-        result.best_metrics = _evaluate(model, train_graph, history_pairs, val_targets, config.eval_batch_size)
+        result.spectral_tuning = _choose_spectral(model, train_graph, interactions.item_history(), val_targets,
+                                                  generator)
+        result.best_metrics = validation.evaluate(model, train_graph)
     return result
 
 
@@ -97,10 +106,11 @@ class _TargetCandidates:
     """The (user, item) pairs a user can be asked to predict, with their loss weight and time."""
 
     def __init__(self, interactions: UserInteractions, target_weights: dict[str, float]) -> None:
-        unknown = set(target_weights) - {edge[1] for edge in USER_EDGE_TYPES}
+        events = shop_schema().event_names  # an edge type's code is its event's code
+        unknown = set(target_weights) - set(events)
         if unknown:
             raise PersonaGraphError(f"unknown edge types in TrainConfig.target_weights: {sorted(unknown)}")
-        weight_of_kind = torch.tensor([target_weights.get(edge[1], 0.0) for edge in USER_EDGE_TYPES])
+        weight_of_kind = torch.tensor([target_weights.get(name, 0.0) for name in events])
         weight = torch.where(interactions.is_item(), weight_of_kind[interactions.kind], 0.0)
         rows = torch.nonzero(weight > 0).flatten()
         # Keep, per (user, item), the row with the strongest edge type (e.g. the purchase, not the click).
@@ -158,28 +168,31 @@ def _train_epoch(
     has_context = torch.bincount(interactions.user[context], minlength=num_users) > 0
     users = users[has_context[users]]
     users = users[torch.randperm(users.numel(), generator=generator)]
+    # Per-epoch tables, sorted by user: a step gathers its batch's rows through their indptr.
+    contexts = interactions.select(context)
+    context_indptr = contexts.indptr()
     # Negatives exclude all of a user's items except the target (history and future alike).
-    other_items = is_item & ~is_target
+    excluded = interactions.select(is_item & ~is_target)
+    excluded_indptr = excluded.indptr()
     # Items learn co-occurrence from every edge except this epoch's targets.
     propagation = interactions.select(~is_target)
+    num_items = int(graph["item"].num_nodes)
+    batch_size = epoch_batch_size(users.numel(), config)
     total_loss, total_weight = 0.0, 0.0
-    for start in range(0, users.numel(), config.batch_size):
-        batch = users[start : start + config.batch_size]
-        in_batch = torch.zeros(num_users, dtype=torch.bool)
-        in_batch[batch] = True
-        position = torch.full((num_users,), -1, dtype=torch.long)
-        position[batch] = torch.arange(batch.numel())
-        batch_context = interactions.select(context & in_batch[interactions.user])
-        item_emb = model.item_embeddings(graph, propagation, normalize=False)
-        user_emb = model.pool_users(batch_context, item_emb, model.query_embeddings(graph, item_emb), normalize=False)
-        user_emb = nn.functional.normalize(user_emb[batch], dim=-1)
-        logits = user_emb @ nn.functional.normalize(item_emb, dim=-1).T / config.temperature
-        masked = other_items & in_batch[interactions.user]
-        logits = logits.index_put(
-            (position[interactions.user[masked]], interactions.node[masked]), torch.tensor(float("-inf"))
+    for start in range(0, users.numel(), batch_size):
+        batch = users[start : start + batch_size]
+        batch_context = contexts.rows_of(batch, context_indptr)
+        item_states = model.item_states(graph, propagation)
+        pooling = model.pool(batch_context, item_states, model.query_states(graph, item_states))
+        batch_excluded = excluded.rows_of(batch, excluded_indptr)
+        negatives = (None if num_items <= config.full_softmax_items
+                     else torch.randperm(num_items, generator=generator)[: config.sampled_negatives])
+        losses = softmax_ranking_loss(
+            nn.functional.normalize(pooling.state, dim=-1), nn.functional.normalize(item_states, dim=-1),
+            target_item[batch], (batch_excluded.user, batch_excluded.node), config.temperature, negatives,
         )
         weight = target_weight[batch]
-        loss = (nn.functional.cross_entropy(logits, target_item[batch], reduction="none") * weight).sum() / weight.sum()
+        loss = (losses * weight).sum() / weight.sum()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -188,13 +201,72 @@ def _train_epoch(
     return total_loss / max(total_weight, 1e-12)
 
 
-@torch.no_grad()
-def _evaluate(model: ProfileModel, graph: HeteroData, history: Tensor, targets: Tensor, batch_size: int) -> dict[str, float]:
-    model.eval()
-    metrics = evaluate_ranking(model.user_embeddings(graph), model.item_embeddings(graph), history, targets,
-                               ks=(10, 20), batch_size=batch_size)
-    metrics.pop("num_users")
-    return metrics
+def epoch_batch_size(num_users: int, config: TrainConfig) -> int:
+    """Users per step: ``config.batch_size``, or more, so an epoch takes at most ``max_steps_per_epoch`` steps."""
+    return max(config.batch_size, math.ceil(num_users / max(config.max_steps_per_epoch, 1)))
+
+
+def softmax_ranking_loss(users: Tensor, items: Tensor, targets: Tensor, excluded: tuple[Tensor, Tensor],
+                         temperature: float, negatives: Tensor | None = None) -> Tensor:
+    """``[batch]`` cross-entropy of each row's target item; ``excluded`` (row, item) pairs never compete.
+
+    ``negatives=None`` ranks the target against every item (exact). Otherwise it competes with
+    ``negatives``, a uniform sample of distinct items shared by the batch: every logit is
+    lowered by the log of its item's expected count in the sample (the logQ correction of
+    sampled softmax), so the loss estimates the full one and equals it when all items are
+    sampled. A sampled item that is the row's target or excluded is no negative.
+    """
+    excluded_row, excluded_item = excluded
+    minus_inf = torch.tensor(float("-inf"))
+    if negatives is None:
+        logits = users @ items.T / temperature
+        logits = logits.index_put((excluded_row, excluded_item), minus_inf)
+        return nn.functional.cross_entropy(logits, targets, reduction="none")
+    num_items = items.shape[0]
+    log_q = math.log(negatives.numel() / num_items)
+    positive = (users * items[targets]).sum(dim=1, keepdim=True) / temperature - log_q
+    negative = users @ items[negatives].T / temperature - log_q
+    column = torch.full((num_items,), -1, dtype=torch.long)
+    column[negatives] = torch.arange(negatives.numel())
+    rows = torch.cat([torch.arange(users.shape[0]), excluded_row])
+    columns = column[torch.cat([targets, excluded_item])]
+    sampled = columns >= 0
+    negative = negative.index_put((rows[sampled], columns[sampled]), minus_inf)
+    logits = torch.cat([positive, negative], dim=1)
+    return nn.functional.cross_entropy(logits, torch.zeros_like(targets), reduction="none")
+
+
+class _ValidationSample:
+    """The validation users early stopping scores: all of them, or ``config.max_eval_users`` drawn once.
+
+    Only the sample's users are pooled and ranked, so an evaluation costs the sample's edges
+    and the sample x items, whatever the number of users.
+    """
+
+    def __init__(self, interactions: UserInteractions, targets: Tensor, config: TrainConfig) -> None:
+        users = torch.nonzero(targets >= 0).flatten()
+        if users.numel() > config.max_eval_users:  # its own generator: training's draws stay as they are
+            draw = torch.randperm(users.numel(), generator=torch.Generator().manual_seed(config.seed))
+            users = users[draw[: config.max_eval_users]].sort().values
+        self.interactions = interactions
+        self.rows = interactions.rows_of(users, interactions.indptr())
+        self.targets = targets[users]
+        self.history = csr_rows(*as_csr(interactions.item_history(), interactions.num_users), users)
+        self.batch_size = config.eval_batch_size
+
+    @torch.no_grad()
+    def evaluate(self, model: ProfileModel, graph: HeteroData) -> dict[str, float]:
+        """Recall@K / NDCG@K (K = 10, 20) of the sample's targets, their history items excluded.
+
+        ``graph`` is the one ``interactions`` came from.
+        """
+        model.eval()
+        item_states = model.item_states(graph, self.interactions)
+        pooling = model.pool(self.rows, item_states, model.query_states(graph, item_states))
+        metrics = evaluate_ranking(model.user_vectors(self.rows, pooling), model.item_vectors(item_states),
+                                   self.history, self.targets, ks=(10, 20), batch_size=self.batch_size)
+        metrics.pop("num_users")
+        return metrics
 
 
 @torch.no_grad()
@@ -213,10 +285,11 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     users = users[torch.randperm(users.numel(), generator=generator)[:subset]].sort().values
     history_csr = csr_rows(*as_csr(history, num_users), users)
     user_targets = csr_rows(target_indptr, target_items, users)
-    item_states = model.item_embeddings(graph, normalize=False)
-    gnn_users, full_spectral_users = model.user_parts(UserInteractions.from_graph(graph), item_states,
-                                                      model.query_embeddings(graph, item_states))
-    gnn_users, full_spectral_users = gnn_users[users], full_spectral_users[users]
+    interactions = UserInteractions.from_graph(graph)
+    item_states = model.item_states(graph, interactions)
+    subset_rows = interactions.rows_of(users, interactions.indptr())  # only the chosen users are pooled
+    pooling = model.pool(subset_rows, item_states, model.query_states(graph, item_states))
+    gnn_users, full_spectral_users = model.user_parts(subset_rows, pooling)
     gnn_items = nn.functional.normalize(item_states, dim=-1)
     widths = sorted({max(spectral.k // 4, 1), max(spectral.k // 2, 1), spectral.k})
     tried, best = [], (-1.0, 0.0, spectral.k)

@@ -6,39 +6,47 @@ items onto them and back is the "ideal low-pass filter" of GF-CF (Shen et al., C
 which on ID-only data such as Gowalla ranks about as well as a LightGCN trained for
 hundreds of epochs. In embedding form it is a k-wide user part (the attention-weighted
 sum of the user's items' rows of ``D_I^-a V``) and a k-wide item part (``D_I^1/2 V``), so
-it sits beside the GNN's vectors in one dot product. GF-CF has ``a = 1/2``; we use
-:data:`USER_DEGREE_EXPONENT`. It is fitted once, from the
-training graph, by a sparse SVD; users are pooled with the model's weights, so new users
+it sits beside the GNN's vectors in one dot product. GF-CF has ``a = 1/2``; the filter's
+``degree_exponent`` (``TrainConfig.user_degree_exponent``, saved with the model) sets it. It is
+fitted once, from the training graph; users are pooled with the model's weights, so new users
 and new events need no refit. Items that arrive later have no row: they rely on the GNN.
 """
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 import torch
-from scipy.sparse.linalg import svds
 from torch import Tensor, nn
 
+from personagraph.gnn.train_config import USER_DEGREE_EXPONENT
 from personagraph.gnn.user_interactions import UserInteractions
-
-#: ``a`` above: how much a popular item in a history is discounted. 1/4 beat GF-CF's 1/2 on a
-#: Gowalla validation split (Recall@20 0.1988 vs 0.1944 with 1,024 components, 0.1937 vs
-#: 0.1909 with 512), never on its test pairs.
-USER_DEGREE_EXPONENT = 0.25
 #: Matrices with at most this many cells are decomposed densely (exact, and any k works).
 DENSE_SVD_CELLS = 4_000_000
+#: Above that, the right singular vectors are eigenvectors of the item Gram matrix ``R^T R``
+#: (its non-zeros are the co-occurring item pairs, so it grows with the log, not with users x
+#: items): an exact dense eigen-solver up to this many items, a randomised one beyond.
+DENSE_GRAM_ITEMS = 8192
+#: The randomised eigen-solver's extra columns and power iterations (Halko et al., 2011).
+RANDOMISED_OVERSAMPLING = 64
+RANDOMISED_POWER_ITERATIONS = 4
 
 
 class SpectralFilter(nn.Module):
-    """``basis``: ``[num_items, k]`` singular vectors; ``degree``: each item's training interactions."""
+    """``basis``: ``[num_items, k]`` singular vectors; ``degree``: each item's training interactions.
 
-    def __init__(self, num_items: int, k: int) -> None:
+    ``degree_exponent`` is ``a`` above: a user's part weighs each of their items by ``degree ** -a``.
+    """
+
+    def __init__(self, num_items: int, k: int, degree_exponent: float = USER_DEGREE_EXPONENT) -> None:
         super().__init__()
+        self.degree_exponent = float(degree_exponent)
         self.register_buffer("basis", torch.zeros(num_items, k))
         self.register_buffer("degree", torch.zeros(num_items))
 
     @classmethod
-    def fit(cls, interactions: UserInteractions, num_items: int, k: int, seed: int = 0) -> "SpectralFilter | None":
+    def fit(cls, interactions: UserInteractions, num_items: int, k: int, seed: int = 0,
+            degree_exponent: float = USER_DEGREE_EXPONENT) -> "SpectralFilter | None":
         """The top-``k`` filter of the user→item edges (each pair once); ``None`` when the graph is too small."""
         rows = interactions.is_item()
         pairs = np.unique(np.stack([interactions.user[rows].numpy(), interactions.node[rows].numpy()]), axis=1)
@@ -51,7 +59,7 @@ class SpectralFilter(nn.Module):
         item_degree = np.asarray(matrix.sum(axis=0)).ravel()
         normalised = sp.diags(_inverse_sqrt(user_degree)) @ matrix @ sp.diags(_inverse_sqrt(item_degree))
         basis = _top_right_singular_vectors(normalised.tocsr(), k, seed)
-        spectral = cls(num_items, k)
+        spectral = cls(num_items, k, degree_exponent)
         spectral.basis.copy_(torch.from_numpy(basis))
         spectral.degree.copy_(torch.from_numpy(item_degree.astype(np.float32)))
         return spectral
@@ -62,7 +70,7 @@ class SpectralFilter(nn.Module):
 
     def truncated(self, k: int) -> "SpectralFilter":
         """The filter keeping only the ``k`` smoothest components."""
-        spectral = SpectralFilter(self.basis.shape[0], k)
+        spectral = SpectralFilter(self.basis.shape[0], k, self.degree_exponent)
         spectral.basis.copy_(self.basis[:, :k])
         spectral.degree.copy_(self.degree)
         return spectral
@@ -90,7 +98,7 @@ class SpectralFilter(nn.Module):
         """Which edges end at an item of the basis, and their weight times the item's degree discount."""
         known = interactions.is_item() & (interactions.node < self.basis.shape[0])
         item = interactions.node[known]
-        return known, weight[known] * self.degree[item].clamp(min=1.0).pow(-USER_DEGREE_EXPONENT)
+        return known, weight[known] * self.degree[item].clamp(min=1.0).pow(-self.degree_exponent)
 
     def item_part(self, num_items: int) -> Tensor:
         """``[num_items, k]``: item rows of ``D_I^1/2 V`` scaled to unit root-mean-square norm; later items are zero."""
@@ -107,14 +115,33 @@ def _inverse_sqrt(degree: np.ndarray) -> np.ndarray:
 
 
 def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
-    """``[num_items, k]`` right singular vectors, largest singular value first, signs fixed."""
+    """``[num_items, k]`` right singular vectors, largest singular value first, signs fixed.
+
+    Time and memory grow with the matrix's non-zeros and ``num_items x k``, never with
+    ``num_users x num_items`` (except below ``DENSE_SVD_CELLS``).
+    """
     if matrix.shape[0] * matrix.shape[1] <= DENSE_SVD_CELLS:
         _, _, vt = np.linalg.svd(matrix.toarray(), full_matrices=False)
         basis = vt[:k].T
     else:
-        start = np.random.default_rng(seed).uniform(-1.0, 1.0, min(matrix.shape)).astype(np.float32)
-        _, values, vt = svds(matrix, k=k, v0=start)
-        basis = vt[np.argsort(-values)].T
+        gram = (matrix.T @ matrix).tocsr()
+        num_items = gram.shape[0]
+        if num_items <= DENSE_GRAM_ITEMS:
+            _, vectors = scipy.linalg.eigh(gram.toarray(), subset_by_index=[num_items - k, num_items - 1])
+        else:
+            vectors = _randomised_top_eigenvectors(gram, k, seed)
+        basis = vectors[:, ::-1]
     # A singular vector's sign is arbitrary; fix it so that refits give the same vectors.
     signs = np.sign(basis[np.abs(basis).argmax(axis=0), np.arange(basis.shape[1])])
     return np.ascontiguousarray(basis * np.where(signs == 0, 1.0, signs), dtype=np.float32)
+
+
+def _randomised_top_eigenvectors(gram: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
+    """The top-``k`` eigenvectors of a symmetric PSD sparse matrix, smallest eigenvalue first (as eigh)."""
+    width = min(gram.shape[0], k + RANDOMISED_OVERSAMPLING)
+    basis = np.random.default_rng(seed).standard_normal((gram.shape[0], width)).astype(np.float32)
+    basis, _ = np.linalg.qr(basis)
+    for _ in range(RANDOMISED_POWER_ITERATIONS):
+        basis, _ = np.linalg.qr(gram @ basis)
+    _, vectors = np.linalg.eigh(basis.T @ (gram @ basis))
+    return basis @ vectors[:, width - k:]

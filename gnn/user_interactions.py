@@ -12,16 +12,11 @@ import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-#: User-side edge types in a fixed order: their index is the edge-type code the model learns weights for.
-USER_EDGE_TYPES: tuple[tuple[str, str, str], ...] = (
-    ("user", "view", "item"),
-    ("user", "click", "item"),
-    ("user", "add_to_cart", "item"),
-    ("user", "purchase", "item"),
-    ("user", "search", "query"),
-)
-#: Codes of the edge types that end at an item (the rest end at a query).
-ITEM_EDGE_CODES: tuple[int, ...] = tuple(code for code, edge in enumerate(USER_EDGE_TYPES) if edge[2] == "item")
+from personagraph.shop.schema import USER, schema_attributes, shop_schema
+
+#: ``USER_EDGE_TYPES``: the schema's user-side edge types; an edge type's index is the code the model
+#: learns a weight for. ``ITEM_EDGE_CODES``: the codes of those that end at an item (the rest end at a query).
+__getattr__ = schema_attributes(__name__, USER_EDGE_TYPES="user_edge_types", ITEM_EDGE_CODES="item_event_codes")
 
 
 @dataclass
@@ -29,7 +24,7 @@ class UserInteractions:
     """Parallel edge arrays sorted by ``user``: ``node`` is an item or query index (see ``kind``)."""
 
     user: Tensor  # long [E]
-    kind: Tensor  # long [E], index into USER_EDGE_TYPES
+    kind: Tensor  # long [E], index into the schema's user_edge_types
     node: Tensor  # long [E], item index or query index
     count: Tensor  # float [E], number of events behind the edge
     last_ts: Tensor  # float64 [E], epoch seconds of the latest event
@@ -39,7 +34,7 @@ class UserInteractions:
     def from_graph(cls, data: HeteroData) -> "UserInteractions":
         """Collect the user-side edges of a graph; missing edge types count as empty."""
         parts: dict[str, list[Tensor]] = {"user": [], "kind": [], "node": [], "count": [], "last_ts": []}
-        for code, edge_type in enumerate(USER_EDGE_TYPES):
+        for code, edge_type in enumerate(shop_schema().user_edge_types):
             if edge_type not in data.edge_types:
                 continue
             store = data[edge_type]
@@ -53,7 +48,7 @@ class UserInteractions:
                  "count": torch.float32, "last_ts": torch.float64}
         columns = {name: torch.cat(parts[name]) if parts[name] else torch.empty(0, dtype=empty[name]) for name in parts}
         order = torch.argsort(columns["user"], stable=True)
-        return cls(num_users=int(data["user"].num_nodes), **{name: col[order] for name, col in columns.items()})
+        return cls(num_users=int(data[USER].num_nodes), **{name: col[order] for name, col in columns.items()})
 
     def __len__(self) -> int:
         return int(self.user.numel())
@@ -65,13 +60,28 @@ class UserInteractions:
 
     def is_item(self) -> Tensor:
         """Which rows end at an item (as opposed to a query)."""
-        return torch.isin(self.kind, torch.tensor(ITEM_EDGE_CODES))
+        return torch.isin(self.kind, torch.tensor(shop_schema().item_event_codes))
 
     def indptr(self) -> Tensor:
         """CSR row pointer over users: rows of user ``u`` are ``indptr[u]:indptr[u + 1]``."""
         indptr = torch.zeros(self.num_users + 1, dtype=torch.long)
         indptr[1:] = torch.cumsum(torch.bincount(self.user, minlength=self.num_users), 0)
         return indptr
+
+    def rows_of(self, users: Tensor, indptr: Tensor) -> "UserInteractions":
+        """Only the rows of ``users`` (in that order), renumbered so that ``users[i]`` is user ``i``.
+
+        ``indptr`` is :meth:`indptr` (computed once by the caller); the rows are gathered through
+        it, so the cost is that of the rows returned, not of the whole table (what keeps a
+        training step proportional to its batch).
+        """
+        starts = indptr[users]
+        lengths = indptr[users + 1] - starts
+        offsets = torch.cumsum(lengths, 0) - lengths
+        rows = torch.repeat_interleave(starts - offsets, lengths) + torch.arange(int(lengths.sum()))
+        columns = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in ("user", "num_users")}
+        local_user = torch.repeat_interleave(torch.arange(users.numel()), lengths)
+        return UserInteractions(user=local_user, num_users=int(users.numel()), **columns)
 
     def item_history(self) -> Tensor:
         """``[2, E]`` (user, item) pairs of all item edges, the items to exclude from a user's ranking."""

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from torch_geometric.data import HeteroData
 
-EdgeType = tuple[str, str, str]
+from personagraph.shop.schema import EdgeType
 
 
 def forward_edge_types(data: HeteroData) -> list[EdgeType]:

@@ -1,7 +1,8 @@
 """Turn a validated shop into the heterogeneous graph the encoders and the GNN work on.
 
 The contract (docs/ARCHITECTURE.md, "The heterogeneous graph"): node types ``user``,
-``item``, ``query``, ``category``; every forward edge type present, even with no edges;
+``item``, ``query``, ``category``; every forward edge type of the shop schema
+(:attr:`~personagraph.shop.schema.ShopSchema.forward_edge_types`) present, even with no edges;
 one edge per distinct (source, target) pair carrying ``count`` (events) and ``last_ts``
 (latest event, epoch seconds); reverse ``rev_*`` edge types for message passing.
 Everything is vectorised over the event arrays (no Python loop per event).
@@ -13,17 +14,21 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.transforms import ToUndirected
 
-from personagraph.shop.shop_data import EVENT_CODE, ITEM_EVENTS, ShopData
-
-EdgeType = tuple[str, str, str]
-
-#: Forward edge types, in a fixed order; reverse types are these with ``rev_`` relations.
-FORWARD_EDGE_TYPES: tuple[EdgeType, ...] = (
-    *(("user", event, "item") for event in ITEM_EVENTS),
-    ("user", "search", "query"),
-    ("query", "leads_to", "item"),
-    ("item", "in_category", "category"),
+from personagraph.shop.schema import (
+    CATEGORY,
+    IN_CATEGORY,
+    ITEM,
+    LEADS_TO,
+    QUERY,
+    USER,
+    EdgeType,
+    schema_attributes,
+    shop_schema,
 )
+from personagraph.shop.shop_data import ShopData
+
+#: ``FORWARD_EDGE_TYPES``: the schema's forward edge types, in order (reverse types add ``rev_``).
+__getattr__ = schema_attributes(__name__, FORWARD_EDGE_TYPES="forward_edge_types")
 
 
 def build_hetero_graph(shop: ShopData) -> HeteroData:
@@ -36,29 +41,27 @@ def build_hetero_graph(shop: ShopData) -> HeteroData:
     """
     events, catalog = shop.events, shop.catalog
     data = HeteroData()
-    data["user"].num_nodes = events.num_users
-    data["item"].num_nodes = len(catalog)
-    data["query"].num_nodes = len(events.query_texts)
+    data[USER].num_nodes = events.num_users
+    data[ITEM].num_nodes = len(catalog)
+    data[QUERY].num_nodes = len(events.query_texts)
 
-    for event in ITEM_EVENTS:
-        mask = (events.kind == EVENT_CODE[event]) & (events.item >= 0)
-        _set_edges(data, ("user", event, "item"), events.user[mask], events.item[mask],
-                   events.timestamp[mask], len(catalog))
-    searches = (events.kind == EVENT_CODE["search"]) & (events.query >= 0)
-    _set_edges(data, ("user", "search", "query"), events.user[searches], events.query[searches],
-               events.timestamp[searches], len(events.query_texts))
-    leads = searches & (events.item >= 0)
-    _set_edges(data, ("query", "leads_to", "item"), events.query[leads], events.item[leads],
-               events.timestamp[leads], len(catalog))
+    schema = shop_schema()
+    target_column = {ITEM: events.item, QUERY: events.query}
+    for code, event in enumerate(schema.events):
+        target = target_column[event.target]
+        mask = (events.kind == code) & (target >= 0)
+        _set_edges(data, event.edge_type, events.user[mask], target[mask], events.timestamp[mask],
+                   int(data[event.target].num_nodes))
+    leads = np.isin(events.kind, schema.query_event_codes) & (events.query >= 0) & (events.item >= 0)
+    _set_edges(data, LEADS_TO.edge_type, events.query[leads], events.item[leads], events.timestamp[leads], len(catalog))
 
     names, item_category = np.unique(np.asarray(catalog.categories, dtype=str), return_inverse=True)
     if len(names) and names[0] == "":  # items without a category: no node, no edge
         names, item_category = names[1:], item_category - 1
-    data["category"].num_nodes = len(names)
-    data["category"].names = names.tolist()
+    data[CATEGORY].num_nodes = len(names)
+    data[CATEGORY].names = names.tolist()
     with_category = np.flatnonzero(item_category >= 0)
-    _set_edges(data, ("item", "in_category", "category"), with_category, item_category[with_category],
-               None, len(names))
+    _set_edges(data, IN_CATEGORY.edge_type, with_category, item_category[with_category], None, len(names))
     return ToUndirected()(data)
 
 

@@ -12,8 +12,8 @@ _EXPORTS: dict[str, str] = {
     "TextAudience": "text_audience",
     "TrainOptions": "train_pipeline",
     "run_training": "train_pipeline",
-    "TrainedRun": "trained_run",
-    "find_run_folder": "trained_run",
+    "Run": "run",
+    "find_run_dir": "run",
 }
 
 __getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

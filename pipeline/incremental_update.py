@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,32 +30,23 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from personagraph.encoders.load_text_encoder import load_text_encoder
-from personagraph.encoders.sentence_transformer_encoder import DEFAULT_MODEL_NAME
-from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.errors import PersonaGraphError
-from personagraph.gnn.checkpoint import Checkpoint, load_checkpoint
-from personagraph.graph.hetero_graph_builder import FORWARD_EDGE_TYPES, build_hetero_graph
-from personagraph.store.profile_store import RELATIONSHIP_FOR_EDGE, ProfileStore
-from personagraph.shop.shop_data import EVENT_CODE, EVENT_TYPES, Catalog, EventLog, ShopData
+from personagraph.graph.hetero_graph_builder import build_hetero_graph
+from personagraph.store.profile_store import ProfileStore
+from personagraph.shop.schema import IN_CATEGORY, LEADS_TO, shop_schema
+from personagraph.shop.shop_data import Catalog, EventLog, ShopData
 from personagraph.shop.shop_reader import TABLE_FORMATS, read_shop
 from personagraph.shop.shop_validation_error import ShopValidationError
+from personagraph.shop.timestamp_window import TimestampWindow
 from personagraph.shop.validation_problem import ValidationProblem
-from personagraph.profiles.profile_space import Encode, ProfileSpace, empty_event_log, select_items, select_users
-from personagraph.store.profile_sync import (
-    LABEL_FOR_NODE,
-    category_rows,
-    edge_rows,
-    item_rows,
-    run_sync_steps,
-)
+from personagraph.profiles.profile_space import ProfileSpace, empty_event_log, select_items, select_users
+from personagraph.store.profile_changes import ProfileChanges
+from personagraph.store.profile_sync import category_rows, edge_rows, item_rows, query_rows, sync_changes
+from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import RunFolder
 from personagraph.pipeline.stage_clock import StageClock
 from personagraph.profiles.user_profiles import UserProfiles
 
-_USER_EDGE_TYPES = tuple(edge for edge in FORWARD_EDGE_TYPES if edge[0] == "user")
-_LEADS_TO = ("query", "leads_to", "item")
-_IN_CATEGORY = ("item", "in_category", "category")
 
 
 @dataclass
@@ -79,18 +70,19 @@ class IncrementalUpdate:
         open_store: Callable[[], ProfileStore] | None = None,
         cache_dir: str | Path | None = None,
         progress: bool = True,
+        timestamp_window: TimestampWindow | None = None,
     ) -> "IncrementalUpdate":
         """Ingest ``events_file`` (and ``items_file``) into the run in ``run_dir``; with ``open_store``
-        the touched profiles, new items, queries and interactions are written to that store."""
+        the touched profiles, new items, queries and interactions are written to that store.
+        Event times must lie in ``timestamp_window`` (default: :meth:`TimestampWindow.default`)."""
         clock = StageClock()
-        folder = RunFolder(run_dir)
         with clock.stage("load"):
-            checkpoint, space, shop, applied = load_live_state(folder, progress)
-            model = checkpoint.model
+            run = Run.load(run_dir, cache_dir, progress=progress)
+            folder, model, space, shop = run.folder, run.model, run.space, run.shop
         with clock.stage("validate"):
             new_items, known_items = read_new_items(Path(items_file), shop.catalog, progress) if items_file \
                 else (select_items(shop.catalog, []), 0)
-            incoming = read_new_events(Path(events_file), shop.catalog, new_items, progress)
+            incoming = read_new_events(Path(events_file), shop.catalog, new_items, progress, timestamp_window)
         with clock.stage("merge"):
             merged, is_new = merge_shop(shop, new_items, incoming)
             first_item, first_query = len(shop.catalog), len(shop.events.query_texts)
@@ -98,6 +90,9 @@ class IncrementalUpdate:
                                     changed_queries=np.arange(first_query, len(merged.events.query_texts)))
         counts = {
             "events_received": len(incoming.events),
+            # Every row read was accepted: one bad row stops the update (the reader checks read = accepted + rejected).
+            "events_rows_read": len(incoming.events),
+            "events_rows_rejected": 0,
             "events_added": int(is_new.sum()),
             "events_already_ingested": len(incoming.events) - int(is_new.sum()),
             "items_added": len(new_items),
@@ -109,10 +104,10 @@ class IncrementalUpdate:
         }
         if not is_new.any() and not len(new_items):
             return cls(str(folder.path), None, None, counts, [], clock.stages)
-        number = applied + 1
+        number = run.updates + 1
         run_id = folder.update_run_id(number)
         with clock.stage("embed"):
-            space = space.extend(model, merged, lazy_encoder(folder, checkpoint, cache_dir))
+            space = space.extend(model, merged, run.encode)
             new_item_vectors = space.item_vectors(model)[first_item:]
         with clock.stage("profiles"):
             profiles = space.profile_users(model, merged, touched)
@@ -122,8 +117,8 @@ class IncrementalUpdate:
         if open_store is not None:
             with clock.stage("sync"), open_store() as store:
                 store.ensure_schema(model.out_dim)
-                synced = sync_update(store, merged, space, new_item_vectors, profiles, touched, first_item, first_query,
-                                     is_new, run_id, folder.read_json("config.json").get("dataset", {})
+                synced = sync_update(store, merged, new_item_vectors, profiles, touched, first_item, first_query,
+                                     is_new, run_id, run.config.get("dataset", {})
                                      .get("derived_queries", False), progress)
         update = cls(str(folder.path), number, run_id, counts, list(profiles.user_ids), clock.stages, synced)
         with clock.stage("write"):
@@ -151,16 +146,6 @@ class IncrementalUpdate:
         }
 
 
-def load_live_state(folder: RunFolder, progress: bool = True) -> tuple[Checkpoint, ProfileSpace, ShopData, int]:
-    """The run's model checkpoint, profile space, current shop state and how many updates that state holds."""
-    if not (folder.path / "config.json").is_file():
-        raise PersonaGraphError(f"{folder.path} is not a run folder (no config.json); pass the folder "
-                                "`personagraph train --out` wrote")
-    checkpoint = load_checkpoint(folder.checkpoint)
-    space = ProfileSpace.load(folder.profile_space)
-    return checkpoint, space, *folder.current_shop(progress)
-
-
 def read_new_items(items_file: Path, catalog: Catalog, progress: bool = True) -> tuple[Catalog, int]:
     """The items of ``items_file`` the catalogue lacks, validated as `train` does; also how many it has already.
 
@@ -173,13 +158,14 @@ def read_new_items(items_file: Path, catalog: Catalog, progress: bool = True) ->
     return select_items(shop.catalog, fresh), len(shop.catalog) - len(fresh)
 
 
-def read_new_events(events_file: Path, catalog: Catalog, new_items: Catalog, progress: bool = True) -> ShopData:
+def read_new_events(events_file: Path, catalog: Catalog, new_items: Catalog, progress: bool = True,
+                    timestamp_window: TimestampWindow | None = None) -> ShopData:
     """``events_file`` validated as `train` does, against the catalogue plus ``new_items``.
 
     The result's item indices point into the catalogue followed by ``new_items``.
     """
-    with _staged_shop(None, events_file, _concat_catalogs(catalog, new_items)) as (folder, names):
-        return _read_staged(folder, names, progress)
+    with _staged_shop(None, events_file, concat_catalogs(catalog, new_items)) as (folder, names):
+        return _read_staged(folder, names, progress, timestamp_window)
 
 
 def merge_shop(shop: ShopData, new_items: Catalog, incoming: ShopData) -> tuple[ShopData, np.ndarray]:
@@ -193,7 +179,7 @@ def merge_shop(shop: ShopData, new_items: Catalog, incoming: ShopData) -> tuple[
     user_ids, user_of = _appended(events.user_ids, fresh.user_ids)
     query_texts, query_of = _appended(events.query_texts, fresh.query_texts)
     user = user_of[fresh.user]
-    query = np.where(fresh.query >= 0, query_of[np.maximum(fresh.query, 0)], -1)
+    query = np.append(query_of, -1)[fresh.query]  # -1 (no query) picks the appended -1
     mine = np.isin(events.user, np.unique(user))
     stored = set(zip(events.user[mine].tolist(), events.kind[mine].tolist(), events.timestamp[mine].tolist(),
                      events.item[mine].tolist(), events.query[mine].tolist()))
@@ -212,7 +198,7 @@ def merge_shop(shop: ShopData, new_items: Catalog, incoming: ShopData) -> tuple[
     order = np.lexsort((columns["timestamp"], columns["user"]))  # stable: stored events first on ties
     is_new = np.concatenate([np.zeros(len(events), dtype=bool), np.ones(int(keep.sum()), dtype=bool)])[order]
     merged = EventLog(user_ids=user_ids, query_texts=query_texts, **{k: v[order] for k, v in columns.items()})
-    return ShopData(catalog=_concat_catalogs(shop.catalog, new_items), events=merged), is_new
+    return ShopData(catalog=concat_catalogs(shop.catalog, new_items), events=merged), is_new
 
 
 def touched_users(events: EventLog, is_new: np.ndarray, changed_items: np.ndarray | None = None,
@@ -230,7 +216,6 @@ def touched_users(events: EventLog, is_new: np.ndarray, changed_items: np.ndarra
 def sync_update(
     store: ProfileStore,
     shop: ShopData,
-    space: ProfileSpace,
     new_item_vectors: np.ndarray,
     profiles: UserProfiles,
     touched: np.ndarray,
@@ -241,42 +226,37 @@ def sync_update(
     derived_queries: bool = False,
     progress: bool = True,
 ) -> dict[str, int]:
-    """Write what an update changed: new items (with ``new_item_vectors``), categories and queries, the touched
-    users (profile, interactions, tags, segment) under ``run_id``, the searches' LEADS_TO links and
-    the segment sizes. Everything else in the store is left alone."""
+    """Write what an update changed, through the same sync as `train`: new items (with
+    ``new_item_vectors``), categories and queries, the touched users (profile, interactions, tags,
+    segment) under ``run_id``, the searches' LEADS_TO links and the segment sizes. Everything
+    else in the store is left alone."""
     catalog, events = shop.catalog, shop.events
     item_ids, query_texts = catalog.item_ids, events.query_texts
     new_catalog = select_items(catalog, range(first_item, len(catalog)))
     items_graph = build_hetero_graph(ShopData(catalog=new_catalog, events=empty_event_log()))
     users_graph = build_hetero_graph(select_users(shop, touched))
-    searched = (events.kind == EVENT_CODE["search"]) & (events.item >= 0)
+    schema = shop_schema()
+    searched = np.isin(events.kind, schema.query_event_codes) & (events.item >= 0)
     affected = np.unique(events.query[searched & is_new])
+    # All searches of a query with a new one, so its LEADS_TO counts are whole, not this update's share.
     leads_graph = build_hetero_graph(ShopData(catalog=catalog, events=events.select(
         searched & np.isin(events.query, affected))))
-    steps: list[tuple[str, Callable[[], int]]] = [
-        ("items", lambda: store.upsert_items(item_rows(ShopData(new_catalog, empty_event_log()),
-                                                        new_item_vectors))),
-        ("categories", lambda: store.upsert_categories(category_rows(items_graph["category"].names))),
-        ("queries", lambda: store.upsert_queries(
-            {"id": text, "derived": derived_queries} for text in query_texts[first_query:])),
-        ("users", lambda: store.upsert_users(profiles.user_rows(), run_id)),
-        ("IN_CATEGORY", lambda: store.upsert_relationships("IN_CATEGORY", "Item", "Category", edge_rows(
-            items_graph, _IN_CATEGORY, new_catalog.item_ids, items_graph["category"].names))),
-        ("LEADS_TO", lambda: store.upsert_relationships("LEADS_TO", "Query", "Item", edge_rows(
-            leads_graph, _LEADS_TO, query_texts, item_ids))),
-    ]
-    for edge_type in _USER_EDGE_TYPES:
-        relation = RELATIONSHIP_FOR_EDGE[edge_type[1]]
-        targets = item_ids if edge_type[2] == "item" else query_texts
-        steps.append((relation, lambda r=relation, e=edge_type, t=targets: store.replace_relationships(
-            r, "User", LABEL_FOR_NODE[e[2]], edge_rows(users_graph, e, profiles.user_ids, t))))
-    steps += [
-        ("INTERESTED_IN", lambda: store.replace_relationships("INTERESTED_IN", "User", "Tag", profiles.tag_rows())),
-        ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment",
-                                                           profiles.segment_link_rows())),
-        ("segments", lambda: store.upsert_nodes("Segment", ({"id": s.id, "size": s.size} for s in space.segments))),
-    ]
-    return run_sync_steps(steps, "syncing the update to Neo4j", progress)
+    edges = {
+        edge_type: edge_rows(users_graph, edge_type, profiles.user_ids,
+                             item_ids if edge_type[2] == "item" else query_texts)
+        for edge_type in schema.user_edge_types
+    }
+    edges[LEADS_TO.edge_type] = edge_rows(leads_graph, LEADS_TO.edge_type, query_texts, item_ids)
+    edges[IN_CATEGORY.edge_type] = edge_rows(items_graph, IN_CATEGORY.edge_type, new_catalog.item_ids,
+                                             items_graph["category"].names)
+    changes = ProfileChanges(
+        profiles,  # its segments are all of the run's, resized
+        items=item_rows(new_catalog, new_item_vectors),
+        categories=category_rows(items_graph["category"].names),
+        queries=query_rows(query_texts[first_query:], derived_queries),
+        edges=edges,
+    )
+    return sync_changes(store, changes, run_id, progress, "syncing the update to Neo4j")
 
 
 # -- reading new data ------------------------------------------------------------------
@@ -312,7 +292,8 @@ def _link(folder: Path, table: str, source: Path) -> Path:
     return link
 
 
-def _read_staged(folder: Path, names: dict[str, str], progress: bool) -> ShopData:
+def _read_staged(folder: Path, names: dict[str, str], progress: bool,
+                 timestamp_window: TimestampWindow | None = None) -> ShopData:
     """Read a staged shop in fail mode; problems name the user's files, not the staged links."""
     def relabel(text: str) -> str:
         for staged, real in names.items():
@@ -320,7 +301,7 @@ def _read_staged(folder: Path, names: dict[str, str], progress: bool) -> ShopDat
         return text
 
     try:
-        return read_shop(folder, on_error="fail", progress=progress)
+        return read_shop(folder, on_error="fail", progress=progress, timestamp_window=timestamp_window)
     except ShopValidationError as error:
         problems = [ValidationProblem(relabel(p.file), p.location, p.field, relabel(p.reason)) for p in error.problems]
         raise ShopValidationError(problems, error.total, "Fix these rows and run the update again; "
@@ -343,7 +324,8 @@ def _appended(known: list[str], incoming: list[str]) -> tuple[list[str], np.ndar
     return combined, codes
 
 
-def _concat_catalogs(first: Catalog, second: Catalog) -> Catalog:
+def concat_catalogs(first: Catalog, second: Catalog) -> Catalog:
+    """``first``'s items followed by ``second``'s."""
     if not len(second):
         return first
     return Catalog(
@@ -367,26 +349,12 @@ def _resized_segments(folder: RunFolder, space: ProfileSpace, profiles: UserProf
     return [replace(s, size=size) for s, size in zip(space.segments, sizes)]
 
 
-def lazy_encoder(folder: RunFolder, checkpoint: Checkpoint, cache_dir: str | Path | None = None) -> Encode:
-    """Encodes with the run's text encoder and embedding cache, loaded on first use (most calls need none)."""
-    loaded: list[TextEncoder] = []
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        if not loaded:
-            name = checkpoint.encoder_name
-            loaded.append(load_text_encoder(None if name in (None, DEFAULT_MODEL_NAME) else name,
-                                            cache_dir or folder.read_json("config.json")["embedding_cache"]))
-        return loaded[0].encode(list(texts))
-
-    return encode
-
-
 def _write_events(path: Path, shop: ShopData, rows: np.ndarray) -> None:
     """The added events in the shop file format (epoch-second timestamps)."""
     events = shop.events.select(rows)
     pq.write_table(pa.table({
         "user_id": [shop.events.user_ids[u] for u in events.user.tolist()],
-        "event": [EVENT_TYPES[k] for k in events.kind.tolist()],
+        "event": [shop_schema().event_names[k] for k in events.kind.tolist()],
         "timestamp": events.timestamp,
         "item_id": [shop.catalog.item_ids[i] if i >= 0 else None for i in events.item.tolist()],
         "query": [shop.events.query_texts[q] if q >= 0 else None for q in events.query.tolist()],

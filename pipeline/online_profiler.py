@@ -24,9 +24,8 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.shop.shop_data import EventLog, ShopData
 from personagraph.shop.shop_reader import shop_from_rows
-from personagraph.pipeline.incremental_update import lazy_encoder, load_live_state
+from personagraph.pipeline.run import Run
 from personagraph.profiles.profile_space import Encode, ProfileSpace
-from personagraph.pipeline.run_folder import RunFolder
 from personagraph.profiles.user_profiles import UserProfiles
 
 #: The id an unnamed user's events are profiled under.
@@ -49,13 +48,11 @@ class OnlineProfiler:
         self._user_index = {user_id: u for u, user_id in enumerate(self.shop.events.user_ids)}
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, cache_dir: str | Path | None = None, progress: bool = False
-                 ) -> "OnlineProfiler":
-        """Load the run in ``run_dir`` as of its latest update."""
-        folder = RunFolder(run_dir)
-        checkpoint, space, shop, updates = load_live_state(folder, progress)
-        run_id = folder.update_run_id(updates) if updates else folder.run_id
-        return cls(checkpoint.model, space, shop, lazy_encoder(folder, checkpoint, cache_dir), run_id)
+    def from_run(cls, run: Run | str | Path, cache_dir: str | Path | None = None) -> "OnlineProfiler":
+        """Profile in ``run`` (a loaded run, or the folder to load) as of its latest update."""
+        if not isinstance(run, Run):
+            run = Run.load(run, cache_dir)
+        return cls(run.model, run.space, run.shop, run.encode, run.run_id)
 
     def profile(self, events: Sequence[Mapping[str, Any]], user_id: str = ANONYMOUS_USER
                 ) -> tuple[UserProfiles, np.ndarray]:

@@ -10,8 +10,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personagraph.errors import PersonaGraphError
+from personagraph.private_files import make_private_dir
 from personagraph.shop.shop_data import Catalog, EventLog, ShopData
 from personagraph.shop.shop_reader import read_shop
+from personagraph.shop.timestamp_window import TimestampWindow
 
 #: Joins a run id and an update number into the run id of the profiles that update wrote.
 UPDATE_RUN_SEPARATOR = "+update-"
@@ -66,7 +68,8 @@ class RunFolder:
         return f"{trained_run_id(self.run_id)}{UPDATE_RUN_SEPARATOR}{number:04d}"
 
     def create(self) -> "RunFolder":
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Make the folder, private to its owner: it holds raw user ids and their behaviour."""
+        make_private_dir(self.path, tighten=True)
         return self
 
     def write_json(self, name: str, payload: dict[str, Any]) -> Path:
@@ -129,11 +132,14 @@ class RunFolder:
         state = self.read_shop_state()
         if state is not None:
             return state
-        data_dir = Path(self.read_json("config.json")["data_dir"])
+        config = self.read_json("config.json")
+        data_dir = Path(config["data_dir"])
         if not data_dir.is_dir():
             raise PersonaGraphError(f"the run's shop data {data_dir} is gone; restore it, or retrain")
-        # The run trained on the rows that passed validation; reading with "skip" gives those again.
-        shop, _ = read_shop(data_dir, on_error="skip", progress=progress)
+        # The run trained on the rows that passed validation; reading with "skip" and the run's
+        # timestamp window (not one moved on to today) gives those again.
+        shop, _ = read_shop(data_dir, on_error="skip", progress=progress,
+                            timestamp_window=TimestampWindow.from_dict(config.get("timestamp_window")))
         return shop, 0
 
     def read_shop_state(self) -> tuple[ShopData, int] | None:

@@ -5,7 +5,6 @@ before every earlier stage has succeeded, so bad input never leaves a half-writt
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,8 +23,10 @@ from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.store.profile_store import ProfileStore
-from personagraph.shop.shop_data import ShopData
-from personagraph.shop.shop_reader import read_shop, write_rejected
+from personagraph.shop.dataset_description import read_dataset_description
+from personagraph.shop.shop_reader import read_shop_files, write_rejected
+from personagraph.shop.shop_reading import ShopReading
+from personagraph.shop.timestamp_window import TimestampWindow
 from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.store.profile_sync import sync_profiles
 from personagraph.pipeline.run_folder import RunFolder
@@ -43,6 +44,7 @@ class TrainOptions:
     encode_batch_size: int = 64
     cache_dir: Path | None = None  # embedding cache; None = <out_dir>/../.embedding-cache
     on_error: str = "fail"
+    timestamp_window: TimestampWindow | None = None  # None = TimestampWindow.default() when the run starts
     progress: bool = True
 
 
@@ -59,8 +61,11 @@ def run_training(
     run = RunFolder(options.out_dir)
     run_id = f"{run.path.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
 
+    window = options.timestamp_window or TimestampWindow.default()
     with clock.stage("validate"):
-        shop, rejected = _read(options)
+        reading = _read(options, window)
+        dataset = read_dataset_description(options.data_dir)
+    shop, rejected = reading.shop, reading.rejected
     run.create()
     if rejected:
         write_rejected(rejected, run.rejected)
@@ -86,7 +91,6 @@ def run_training(
         space, profiles = ProfileSpace.build(result.model, graph, shop, seed=options.config.seed)
         item_vectors, user_vectors = space.item_vectors(result.model), profiles.vectors
 
-    dataset = _dataset_info(options.data_dir)
     with clock.stage("write"):
         save_checkpoint(run.checkpoint, result.model, options.config, encoder.name)
         run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
@@ -99,6 +103,7 @@ def run_training(
             "embedding_cache": str(_cache_dir(options).resolve()),
             "train": options.config.to_dict(),
             "dataset": dataset,
+            "timestamp_window": window.to_dict(),
         })
 
     summary: dict[str, Any] = {
@@ -114,6 +119,7 @@ def run_training(
             "validation_users": int((split.targets >= 0).sum()),
             "segments": len(profiles.segments.segments),
         },
+        "input": reading.counts(),
         "encoder": {"name": encoder.name, **encoded},
         "best_epoch": result.best_epoch,
         "spectral": {"dim": result.model.spectral.k if result.model.spectral is not None else 0,
@@ -135,19 +141,17 @@ def run_training(
     return summary
 
 
-def _read(options: TrainOptions) -> tuple[ShopData, list]:
-    if options.on_error == "skip":
-        return read_shop(options.data_dir, on_error="skip", progress=options.progress)
-    if options.on_error != "fail":
+def _read(options: TrainOptions, window: TimestampWindow) -> ShopReading:
+    """The shop, checked for everything training needs before any expensive stage runs."""
+    if options.on_error not in ("fail", "skip"):
         raise PersonaGraphError(f"--on-error must be 'fail' or 'skip', not {options.on_error!r}")
-    return read_shop(options.data_dir, on_error="fail", progress=options.progress), []
+    reading = read_shop_files(options.data_dir, options.on_error, options.progress, window)  # type: ignore[arg-type]
+    if not len(reading.shop.events):
+        events = reading.tables[-1]
+        raise PersonaGraphError(f"{events.file} holds no usable events ({events}); training needs the shop's events"
+                                + (" (--on-error fail lists why rows were rejected)" if events.rows_rejected else ""))
+    return reading
 
 
 def _cache_dir(options: TrainOptions) -> Path:
     return options.cache_dir or Path(options.out_dir).resolve().parent / ".embedding-cache"
-
-
-def _dataset_info(data_dir: Path) -> dict[str, Any]:
-    """What a converter recorded about the data (`dataset.json`), e.g. that its queries are derived."""
-    path = Path(data_dir) / "dataset.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

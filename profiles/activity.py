@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from personagraph.shop.shop_data import EVENT_CODE, EVENT_TYPES, Catalog, ShopData
+from personagraph.shop.schema import PURCHASE, shop_schema
+from personagraph.shop.shop_data import Catalog, ShopData
 
 _SECONDS_PER_DAY = 86400.0
 _SECONDS_PER_WEEK = 7 * _SECONDS_PER_DAY
@@ -18,7 +19,8 @@ PRICE_LEVEL_BOUNDS: tuple[float, float] = (1 / 3, 2 / 3)
 def user_activity(shop: ShopData) -> dict[str, np.ndarray]:
     """Per-user activity columns, all of length ``num_users``.
 
-    - ``user_id`` (object), ``<type>_count`` for each event type and ``event_count`` (int64)
+    - ``user_id`` (object), ``<type>_count`` for each event type of the shop schema and
+      ``event_count`` (int64)
     - ``first_seen``, ``last_seen``: epoch seconds (float64, NaN for a user without events)
     - ``active_days``, ``active_weeks``: distinct UTC calendar days / weeks with an event (int64)
     - ``recency_days``: days from the user's last event to the log's last event (NaN without events)
@@ -33,7 +35,8 @@ def user_activity(shop: ShopData) -> dict[str, np.ndarray]:
     num_users = events.num_users
     user = events.user.astype(np.int64)
     columns: dict[str, np.ndarray] = {"user_id": np.asarray(events.user_ids, dtype=object)}
-    for code, name in enumerate(EVENT_TYPES):
+    schema = shop_schema()
+    for code, name in enumerate(schema.event_names):
         columns[f"{name}_count"] = np.bincount(user[events.kind == code], minlength=num_users).astype(np.int64)
     event_count = np.bincount(user, minlength=num_users).astype(np.int64)
     columns["event_count"] = event_count
@@ -55,7 +58,7 @@ def user_activity(shop: ShopData) -> dict[str, np.ndarray]:
     columns["distinct_items"] = _distinct_per_user(user[has_item], events.item[has_item], num_users)
     columns["distinct_queries"] = _distinct_per_user(user[has_query], events.query[has_query], num_users)
 
-    bought = (events.kind == EVENT_CODE["purchase"]) & has_item
+    bought = (events.kind == schema.event_code[PURCHASE.name]) & has_item
     price = shop.catalog.prices[events.item[bought]]
     priced = ~np.isnan(price)
     buyer = user[bought][priced]

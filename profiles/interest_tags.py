@@ -2,9 +2,10 @@
 
 Two distributions over the tag vocabulary are mixed per user:
 
-* **evidence**: for every event, its type weight (purchase > add to cart > click > search
-  > view) times a recency decay (half-life relative to the log's last event), spread over
-  the tags of the event's item and query; normalised to sum 1.
+* **evidence**: for every event, its type weight (the shop schema's ``interest_weight``:
+  purchase > add to cart > click > search > view) times a recency decay (half-life relative
+  to the log's last event), spread over the tags of the event's item and query; normalised
+  to sum 1.
 * **affinity**: ``user_vector · tag_vector`` (a tag vector is the mean of its items' vectors,
   shrunk towards the mean item, so this is the user's mean model score over the tag's items),
   standardised across tags and turned into a distribution with a softmax at ``temperature``.
@@ -27,17 +28,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from personagraph.errors import PersonaGraphError
-from personagraph.shop.shop_data import EVENT_TYPES, EventLog, ShopData
+from personagraph.shop.schema import schema_attributes, shop_schema
+from personagraph.shop.shop_data import EventLog, ShopData
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 
-#: How much one event of each type says about an interest.
-DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
-    "purchase": 1.0,
-    "add_to_cart": 0.6,
-    "click": 0.3,
-    "search": 0.2,
-    "view": 0.1,
-}
+#: ``DEFAULT_EVENT_WEIGHTS``: how much one event of each type says about an interest (the schema's).
+__getattr__ = schema_attributes(__name__, DEFAULT_EVENT_WEIGHTS="interest_weights")
 _SECONDS_PER_DAY = 86400.0
 _USERS_PER_CHUNK = 2048
 
@@ -45,19 +41,23 @@ _USERS_PER_CHUNK = 2048
 def tag_evidence(
     events: EventLog,
     vocabulary: TagVocabulary,
-    event_weights: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
+    event_weights: Mapping[str, float] | None = None,
     half_life_days: float | None = 30.0,
 ) -> sp.csr_matrix:
     """``[num_users, num_tags]``: sum over a user's events of type weight × recency decay × tag strength.
 
+    ``event_weights`` overrides the schema's ``interest_weight`` of the event types it names.
     An event counts for the tags of its item (if any) and of its query (if any). The decay
     is ``0.5 ** (age / half_life)`` with the age measured from the log's last event;
     ``half_life_days=None`` disables it.
     """
-    unknown = set(event_weights) - set(EVENT_TYPES)
+    schema = shop_schema()
+    unknown = set(event_weights or {}) - set(schema.event_names)
     if unknown:
-        raise PersonaGraphError(f"unknown event types in event weights: {sorted(unknown)}; use {list(EVENT_TYPES)}")
-    type_weight = np.array([event_weights.get(name, 0.0) for name in EVENT_TYPES], dtype=np.float64)
+        raise PersonaGraphError(
+            f"unknown event types in event weights: {sorted(unknown)}; use {list(schema.event_names)}")
+    weights = {**schema.interest_weights, **(event_weights or {})}
+    type_weight = np.array([weights[name] for name in schema.event_names], dtype=np.float64)
     weight = type_weight[events.kind.astype(np.int64)]
     if half_life_days is not None and len(events):
         age_days = (events.timestamp.max() - events.timestamp) / _SECONDS_PER_DAY
@@ -89,7 +89,7 @@ class InterestTags:
         user_vectors: np.ndarray | None = None,
         item_vectors: np.ndarray | None = None,
         *,
-        event_weights: Mapping[str, float] = DEFAULT_EVENT_WEIGHTS,
+        event_weights: Mapping[str, float] | None = None,
         half_life_days: float | None = 30.0,
         vector_weight: float = 0.5,
         temperature: float = 0.5,

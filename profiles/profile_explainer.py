@@ -2,9 +2,11 @@
 
 The profile model builds a user as ``v = p + W p + b`` with ``p = Σ_e a_e n_e``, where
 ``a_e`` is the softmax attention of the user's edge ``e`` (from its type, recency, age and
-count: :meth:`ProfileModel.edge_logits`) and ``n_e`` the vector of the item or query at its
-other end; the profile is ``û = v / |v|``. Because the attention sums to 1 per user,
-``v = Σ_e a_e (n_e + W n_e + b)`` exactly, so each edge's *contribution* along the profile
+count) and ``n_e`` the state of the item or query at its other end; the profile is
+``û = v / |v|``. The explainer takes ``v`` and ``a_e`` from the model's own pooling
+(:meth:`ProfileModel.pool`), and ``n_e`` and the output layer from the model too. Because
+the attention sums to 1 per user, ``v = Σ_e a_e (n_e + W n_e + b)`` exactly, so each edge's
+*contribution* along the profile
 
     c_e = a_e · ⟨n_e + W n_e + b, û⟩,      Σ_e c_e = |v|,
 
@@ -18,15 +20,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
-from torch_geometric.utils import softmax
 
 from personagraph.errors import PersonaGraphError
-from personagraph.gnn.profile_model import ProfileModel, recency
-from personagraph.gnn.user_interactions import USER_EDGE_TYPES, UserInteractions
+from personagraph.gnn.profile_model import ProfileModel
+from personagraph.gnn.user_interactions import UserInteractions
+from personagraph.shop.schema import shop_schema
 from personagraph.profiles.profile_space import ProfileSpace
 
 
@@ -61,8 +65,8 @@ class ProfileExplainer:
             self._item, self._query = space.item_states, space.query_states
             return
         with torch.no_grad():
-            self._item = model.item_embeddings(graph, self.interactions, normalize=False)
-            self._query = model.query_embeddings(graph, self._item)
+            self._item = model.item_states(graph, self.interactions)
+            self._query = model.query_states(graph, self._item)
 
     @property
     def num_users(self) -> int:
@@ -73,11 +77,10 @@ class ProfileExplainer:
         contributions, _, edges = self._decompose(user)
         if edges.numel():
             return contributions.sum(dim=0).numpy()
-        # Without edges the model's profile is the output layer's bias alone.
-        gnn = _unit(self.model.user_out.bias.detach()).unsqueeze(0)
-        if self.model.spectral is not None:
-            gnn = self.model.user_vectors(gnn, torch.zeros(1, self.model.spectral.k))
-        return gnn[0].numpy()
+        # Nothing to decompose: the model's profile of a user without edges.
+        own = self._one_user(edges)
+        with torch.no_grad():
+            return self.model.user_vectors(own, self.model.pool(own, self._item, self._query))[0].numpy()
 
     def explain(self, user: int, top: int | None = None) -> list[Evidence]:
         """The user's items and queries by share of the profile, largest first (``top`` of them)."""
@@ -98,7 +101,7 @@ class ProfileExplainer:
             evidence.append(Evidence(
                 node_type=node_type,
                 index=index,
-                edges=tuple(USER_EDGE_TYPES[int(self.interactions.kind[edges[r]])][1] for r in rows),
+                edges=tuple(shop_schema().event_names[int(self.interactions.kind[edges[r]])] for r in rows),
                 attention=float(weight.sum()),
                 alignment=float((weight * cosine[rows]).sum() / weight.sum().clamp(min=1e-12)),
                 score=float(share[rows].sum()),
@@ -109,28 +112,38 @@ class ProfileExplainer:
     def _decompose(self, user: int) -> tuple[Tensor, Tensor, Tensor]:
         """Per edge of ``user``: its contribution to the profile vector, ``a_e``, and the edge rows.
 
-        The GNN part of a contribution is ``a_e (n_e + W n_e + b)``, the spectral part the
-        edge's basis row; each part is divided by its user total's norm and the parts are
-        mixed as the model mixes them, so the contributions sum to the profile vector.
+        The GNN part of a contribution is ``a_e (n_e + W n_e + b)`` (the output layer is
+        affine and the attention sums to 1, so these sum to the pooled state ``v``), the
+        spectral part the edge's basis row; each part is divided by its user total's norm and
+        the parts are joined as the model joins them, so the contributions sum to the profile vector.
         """
+        edges = self._edge_rows(user)
+        own = self._one_user(edges)
+        model = self.model
+        with torch.no_grad():
+            pooling = model.pool(own, self._item, self._query)
+            attention = pooling.attention
+            contributions = attention.unsqueeze(1) * model.user_output(model.edge_states(own, self._item, self._query))
+            contributions = contributions / pooling.state[0].norm().clamp(min=1e-12)
+            if model.spectral is not None:
+                structure = model.spectral.edge_rows(own, attention)
+                structure = structure / structure.sum(dim=0).norm().clamp(min=1e-12)
+                contributions = model.join_user_parts(contributions, structure)
+        return contributions, attention, edges
+
+    def _edge_rows(self, user: int) -> Tensor:
+        """The rows of ``user``'s edges in :attr:`interactions`."""
         if not 0 <= user < self.num_users:
             raise PersonaGraphError(f"user index {user} is out of range (the graph has {self.num_users} users)")
-        edges = torch.arange(int(self._indptr[user]), int(self._indptr[user + 1]))
+        return torch.arange(int(self._indptr[user]), int(self._indptr[user + 1]))
+
+    def _one_user(self, edges: Tensor) -> UserInteractions:
+        """One user's edges (rows of :attr:`interactions`) as the interactions of a one-user graph.
+
+        Pooling sizes its outputs by the number of users, so explaining one user stays cheap.
+        """
         own = self.interactions.select(edges)
-        with torch.no_grad():
-            rank, age_days = recency(own)
-            attention = softmax(self.model.edge_logits(own, rank, age_days), own.user, num_nodes=own.num_users)
-            is_item = own.is_item()
-            neighbour = torch.empty(len(own), self.model.dim)
-            neighbour[is_item] = self._item[own.node[is_item]]
-            neighbour[~is_item] = self._query[own.node[~is_item]]
-            contributions = attention.unsqueeze(1) * (neighbour + self.model.user_out(neighbour))
-            contributions = contributions / contributions.sum(dim=0).norm().clamp(min=1e-12)
-            if self.model.spectral is not None:
-                structure = self.model.spectral.edge_rows(own, attention)
-                structure = structure / structure.sum(dim=0).norm().clamp(min=1e-12)
-                contributions = self.model.user_vectors(contributions, structure)
-        return contributions, attention, edges
+        return replace(own, user=torch.zeros_like(own.user), num_users=1)
 
 
 def _unit(vector: Tensor) -> Tensor:

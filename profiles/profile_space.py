@@ -31,7 +31,8 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.shop.shop_data import EVENT_CODE, Catalog, EventLog, ShopData
+from personagraph.shop.schema import LEADS_TO, shop_schema
+from personagraph.shop.shop_data import Catalog, EventLog, ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segment import Segment
@@ -44,7 +45,7 @@ FORMAT_VERSION = 1
 ASSIGNED_SEGMENTS = "nearest centroid"
 #: Weight of a category's parent relative to the category (``TagVocabulary.from_shop``'s default).
 PARENT_TAG_WEIGHT = 0.5
-_QUERY_EDGE = ("query", "leads_to", "item")
+_QUERY_EDGE = LEADS_TO.edge_type
 _SECONDS_PER_DAY = 86400.0
 
 #: Encodes texts with the run's text encoder; called only when new items or queries need it.
@@ -75,10 +76,10 @@ class ProfileSpace:
         """The space of a freshly trained model, and every user's profile in it (segments fitted here)."""
         model.eval()
         with torch.no_grad():
-            item_states = model.item_embeddings(graph, normalize=False)
-            query_states = model.query_embeddings(graph, item_states)
-            item_vectors = model.item_vectors(item_states).numpy()
-        user_vectors = pool_users(model, UserInteractions.from_graph(graph), item_states, query_states)
+            output = model(graph)
+        item_states, query_states = output.item_states, output.query_states
+        item_vectors = output.item_vectors.numpy()
+        user_vectors = output.user_vectors.numpy().astype(np.float32, copy=False)
         profiles = UserProfiles.build(shop, user_vectors, item_vectors, seed=seed)
         vocabulary = profiles.tags.vocabulary
         tag_vectors, has_items = vocabulary.tag_vectors(item_vectors)
@@ -253,10 +254,11 @@ class _FrozenTagVocabulary(TagVocabulary):
 
 def pool_users(model: ProfileModel, interactions: UserInteractions, item_states: Tensor, query_states: Tensor
                ) -> np.ndarray:
-    """The one place profile vectors are computed: the model's pooling over given states."""
+    """Unit profile vectors of the users of ``interactions``: the model's own pooling over given states."""
     model.eval()
     with torch.no_grad():
-        return model.pool_users(interactions, item_states, query_states).numpy().astype(np.float32, copy=False)
+        pooling = model.pool(interactions, item_states, query_states)
+        return model.user_vectors(interactions, pooling).numpy().astype(np.float32, copy=False)
 
 
 def empty_event_log() -> EventLog:
@@ -292,21 +294,21 @@ def _new_item_states(model: ProfileModel, catalog: Catalog, first_new: int, enco
     graph = build_hetero_graph(ShopData(catalog=select_items(catalog, context), events=empty_event_log()))
     if model.item_text is not None:
         graph["item"].x = torch.from_numpy(encode([catalog.text(i) for i in context.tolist()]))
-    return model.item_embeddings(graph, normalize=False)[context.size - new.size:].float()
+    return model.item_states(graph)[context.size - new.size:].float()
 
 
 def _new_query_states(model: ProfileModel, shop: ShopData, first_new: int, item_states: Tensor,
                       encode: Encode) -> Tensor:
     """States of queries ``first_new..``: their text plus the mean state of the items they led to."""
     events, texts = shop.events, shop.events.query_texts[first_new:]
-    searched = (events.kind == EVENT_CODE["search"]) & (events.query >= first_new) & (events.item >= 0)
+    searched = np.isin(events.kind, shop_schema().query_event_codes) & (events.query >= first_new) & (events.item >= 0)
     pairs = np.unique(np.stack([events.query[searched] - first_new, events.item[searched]]), axis=1)
     data = HeteroData()
     data["query"].num_nodes = len(texts)
     if model.query_text is not None and texts:
         data["query"].x = torch.from_numpy(encode(texts))
     data[_QUERY_EDGE].edge_index = torch.from_numpy(pairs.astype(np.int64)).reshape(2, -1)
-    return model.query_embeddings(data, item_states).float()
+    return model.query_states(data, item_states).float()
 
 
 def select_items(catalog: Catalog, rows: Sequence[int] | np.ndarray) -> Catalog:

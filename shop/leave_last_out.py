@@ -11,15 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from personagraph.shop.shop_data import EVENT_CODE, EventLog, ShopData
-
-#: Which events count as positive, strongest first: a user is judged on purchases when
-#: they have at least two, else on purchases and carts, else on those and clicks.
-POSITIVE_LEVELS: tuple[tuple[str, ...], ...] = (
-    ("purchase",),
-    ("purchase", "add_to_cart"),
-    ("purchase", "add_to_cart", "click"),
-)
+from personagraph.shop.schema import shop_schema
+from personagraph.shop.shop_data import EventLog, ShopData
 
 
 @dataclass
@@ -33,6 +26,10 @@ class LeaveLastOutSplit:
 def leave_last_out(shop: ShopData) -> LeaveLastOutSplit:
     """Split off, per user with >= 2 positive item events, the item of the latest one.
 
+    Positive events are the schema's training targets, strongest first
+    (:attr:`~personagraph.shop.schema.ShopSchema.positive_levels`): a user is judged on purchases
+    when they have at least two, else on purchases and carts, else on those and clicks.
+
     All of that user's events with a timestamp >= the target's are dropped from the
     training log. A user whose positive events all share the target's timestamp keeps
     everything and gets no target, since nothing earlier would be left to learn from.
@@ -41,8 +38,9 @@ def leave_last_out(shop: ShopData) -> LeaveLastOutSplit:
     targets = np.full(events.num_users, -1, dtype=np.int64)
     cutoff = np.full(events.num_users, np.inf)
     undecided = np.ones(events.num_users, dtype=bool)
-    for level in POSITIVE_LEVELS:
-        positive = np.isin(events.kind, [EVENT_CODE[name] for name in level]) & (events.item >= 0)
+    schema = shop_schema()
+    for level in schema.positive_levels:
+        positive = np.isin(events.kind, [schema.event_code[name] for name in level]) & (events.item >= 0)
         positive &= undecided[events.user]
         counts = np.bincount(events.user[positive], minlength=events.num_users)
         chosen = counts >= 2

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Event types a shop may log, in a fixed order: their index is the event code.
-EVENT_TYPES: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase", "search")
-EVENT_CODE: dict[str, int] = {name: code for code, name in enumerate(EVENT_TYPES)}
-#: Events that point at an item (a search may also carry the clicked item).
-ITEM_EVENTS: tuple[str, ...] = ("view", "click", "add_to_cart", "purchase")
+from personagraph.shop.schema import schema_attributes
+
+#: ``EVENT_TYPES`` (names in code order), ``EVENT_CODE`` (name -> code) and ``ITEM_EVENTS``
+#: (events that point at an item) are read from :func:`~personagraph.shop.schema.shop_schema`.
+__getattr__ = schema_attributes(__name__, EVENT_TYPES="event_names", EVENT_CODE="event_code",
+                                ITEM_EVENTS="item_events")
 
 
 def normalise_query(text: str) -> str:
@@ -57,7 +58,8 @@ class EventLog:
 
     ``user`` indexes ``user_ids``; ``item`` indexes the catalogue (-1 when the
     event has no item); ``query`` indexes ``query_texts`` (-1 when the event
-    has no query). ``kind`` holds codes from :data:`EVENT_CODE`.
+    has no query). ``kind`` holds event codes of the shop schema
+    (:attr:`~personagraph.shop.schema.ShopSchema.event_code`).
     """
 
     user_ids: list[str]

@@ -18,18 +18,27 @@ from neo4j.exceptions import CypherSyntaxError, Neo4jError
 from neo4j.graph import Node, Path, Relationship
 
 from personagraph.errors import PersonaGraphError
+from personagraph.profiles.segment import Segment
+from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
-from personagraph.store.profile_store import NODE_KEYS, RELATIONSHIP_TYPES, ProfileStore, Row, SimilarUser
+from personagraph.store.over_fetch import candidate_counts
+from personagraph.store.profile_store import (
+    NODE_KEYS,
+    ProfileStore,
+    Row,
+    SimilarItem,
+    SimilarUser,
+    StoredUser,
+    relationship_types,
+)
+from personagraph.store.read_only_cypher import refuse_unsafe_plan, refuse_unsafe_text
 
 VECTOR_INDEX = "user_embedding"
 #: Vector index of each label that carries an ``embedding`` (users and items share one space).
 VECTOR_INDEXES: dict[str, str] = {"User": VECTOR_INDEX, "Item": "item_embedding"}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: Candidates fetched from the vector index: the approximate (HNSW) search finds the true
-#: neighbours more reliably when asked for more than it must return. Measured at 100k random
-#: 64-d users, recall@10 was 0.85 with 44 candidates, 0.95 with 100, 0.99 with 200.
-_OVERSAMPLE = 10
-_MIN_CANDIDATES = 150
+#: A node's properties but its key and vector, as ``[name, value]`` pairs (``{0}``: the variable).
+_PROPERTIES = "[key IN keys({0}) WHERE NOT key IN ['id', 'embedding'] | [key, {0}[key]]] AS properties"
 
 
 def _check_label(label: str) -> str:
@@ -39,9 +48,9 @@ def _check_label(label: str) -> str:
 
 
 def _check_rel_type(rel_type: str) -> str:
-    if rel_type not in RELATIONSHIP_TYPES:
+    if rel_type not in relationship_types():
         raise PersonaGraphError(
-            f"unknown relationship type {rel_type!r}; the store knows {', '.join(sorted(RELATIONSHIP_TYPES))}"
+            f"unknown relationship type {rel_type!r}; the store knows {', '.join(sorted(relationship_types()))}"
         )
     return rel_type
 
@@ -241,77 +250,130 @@ class Neo4jProfileStore(ProfileStore):
 
         return sum(self._execute(work, True, batch) for batch in _batches(rows, self.batch_size))
 
-    # -- similarity search -------------------------------------------------------------
+    # -- vector search -----------------------------------------------------------------
     def similar_users(self, user_id: str, k: int = 10, where: Mapping[str, Any] | None = None) -> list[SimilarUser]:
         source = "MATCH (me:User {id: $user_id}) WITH me.embedding AS vector WHERE vector IS NOT NULL"
-        hits = self._nearest(source, {"user_id": user_id}, k, where)
-        if len(hits) < k and not self._has_embedding(user_id):
-            raise PersonaGraphError(
-                f"no user {user_id!r} in Neo4j — check the id, or store profiles first (`personagraph train`)"
-            )
+        params: dict[str, Any] = {"user_id": user_id}
+        conditions = ["node.id <> $user_id", *self._where_conditions(where, params)]
+        hits = [SimilarUser(*hit) for hit in self._nearest("User", source, params, k, conditions)]
+        if len(hits) < k:
+            self.require_user(user_id)  # fewer than k hits may mean there is no such user
         return hits
-
-    def _has_embedding(self, user_id: str) -> bool:
-        rows = self._read("MATCH (u:User {id: $id}) RETURN u.embedding IS NOT NULL AS stored", id=user_id)
-        return bool(rows and rows[0]["stored"])
 
     def nearest_users(
         self, vector: Sequence[float], k: int = 10, where: Mapping[str, Any] | None = None
     ) -> list[SimilarUser]:
-        values = np.asarray(vector, dtype=np.float64).tolist()
-        return self._nearest("WITH $vector AS vector", {"vector": values, "user_id": None}, k, where)
+        params = {"vector": np.asarray(vector, dtype=np.float64).tolist()}
+        conditions = self._where_conditions(where, params)
+        return [SimilarUser(*hit) for hit in self._nearest("User", "WITH $vector AS vector", params, k, conditions)]
 
-    def _nearest(
-        self, source: str, params: dict[str, Any], k: int, where: Mapping[str, Any] | None
-    ) -> list[SimilarUser]:
-        """Ask the index for more candidates than needed, filter, and widen the search while short.
+    def nearest_items(
+        self, vector: Sequence[float], k: int = 10, exclude_seen_by: str | None = None
+    ) -> list[SimilarItem]:
+        params: dict[str, Any] = {"vector": np.asarray(vector, dtype=np.float64).tolist()}
+        conditions = []
+        if exclude_seen_by is not None:
+            schema = shop_schema()  # relationship names are validated identifiers there
+            seen = "|".join(schema.relationship_for_edge[event] for event in schema.item_events)
+            conditions.append(f"NOT EXISTS {{ (:User {{id: $seen_by}})-[:{seen}]->(node) }}")
+            params["seen_by"] = exclude_seen_by
+        return [SimilarItem(*hit) for hit in self._nearest("Item", "WITH $vector AS vector", params, k, conditions)]
 
-        ``source`` is a Cypher clause that binds ``vector``.
-        """
-        if k < 1:
-            raise PersonaGraphError(f"k must be at least 1, got {k}")
-        conditions = ["($user_id IS NULL OR node.id <> $user_id)"]
-        params = {**params, "index": VECTOR_INDEX, "k": k}
+    @staticmethod
+    def _where_conditions(where: Mapping[str, Any] | None, params: dict[str, Any]) -> list[str]:
+        """Conditions on ``node`` for attribute filters (a list or set value means any of them); fills ``params``."""
+        conditions = []
         for i, (name, value) in enumerate((where or {}).items()):
             operator = "IN" if isinstance(value, (list, tuple, set)) else "="
             conditions.append(f"node.`{_check_property(name)}` {operator} $where_{i}")
             params[f"where_{i}"] = _plain(list(value) if isinstance(value, set) else value)
+        return conditions
+
+    def _nearest(
+        self, label: str, source: str, params: dict[str, Any], k: int, conditions: list[str]
+    ) -> list[tuple[str, float, dict[str, Any]]]:
+        """``(id, cosine, properties)`` of the ``k`` best ``label`` nodes that meet ``conditions``, best first.
+
+        ``source`` is a Cypher clause that binds ``vector``; the index is asked for candidates
+        as :func:`~personagraph.store.over_fetch.candidate_counts` says.
+        """
+        if k < 1:
+            raise PersonaGraphError(f"k must be at least 1, got {k}")
+        index = VECTOR_INDEXES[label]
         query = (
             f"{source} CALL db.index.vector.queryNodes($index, $candidates, vector) YIELD node, score "
-            f"WHERE {' AND '.join(conditions)} "
+            + (f"WHERE {' AND '.join(conditions)} " if conditions else "")
             # Cut to k before reading properties: only the hits returned pay for it.
-            "WITH node, score ORDER BY score DESC LIMIT $k "
-            "RETURN node.id AS id, score, "
-            "[key IN keys(node) WHERE NOT key IN ['id', 'embedding'] | [key, node[key]]] AS properties"
+            + "WITH node, score ORDER BY score DESC, node.id LIMIT $k "
+            f"RETURN node.id AS id, score, {_PROPERTIES.format('node')}"
         )
-        candidates = max(_OVERSAMPLE * (k + 1), _MIN_CANDIDATES)
-        while True:
+        rows: list[dict[str, Any]] = []
+        for candidates in candidate_counts(k, lambda: self.count(label)):
             try:
-                rows = self._read(query, candidates=candidates, **params)
+                rows = self._read(query, index=index, candidates=candidates, k=k, **params)
             except Neo4jError as exc:
-                raise PersonaGraphError(
-                    f"vector search failed: {_first_line(exc.message)} — the vector must match the stored "
-                    "profiles' size, and profiles must be stored first (`personagraph train`)"
-                ) from None
+                raise self._search_error(label, exc) from None
             if len(rows) >= k:
                 break
-            total = self.count("User")
-            if candidates >= total:
-                break
-            candidates = min(candidates * 4, total)
-        return [
-            # Neo4j reports cosine as (1 + cos) / 2; callers get the cosine itself.
-            SimilarUser(row["id"], 2.0 * row["score"] - 1.0, _json_value(dict(row["properties"])))
-            for row in rows
-        ]
+        # Neo4j reports cosine as (1 + cos) / 2; callers get the cosine itself.
+        return [(row["id"], 2.0 * row["score"] - 1.0, _json_value(dict(row["properties"]))) for row in rows]
+
+    def _search_error(self, label: str, exc: Neo4jError) -> PersonaGraphError:
+        index = VECTOR_INDEXES[label]
+        if self._vector_index_config(index) is None:
+            return PersonaGraphError(
+                f"Neo4j has no {label.lower()} vectors (vector index {index!r}); "
+                "store them by training again (`personagraph train`)"
+            )
+        return PersonaGraphError(
+            f"vector search failed: {_first_line(exc.message)} — the vector must match the stored "
+            "profiles' size, and profiles must be stored first (`personagraph train`)"
+        )
+
+    # -- stored profiles and segments --------------------------------------------------
+    def stored_user(self, user_id: str) -> StoredUser | None:
+        rows = self._read(
+            "MATCH (u:User {id: $id}) WHERE u.embedding IS NOT NULL "
+            f"RETURN u.embedding AS embedding, {_PROPERTIES.format('u')}",
+            id=user_id,
+        )
+        if not rows:
+            return None
+        return StoredUser(user_id, list(rows[0]["embedding"]), _json_value(dict(rows[0]["properties"])))
+
+    def active_run_id(self) -> str | None:
+        rows = self._read(
+            "MATCH (u:User) WHERE u.run_id IS NOT NULL RETURN u.run_id AS run_id ORDER BY u.updated_at DESC LIMIT 1"
+        )
+        return rows[0]["run_id"] if rows else None
+
+    def segments(self) -> list[Segment]:
+        rows = self._read(
+            "MATCH (s:Segment) RETURN s.id AS id, s.name AS name, s.size AS size, "
+            "coalesce(s.top_tags, []) AS tags, coalesce(s.top_tag_weights, []) AS weights ORDER BY id"
+        )
+        return [Segment(row["id"], row["name"], row["size"], list(zip(row["tags"], row["weights"]))) for row in rows]
+
+    def replace_segments(self, rows: Iterable[Row]) -> int:
+        rows = list(rows)
+        written = self.upsert_nodes("Segment", rows)
+        self._write(
+            "MATCH (s:Segment) WHERE NOT s.id IN $ids DETACH DELETE s", ids=[_plain(row["id"]) for row in rows]
+        )
+        return written
 
     # -- ad-hoc Cypher -----------------------------------------------------------------
     def run_cypher(
         self, query: str, params: Mapping[str, Any] | None = None, write: bool = False
     ) -> list[dict[str, Any]]:
+        """Read-only unless ``write``: the text and the plan are checked first, then it runs in a READ transaction."""
         parameters = {name: _plain(value) for name, value in (params or {}).items()}
+        if not write:
+            refuse_unsafe_text(query)
 
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            if not write:
+                refuse_unsafe_plan(tx, query, parameters)
             records = tx.run(query, parameters)
             return [{key: _json_value(value) for key, value in record.items()} for record in records]
 

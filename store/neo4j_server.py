@@ -3,6 +3,9 @@
 Users should not have to install and configure a database to try the project: the
 jars come from Maven Central once (into a cache folder), the server runs as a plain
 background JVM whose configuration, data, logs and password live in one state folder.
+That folder is private to its owner, Bolt speaks TLS only with a certificate generated
+there, and clients pin that certificate, so the stored password never reaches a program
+that merely listens on the port.
 """
 from __future__ import annotations
 
@@ -15,16 +18,18 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import psutil
 
 from personagraph.errors import PersonaGraphError
+from personagraph.private_files import make_private_dir, make_private_file, write_private_text
 
 if TYPE_CHECKING:
     from neo4j import Driver
@@ -36,6 +41,25 @@ DEFAULT_PAGECACHE = "512m"
 INITIAL_PASSWORD = "neo4j"
 
 _ENTRY_POINT = "org.neo4j.server.CommunityEntryPoint"
+#: Procedures the product calls, as `dbms.security.procedures.allowlist`: no plugin procedure
+#: beyond them would load. Built-in procedures ignore that setting, so read-only queries are
+#: also checked before they run (store/read_only_cypher.py).
+ALLOWED_PROCEDURES = ("db.index.vector.*", "db.create.setNodeVectorProperty", "db.awaitIndexes", "dbms.components")
+_CERTIFICATE_DAYS = 3650
+_OPENSSL_CONF = """[req]
+distinguished_name = dn
+x509_extensions = ext
+prompt = no
+[dn]
+CN = PersonaGraph managed Neo4j
+[ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, digitalSignature, keyEncipherment, keyCertSign
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+subjectAltName = IP:127.0.0.1
+"""
 _MEMORY_SIZE = re.compile(r"^[0-9]+[kmgKMG]?$")
 _JVM_OPTIONS = (
     "-XX:+UseG1GC",
@@ -97,18 +121,34 @@ class ServerStatus:
     uri: str
     version: str | None
     home: Path
+    certificate: Path | None = None
 
 
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Serialise work between processes (several test sessions may start the same server)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "w")
+    except OSError as exc:
+        raise PersonaGraphError(
+            f"cannot write to {path.parent} ({exc.strerror}), where the managed Neo4j server keeps its state; "
+            "make it writable, or set PERSONAGRAPH_HOME to a writable folder"
+        ) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pinned_tls(certificate: Path) -> dict[str, Any]:
+    """Driver options that trust only ``certificate``: an impostor on the port fails the handshake
+    before any credentials are sent (``bolt+s`` would check the system CAs, ``bolt+ssc`` nothing)."""
+    from neo4j import TrustCustomCAs
+
+    return {"encrypted": True, "trusted_certificates": TrustCustomCAs(str(certificate))}
 
 
 def _port_is_open(port: int) -> bool:
@@ -161,6 +201,20 @@ class Neo4jServer:
         return self.home / "password"
 
     @property
+    def certificate_file(self) -> Path:
+        """The server's self-signed TLS certificate, which clients pin."""
+        return self.home / "certificates" / "bolt" / "public.crt"
+
+    @property
+    def _private_key_file(self) -> Path:
+        return self.certificate_file.with_name("private.key")
+
+    @property
+    def _import_dir(self) -> Path:
+        """``LOAD CSV`` may only read below this folder, which stays empty."""
+        return self.home / "import"
+
+    @property
     def _pid_file(self) -> Path:
         return self.home / "neo4j.pid"
 
@@ -191,6 +245,7 @@ class Neo4jServer:
         server was reused. ``progress`` shows the one-off download on stderr.
         """
         with file_lock(self.home / "start.lock"):
+            make_private_dir(self.home, tighten=True)  # also a state folder made before it was private
             pid = self._live_pid()
             if pid is not None:
                 running_port = self._configured_port()
@@ -198,6 +253,12 @@ class Neo4jServer:
                     raise PersonaGraphError(
                         f"the managed Neo4j server in {self.home} already runs on port {running_port}; "
                         "stop it with `personagraph neo4j stop` to change the port"
+                    )
+                if not self._runs_secure_config():
+                    raise PersonaGraphError(
+                        f"the managed Neo4j server in {self.home} was started by an older PersonaGraph without "
+                        "TLS and query restrictions — restart it with `personagraph neo4j stop` and "
+                        "`personagraph neo4j start`"
                     )
                 self._wait_until_ready(pid, timeout)
                 return False
@@ -209,6 +270,7 @@ class Neo4jServer:
                 )
             self._ensure_distribution(progress)
             self._ensure_password_file()
+            self._ensure_certificate()
             self._write_conf()
             pid = self._launch(java)
             self._wait_until_ready(pid, timeout)
@@ -233,8 +295,9 @@ class Neo4jServer:
         port = self._configured_port() if pid is not None else self.port
         version = self._server_version(port) if pid is not None else None
         return ServerStatus(
-            running=pid is not None, pid=pid, uri=f"bolt://127.0.0.1:{port}", version=version, home=self.home
-        )
+            running=pid is not None, pid=pid, uri=f"bolt://127.0.0.1:{port}", version=version, home=self.home,
+            certificate=self.certificate_file if self.certificate_file.exists() else None,
+        )  # fmt: skip
 
     def log_tail(self, lines: int = 50) -> list[str]:
         """The last ``lines`` lines of ``neo4j.log`` (empty when the server never ran)."""
@@ -348,19 +411,74 @@ class Neo4jServer:
 
     def _ensure_password_file(self) -> None:
         """Create the password once, readable by the owner only, before the server first runs."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.home)
         if self.password_file.exists():
-            self.password_file.chmod(0o600)
+            make_private_file(self.password_file, tighten=True)
             return
-        descriptor = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(24))
+        write_private_text(self.password_file, secrets.token_urlsafe(24))
+
+    def _ensure_certificate(self) -> None:
+        """Create the self-signed Bolt certificate for 127.0.0.1 once (also for state folders made before TLS)."""
+        folder = self.certificate_file.parent
+        make_private_dir(folder, tighten=True)
+        for sub in ("trusted", "revoked"):  # Neo4j's SSL policy expects them; empty: no client certificates
+            make_private_dir(folder / sub, tighten=True)
+        if self.certificate_file.exists() and self._private_key_file.exists():
+            make_private_file(self._private_key_file, tighten=True)
+            return
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            raise PersonaGraphError(
+                "`openssl` is needed once to create the managed Neo4j server's TLS certificate — install it "
+                "(e.g. `sudo apt-get install openssl` or `brew install openssl`) and run this again"
+            )
+        with tempfile.TemporaryDirectory(dir=folder) as staging:  # mkdtemp: mode 0700
+            config, key, certificate = (Path(staging) / name for name in ("openssl.cnf", "private.key", "public.crt"))
+            config.write_text(_OPENSSL_CONF)
+            result = subprocess.run(
+                [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+                 "-days", str(_CERTIFICATE_DAYS), "-config", str(config),
+                 "-keyout", str(key), "-out", str(certificate)],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if result.returncode != 0:
+                last_line = (result.stderr.strip().splitlines() or ["no output"])[-1]
+                raise PersonaGraphError(f"openssl could not create the TLS certificate in {folder}: {last_line}")
+            for made in (key, certificate):
+                make_private_file(made, tighten=True)
+            key.replace(self._private_key_file)
+            certificate.replace(self.certificate_file)  # last: a certificate means both files are there
+
+    def _security_settings(self) -> dict[str, str]:
+        """Bolt over TLS only, and no Cypher access to files, URLs or procedures the product does not use."""
+        return {
+            "server.bolt.tls_level": "REQUIRED",
+            "dbms.ssl.policy.bolt.enabled": "true",
+            "dbms.ssl.policy.bolt.base_directory": str(self.certificate_file.parent),
+            "dbms.ssl.policy.bolt.private_key": self._private_key_file.name,
+            "dbms.ssl.policy.bolt.public_certificate": self.certificate_file.name,
+            "dbms.ssl.policy.bolt.client_auth": "NONE",
+            "dbms.security.allow_csv_import_from_file_urls": "false",
+            "server.directories.import": str(self._import_dir),
+            # LOAD CSV FROM 'http://…' must not reach this machine's (or any) network services.
+            "internal.dbms.cypher_ip_blocklist": "0.0.0.0/0,::/0",
+            "dbms.security.procedures.allowlist": ",".join(ALLOWED_PROCEDURES),
+        }
+
+    def _runs_secure_config(self) -> bool:
+        """Whether the running server was started with today's security settings (older ones lack TLS)."""
+        try:
+            lines = set(self._conf_file.read_text().splitlines())
+        except FileNotFoundError:
+            return False
+        expected = {f"{key}={value}" for key, value in self._security_settings().items()}
+        return expected <= lines and self.certificate_file.exists()
 
     def _write_conf(self) -> None:
-        """Regenerate neo4j.conf on every start so changed options (port, memory) apply."""
+        """Regenerate neo4j.conf on every start so changed options (port, memory, security) apply."""
         data, logs = self.home / "data", self.home / "logs"
-        for folder in (data, logs, self._conf_file.parent):
-            folder.mkdir(parents=True, exist_ok=True)
+        for folder in (data, logs, self._conf_file.parent, self._import_dir):
+            make_private_dir(folder, tighten=True)
         settings = {
             "server.default_listen_address": "127.0.0.1",
             "server.bolt.listen_address": f"127.0.0.1:{self.port}",
@@ -371,6 +489,7 @@ class Neo4jServer:
             "dbms.usage_report.enabled": "false",
             "server.directories.data": str(data),
             "server.directories.logs": str(logs),
+            **self._security_settings(),
         }
         self._conf_file.write_text(
             "# Generated by PersonaGraph on each `personagraph neo4j start`; edits are overwritten.\n"
@@ -390,7 +509,7 @@ class Neo4jServer:
             "-cp", f"{self.lib_dir}/*", _ENTRY_POINT,
             f"--home-dir={self.home}", f"--config-dir={self._conf_file.parent}",
         ]  # fmt: skip
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.log_file.parent)
         with open(self.log_file, "ab") as log:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -431,12 +550,14 @@ class Neo4jServer:
                 )
             time.sleep(0.5)
 
-    @staticmethod
-    def _driver(port: int, password: str) -> "Driver":
+    def _driver(self, port: int, password: str) -> "Driver":
         from neo4j import GraphDatabase
 
         return GraphDatabase.driver(
-            f"bolt://127.0.0.1:{port}", auth=("neo4j", password), notifications_min_severity="OFF"
+            f"bolt://127.0.0.1:{port}",
+            auth=("neo4j", password),
+            notifications_min_severity="OFF",
+            **pinned_tls(self.certificate_file),
         )
 
     def _connect_and_check(self) -> None:

@@ -1,14 +1,20 @@
 """What the pipeline and the CLI need from a profile database, independent of how it is stored.
 
-Writers (the train pipeline) and readers (`similar`, `query`, audiences) program against
-this interface; :class:`~personagraph.store.neo4j_profile_store.Neo4jProfileStore` is the
-implementation on Neo4j.
+Writers (train, update) and readers (`similar`, `recommend`, `segments`, audiences) program
+against this interface and never write a query: each capability is a method, and its query
+language lives in the implementation. :class:`~personagraph.store.neo4j_profile_store.Neo4jProfileStore`
+is the implementation on Neo4j; :func:`~personagraph.store.open_store.open_store` picks one.
+:meth:`ProfileStore.run_cypher` is there for the user's own queries (`personagraph query`) only.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
+
+from personagraph.errors import PersonaGraphError
+from personagraph.profiles.segment import Segment
+from personagraph.shop.schema import schema_attributes, shop_schema
 
 #: Node labels the store writes, each with the property that identifies a node.
 NODE_KEYS: dict[str, str] = {
@@ -20,19 +26,16 @@ NODE_KEYS: dict[str, str] = {
     "Segment": "id",
 }
 
-#: Relationship type for each edge type of the heterogeneous graph.
-RELATIONSHIP_FOR_EDGE: dict[str, str] = {
-    "view": "VIEWED",
-    "click": "CLICKED",
-    "add_to_cart": "ADDED_TO_CART",
-    "purchase": "PURCHASED",
-    "search": "SEARCHED",
-    "leads_to": "LEADS_TO",
-    "in_category": "IN_CATEGORY",
-}
+#: ``RELATIONSHIP_FOR_EDGE``: the relationship type of each edge relation of the graph (the shop schema's).
+__getattr__ = schema_attributes(__name__, RELATIONSHIP_FOR_EDGE="relationship_for_edge")
+#: Relationships from a user to their profile, beside the shop schema's.
+PROFILE_RELATIONSHIPS: frozenset[str] = frozenset({"INTERESTED_IN", "IN_SEGMENT"})
 
-#: Every relationship type the store may write (types cannot be Cypher parameters).
-RELATIONSHIP_TYPES: frozenset[str] = frozenset(RELATIONSHIP_FOR_EDGE.values()) | {"INTERESTED_IN", "IN_SEGMENT"}
+
+def relationship_types() -> frozenset[str]:
+    """Every relationship type the store may write (types cannot be Cypher parameters)."""
+    return frozenset(shop_schema().relationship_for_edge.values()) | PROFILE_RELATIONSHIPS
+
 
 Row = Mapping[str, Any]
 
@@ -42,6 +45,22 @@ class SimilarUser(NamedTuple):
 
     id: str
     score: float
+    properties: dict[str, Any]
+
+
+class SimilarItem(NamedTuple):
+    """One hit of an item search: cosine similarity in [-1, 1] and the item's stored attributes."""
+
+    id: str
+    score: float
+    properties: dict[str, Any]
+
+
+class StoredUser(NamedTuple):
+    """A stored profile: its vector and its attributes (``run_id``, ``segment``, ``top_tags``, ...)."""
+
+    id: str
+    embedding: list[float]
     properties: dict[str, Any]
 
 
@@ -90,10 +109,45 @@ class ProfileStore(ABC):
         """The ``k`` users closest to a raw vector, optionally filtered by attributes."""
 
     @abstractmethod
+    def nearest_items(
+        self, vector: Sequence[float], k: int = 10, exclude_seen_by: str | None = None
+    ) -> list[SimilarItem]:
+        """The ``k`` items closest to a vector (in the users' space), best first; ``exclude_seen_by``
+        leaves out the items that user viewed, clicked, carted or bought."""
+
+    @abstractmethod
+    def stored_user(self, user_id: str) -> StoredUser | None:
+        """The stored profile of ``user_id``, or ``None`` when there is none (or it has no vector)."""
+
+    def require_user(self, user_id: str) -> StoredUser:
+        """:meth:`stored_user`, or an error saying how to get that profile stored."""
+        user = self.stored_user(user_id)
+        if user is None:
+            raise PersonaGraphError(
+                f"no user {user_id!r} in Neo4j — check the id, or store profiles first (`personagraph train`)"
+            )
+        return user
+
+    @abstractmethod
+    def active_run_id(self) -> str | None:
+        """The run id of the most recently written profiles (an update's, after an update), or ``None``."""
+
+    @abstractmethod
+    def segments(self) -> list[Segment]:
+        """The stored segments, by id."""
+
+    @abstractmethod
+    def replace_segments(self, rows: Iterable[Row]) -> int:
+        """Create or update segments (rows with ``id``, ``name``, ``size``, ...); segments not among
+        the rows (an earlier run's extra ones) are removed with their links. Returns the rows written."""
+
+    @abstractmethod
     def run_cypher(
         self, query: str, params: Mapping[str, Any] | None = None, write: bool = False
     ) -> list[dict[str, Any]]:
-        """Run a query (read-only unless ``write``) and return its records as plain JSON-able dicts."""
+        """Run a user's query (read-only unless ``write``) and return its records as plain JSON-able dicts.
+
+        For `personagraph query` only: product code calls the capability methods above."""
 
     @abstractmethod
     def count(self, label: str) -> int:

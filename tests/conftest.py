@@ -46,7 +46,16 @@ def neo4j_server() -> Neo4jServer:
 
 @pytest.fixture(scope="session")
 def neo4j_settings(neo4j_server: Neo4jServer) -> ConnectionSettings:
-    return ConnectionSettings(uri=neo4j_server.uri, user="neo4j", password=neo4j_server.password())
+    """The test server's URI, password and pinned TLS certificate, resolved as commands do."""
+    return ConnectionSettings.resolve(environ={}, server=neo4j_server)
+
+
+@pytest.fixture(scope="session")
+def neo4j_cli_env(neo4j_server: Neo4jServer, neo4j_settings: ConnectionSettings) -> dict[str, str]:
+    """Environment that points `personagraph` commands at the test server (its state folder holds the certificate)."""
+    return {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
+            "NEO4J_PASSWORD": neo4j_settings.password, "PERSONAGRAPH_HOME": str(neo4j_server.home),
+            "PERSONAGRAPH_NEO4J_PORT": str(neo4j_server.port)}
 
 
 @pytest.fixture
@@ -66,12 +75,10 @@ def sample(neo4j_server: Neo4jServer, neo4j_settings: ConnectionSettings, tmp_pa
 
 
 @pytest.fixture
-def run_cli(sample: TrainedSample, neo4j_settings: ConnectionSettings):
+def run_cli(sample: TrainedSample, neo4j_cli_env: dict[str, str]):
     """Invoke `personagraph ...` against the test server holding ``sample``."""
-    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password}
 
     def run(*args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), env=env, input=input)
+        return CliRunner().invoke(cli, list(args), env=neo4j_cli_env, input=input)
 
     return run

@@ -8,10 +8,9 @@ from click.testing import CliRunner
 from personagraph.cli.main import cli
 
 
-def test_sample_train_similar_query(tmp_path, profile_store, neo4j_settings):
+def test_sample_train_similar_query(tmp_path, profile_store, neo4j_cli_env):
     runner = CliRunner()
-    env = {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
-           "NEO4J_PASSWORD": neo4j_settings.password}
+    env = neo4j_cli_env
     shop = tmp_path / "shop"
 
     result = runner.invoke(cli, ["sample", "--out", str(shop), "--users", "300", "--items", "150", "--seed", "3"])

@@ -27,7 +27,7 @@ def test_evaluate_a_given_split_prints_a_table_with_na_for_text(tmp_path):
     data = tmp_path / "ids"
     data.mkdir()
     items = [{"item_id": str(i), "title": ""} for i in range(12)]
-    events = [{"user_id": f"u{u}", "event": "purchase", "timestamp": t, "item_id": str((u + 2 * t) % 12)}
+    events = [{"user_id": f"u{u}", "event": "purchase", "timestamp": 1_735_689_600 + t, "item_id": str((u + 2 * t) % 12)}
               for u in range(10) for t in range(5)]
     test = [{"user_id": f"u{u}", "item_id": str((u + 11) % 12)} for u in range(10)]
     for name, rows in (("items", items), ("events", events), ("test", test)):

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 from live_run import write_csv
 from trained_sample import EMBEDDING_CACHE
 
@@ -88,3 +89,55 @@ def test_profile_of_a_stored_user_and_of_an_unseen_one(sample, run_cli):
 
     result = run_cli("profile", "--run", str(sample.run_dir))
     assert result.exit_code == 2 and "give USER_ID" in result.output
+
+
+def test_after_an_update_audience_and_explain_agree_with_the_stored_profiles(sample, run_cli, tmp_path):
+    """A user who starts buying chef knives: audience and explain work in the stored profiles' space."""
+    leaf, text = "Kitchen > Knives > Chef Knives", "chef knife"
+    shop = sample.shop
+    user_id = next(u for u in shop.events.user_ids[10:] if leaf not in sample.interests[u])
+    knives = [item_id for item_id, category in zip(shop.catalog.item_ids, shop.catalog.categories) if category == leaf]
+
+    def audience() -> dict[str, float]:
+        result = run_cli("audience", text, "-k", "300", "--run", str(sample.run_dir), "--cache-dir",
+                         str(EMBEDDING_CACHE), "--json")
+        assert result.exit_code == 0, result.output
+        return {hit["id"]: hit["score"] for hit in json.loads(result.stdout)}
+
+    before = audience()
+    events = write_csv(tmp_path / "knives.csv", [
+        row for n, item_id in enumerate(knives[:4]) for row in (
+            {"user_id": user_id, "event": "search", "timestamp": f"2026-01-0{n + 1}T10:00:00Z", "query": text,
+             "item_id": item_id},
+            {"user_id": user_id, "event": "purchase", "timestamp": f"2026-01-0{n + 1}T10:05:00Z", "item_id": item_id})
+    ])
+    result = run_cli("update", str(events), "--run", str(sample.run_dir), "--cache-dir", str(EMBEDDING_CACHE),
+                     "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["touched_user_ids"] == [user_id]
+    after = audience()
+    assert after[user_id] > before[user_id]
+
+    # The audience scores are the cosines of the text's profile with the stored vectors, in the run's space.
+    from personagraph.pipeline.run import Run
+    from personagraph.pipeline.text_audience import TextAudience
+
+    run = Run.load(sample.run_dir, EMBEDDING_CACHE)
+    vector = TextAudience.from_run(run).vector(text)
+    def unit(vector):  # a profile with no spectral part (only queries or new items) is shorter than 1
+        return vector / np.linalg.norm(vector)
+
+    vector = unit(vector)
+    stored = {row["id"]: unit(np.asarray(row["embedding"])) for row in sample.store.run_cypher(USER_PROPERTIES)}
+    for hit_id, score in after.items():
+        assert score == pytest.approx(float(stored[hit_id] @ vector), abs=1e-4), hit_id
+    best = sorted((float(embedding @ vector) for embedding in stored.values()), reverse=True)
+    assert list(after.values())[:20] == pytest.approx(best[:20], abs=1e-4)
+
+    # explain recomputes the updated profile exactly from the same space.
+    result = run_cli("explain", user_id, "-n", "1000", "--run", str(sample.run_dir), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["vector_match"] == pytest.approx(1.0, abs=1e-4) and report["run_id"] == run.run_id
+    assert {e["id"] for e in report["evidence"] if e["type"] == "query"} >= {text}
+    assert result.stderr == ""

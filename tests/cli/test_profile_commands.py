@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -89,6 +92,42 @@ def test_recommend_ranks_unseen_items_by_the_models_score(sample, run_cli):
     assert result.exit_code == 0, result.output
     assert len(result.stdout.strip().splitlines()) == 2 + 3
     assert run_cli("recommend", "nobody").output.startswith("Error: no user 'nobody' in Neo4j")
+
+
+def test_recommend_from_the_run_folder_ranks_as_neo4j_does(sample, run_cli):
+    user_id = most_active_user(sample.shop)
+    result = run_cli("recommend", user_id, "-k", "5", "--json")
+    assert result.exit_code == 0, result.output
+    from_store = json.loads(result.stdout)
+    # No database is needed: an unreachable server changes nothing.
+    result = run_cli("recommend", user_id, "-k", "5", "--run", str(sample.run_dir), "--uri", "bolt://127.0.0.1:9", "--json")
+    assert result.exit_code == 0, result.output
+    from_run = json.loads(result.stdout)
+    assert [item["id"] for item in from_run] == [item["id"] for item in from_store]
+    assert [item["score"] for item in from_run] == pytest.approx([item["score"] for item in from_store], abs=1e-4)
+    assert [{**item, "score": 0} for item in from_run] == [{**item, "score": 0} for item in from_store]
+
+
+def test_lookups_print_only_their_answer(sample, run_cli, monkeypatch):
+    monkeypatch.chdir(sample.root)  # the run is found as `personagraph train` left it
+    user_id = most_active_user(sample.shop)
+    for args in (("explain", user_id, "-n", "3"), ("recommend", user_id, "-k", "3"),
+                 ("recommend", user_id, "-k", "3", "--run", str(sample.run_dir)), ("segments",)):
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.output
+        assert result.stdout and result.stderr == "", args
+
+
+@pytest.mark.slow
+def test_explain_and_recommend_in_a_fresh_process_write_nothing_to_stderr(sample, neo4j_cli_env):
+    """Import-time warnings only show in a process that imports torch for the first time."""
+    user_id = most_active_user(sample.shop)
+    env = os.environ | neo4j_cli_env
+    for args in (("explain", user_id, "-n", "3"), ("recommend", user_id, "-k", "3")):
+        done = subprocess.run([sys.executable, "-m", "personagraph.cli", *args], cwd=sample.root, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout and done.stderr == "", (args, done.stderr)
 
 
 def test_audience_finds_the_users_interested_in_the_text(sample, run_cli):

@@ -8,12 +8,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from personagraph.cli.main import cli
-from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import Neo4jProfileStore
 
 
 @pytest.fixture
-def seeded(profile_store: Neo4jProfileStore, neo4j_settings: ConnectionSettings, monkeypatch: pytest.MonkeyPatch):
+def seeded(profile_store: Neo4jProfileStore, neo4j_cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
     """Forty users in three segments, and the CLI pointed at the test server through NEO4J_* variables."""
     vectors = np.random.default_rng(0).standard_normal((40, 8))
     profile_store.ensure_schema(8)
@@ -21,9 +20,8 @@ def seeded(profile_store: Neo4jProfileStore, neo4j_settings: ConnectionSettings,
         [{"id": f"u{i}", "embedding": vectors[i], "segment": i % 3, "top_tags": ["tea", "mugs"]} for i in range(40)],
         run_id="cli-test",
     )
-    monkeypatch.setenv("NEO4J_URI", neo4j_settings.uri)
-    monkeypatch.setenv("NEO4J_USERNAME", neo4j_settings.user)
-    monkeypatch.setenv("NEO4J_PASSWORD", neo4j_settings.password)
+    for name, value in neo4j_cli_env.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("NEO4J_DATABASE", raising=False)
     return vectors
 
@@ -93,3 +91,17 @@ def test_wrong_password_and_closed_port(seeded: np.ndarray, monkeypatch: pytest.
     assert closed.output.strip() == (
         "Error: cannot reach Neo4j at bolt://127.0.0.1:1 — start it with `personagraph neo4j start` or set NEO4J_URI"
     )
+
+
+def test_query_cannot_read_files_or_end_other_sessions(seeded: np.ndarray) -> None:
+    for cypher, refused in [
+        ("LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line", "LOAD CSV"),
+        ("TERMINATE TRANSACTIONS 'neo4j-transaction-999999999'", "TERMINATE TRANSACTIONS"),
+        ("CALL dbms.listConfig()", "dbms.* procedures"),
+    ]:
+        result = _run("query", cypher)
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith(f"Error: read-only mode refuses {refused}") and "--write" in result.output
+    written = _run("query", "LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line", "--write")
+    assert written.exit_code == 1 and "root:" not in written.output
+    assert "allow_csv_import_from_file_urls" in written.output

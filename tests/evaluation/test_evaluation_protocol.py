@@ -14,7 +14,7 @@ from personagraph.shop.shop_reader import shop_from_rows
 ITEMS = [{"item_id": name, "title": f"{name} title"} for name in "ABCDEFGH"]
 
 
-def purchases(user: str, items: str, start: int = 1) -> list[dict]:
+def purchases(user: str, items: str, start: int = 1_735_689_600) -> list[dict]:
     return [{"user_id": user, "event": "purchase", "timestamp": start + t, "item_id": item}
             for t, item in enumerate(items)]
 
@@ -32,7 +32,7 @@ def csr_sets(targets, shop) -> dict[str, set[str]]:
 
 def test_leave_one_out_tests_the_last_item_validates_the_one_before_and_trains_on_the_rest():
     events = purchases("u1", "ABCD") + purchases("u2", "EF") + purchases("u3", "GHA")
-    events.append({"user_id": "u1", "event": "view", "timestamp": 10, "item_id": "H"})  # after the test target
+    events.append({"user_id": "u1", "event": "view", "timestamp": 1_735_689_610, "item_id": "H"})  # after the test target
     shop = shop_from_rows(ITEMS, events)
     protocol = EvaluationProtocol.leave_one_out(shop)
 

@@ -1,41 +1,49 @@
-import math
-
-import pytest
 import torch
 
-from personagraph.evaluation.ranker import evaluate_scorer
+from personagraph.evaluation.ranker import Ranker, Scorer
+from personagraph.evaluation.ranking_data import RankingData
+from personagraph.evaluation.ranking_metrics import Targets, evaluate_scorer
+
+# 2 users x 25 items scored 1..25 (item 24 highest); user 0 bought item 0; each user's next item is item 24.
+SCORES = torch.arange(1.0, 26.0).repeat(2, 1)
+EXCLUDED = (torch.tensor([0, 1, 1]), torch.tensor([0]))
+TARGETS = torch.tensor([24, 24])
 
 
-def test_metrics_rank_all_items_skip_excluded_ones_and_follow_the_lightgcn_formulas():
-    # 3 users x 5 items; user 2 has no target and is not counted.
-    scores = torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0],
-                           [1.0, 2.0, 3.0, 4.0, 5.0],
-                           [1.0, 1.0, 1.0, 1.0, 1.0]])
-    excluded = (torch.tensor([0, 1, 1, 1]), torch.tensor([0]))  # user 0 bought item 0
-    targets = [[1, 3], [0, 2], []]
-    metrics = evaluate_scorer(lambda users: scores[users].clone(), excluded, targets, ks=(2, 4))
+class FixedRanker(Ranker):
+    """Scores ``SCORES`` raised to a chosen power: the setting tried by :meth:`Ranker.select`."""
 
-    # user 0 ranks 1, 2, 3, 4 (item 0 excluded): hits at ranks 1 and 3; user 1 ranks 4, 3, 2, 1: a hit at rank 3.
-    assert metrics["num_users"] == 2
-    assert metrics["recall@2"] == pytest.approx((1 / 2 + 0) / 2)
-    assert metrics["recall@4"] == pytest.approx((1 + 1 / 2) / 2)
-    ideal = 1 + 1 / math.log2(3)  # two targets each
-    assert metrics["ndcg@2"] == pytest.approx((1 / ideal + 0) / 2)
-    assert metrics["ndcg@4"] == pytest.approx(((1 + 1 / math.log2(4)) / ideal + (1 / math.log2(4)) / ideal) / 2)
+    name = "fixed"
+
+    def fit(self, train: RankingData, validation: Targets, progress: bool = False) -> None:
+        self.select(train, validation, [{"power": -1.0}, {"power": 1.0}], self._scorer)
+
+    def scorer(self, history: RankingData) -> Scorer:
+        return self._scorer(self.chosen)
+
+    @staticmethod
+    def _scorer(setting) -> Scorer:
+        return lambda users: SCORES[users].pow(setting["power"])
 
 
-def test_an_excluded_target_is_a_miss_for_every_scorer():
-    scores = torch.tensor([[9.0, 1.0, 0.0]])
-    metrics = evaluate_scorer(lambda users: scores[users].clone(), (torch.tensor([0, 1]), torch.tensor([0])),
-                              torch.tensor([0]), ks=(2,))
-    assert metrics["recall@2"] == 0.0 and metrics["ndcg@2"] == 0.0
+class History:
+    """The one thing rankers under test read of a RankingData."""
+
+    excluded = EXCLUDED
 
 
-def test_users_are_scored_in_batches_with_the_same_result():
-    torch.manual_seed(0)
-    scores = torch.rand(50, 30)
-    excluded = (torch.arange(51) * 2, torch.randint(0, 30, (100,)))
-    targets = torch.randint(0, 30, (50,))
-    one = evaluate_scorer(lambda users: scores[users].clone(), excluded, targets, ks=(5, 10), batch_size=1000)
-    many = evaluate_scorer(lambda users: scores[users].clone(), excluded, targets, ks=(5, 10), batch_size=7)
-    assert one == many
+def test_select_keeps_the_best_setting_and_records_every_one():
+    ranker = FixedRanker()
+    ranker.fit(History(), TARGETS)
+    # power -1 ranks the target last (beyond the top 20), power 1 first.
+    assert [(row["power"], row["recall@20"], row["ndcg@20"]) for row in ranker.tuning] == [(-1.0, 0.0, 0.0),
+                                                                                             (1.0, 1.0, 1.0)]
+    assert ranker.chosen == {"power": 1.0}
+    assert ranker.validation_metrics() == {"recall@20": 1.0, "ndcg@20": 1.0}
+
+
+def test_evaluate_is_the_shared_ranking_loop():
+    ranker = FixedRanker()
+    ranker.fit(History(), TARGETS)
+    expected = evaluate_scorer(FixedRanker._scorer({"power": 1.0}), EXCLUDED, TARGETS, (1, 2))
+    assert ranker.evaluate(History(), TARGETS, (1, 2)) == expected

@@ -3,7 +3,16 @@ import math
 import pytest
 import torch
 
-from personagraph.evaluation.ranking_metrics import as_csr, evaluate_ranking, ndcg_at_k, recall_at_k, top_k_items
+from personagraph.evaluation.ranking_metrics import (
+    as_csr,
+    dot_product_scorer,
+    evaluate_ranking,
+    evaluate_scorer,
+    ndcg_at_k,
+    recall_at_k,
+    top_k_items,
+    top_k_scored,
+)
 
 # Scores of 2 users for 5 items: user 0 prefers items 4 > 3 > 2 > 1 > 0, user 1 the reverse.
 USERS = torch.tensor([[1.0], [-1.0]])
@@ -53,3 +62,60 @@ def test_as_csr_accepts_every_form_alike():
     assert expected[0].tolist() == [0, 2, 2, 3] and expected[1].tolist() == [0, 2, 1]
     from_edges = as_csr(torch.tensor([[2, 0, 0], [1, 2, 0]]), 3)
     assert all(torch.equal(a, b) for a, b in zip(from_edges, expected))
+
+
+def test_metrics_rank_all_items_skip_excluded_ones_and_follow_the_lightgcn_formulas():
+    # 3 users x 5 items; user 2 has no target and is not counted.
+    scores = torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0],
+                           [1.0, 2.0, 3.0, 4.0, 5.0],
+                           [1.0, 1.0, 1.0, 1.0, 1.0]])
+    excluded = (torch.tensor([0, 1, 1, 1]), torch.tensor([0]))  # user 0 bought item 0
+    targets = [[1, 3], [0, 2], []]
+    metrics = evaluate_scorer(lambda users: scores[users].clone(), excluded, targets, ks=(2, 4))
+
+    # user 0 ranks 1, 2, 3, 4 (item 0 excluded): hits at ranks 1 and 3; user 1 ranks 4, 3, 2, 1: a hit at rank 3.
+    assert metrics["num_users"] == 2
+    assert metrics["recall@2"] == pytest.approx((1 / 2 + 0) / 2)
+    assert metrics["recall@4"] == pytest.approx((1 + 1 / 2) / 2)
+    ideal = 1 + 1 / math.log2(3)  # two targets each
+    assert metrics["ndcg@2"] == pytest.approx((1 / ideal + 0) / 2)
+    assert metrics["ndcg@4"] == pytest.approx(((1 + 1 / math.log2(4)) / ideal + (1 / math.log2(4)) / ideal) / 2)
+
+
+def test_an_excluded_target_is_a_miss_for_every_scorer():
+    scores = torch.tensor([[9.0, 1.0, 0.0]])
+    metrics = evaluate_scorer(lambda users: scores[users].clone(), (torch.tensor([0, 1]), torch.tensor([0])),
+                              torch.tensor([0]), ks=(2,))
+    assert metrics["recall@2"] == 0.0 and metrics["ndcg@2"] == 0.0
+
+
+def test_users_are_scored_in_batches_with_the_same_result():
+    torch.manual_seed(0)
+    scores = torch.rand(50, 30)
+    excluded = (torch.arange(51) * 2, torch.randint(0, 30, (100,)))
+    targets = torch.randint(0, 30, (50,))
+    one = evaluate_scorer(lambda users: scores[users].clone(), excluded, targets, ks=(5, 10), batch_size=1000)
+    many = evaluate_scorer(lambda users: scores[users].clone(), excluded, targets, ks=(5, 10), batch_size=7)
+    assert one == many
+
+
+def test_vectors_are_ranked_by_the_same_loop_as_any_scorer():
+    generator = torch.Generator().manual_seed(1)
+    users, items = torch.randn(40, 6, generator=generator), torch.randn(25, 6, generator=generator)
+    history = torch.stack([torch.randint(40, (90,), generator=generator),
+                           torch.randint(25, (90,), generator=generator)])
+    targets = torch.randint(-1, 25, (40,), generator=generator)
+    by_vectors = evaluate_ranking(users, items, history, targets, ks=(5, 10), batch_size=9)
+    by_scorer = evaluate_scorer(dot_product_scorer(users, items), as_csr(history, 40), targets, ks=(5, 10),
+                                batch_size=9)
+    assert by_vectors == by_scorer
+    assert torch.equal(top_k_items(users, items, history, 5),
+                       top_k_scored(dot_product_scorer(users, items), as_csr(history, 40), torch.arange(40), 5))
+
+
+def test_no_users_or_no_targets_give_empty_results():
+    empty = (torch.zeros(3, dtype=torch.long), torch.zeros(0, dtype=torch.long))
+    assert top_k_scored(dot_product_scorer(USERS, ITEMS), None, torch.zeros(0, dtype=torch.long), 2).shape == (0, 2)
+    assert top_k_items(USERS, ITEMS, None, k=9).shape == (2, 5)  # k is cut to the number of items
+    metrics = evaluate_scorer(dot_product_scorer(USERS, ITEMS), empty, torch.tensor([-1, -1]), ks=(1,))
+    assert metrics == {"num_users": 0.0, "recall@1": 0.0, "ndcg@1": 0.0}

@@ -8,6 +8,7 @@ from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.gnn.user_interactions import UserInteractions
 from planted_interests import DAY, contract_graph, planted_shop
+from random_model import randomised_model
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +101,40 @@ def test_from_graph_sizes_the_model_for_text_and_id_only_graphs():
     id_model = ProfileModel.from_graph(planted_shop(text=False).graph, dim=8)
     assert text_model.item_text.in_features == 8 and text_model.item_id is None
     assert id_model.item_text is None and id_model.item_id.num_embeddings == 60
+
+
+def test_forward_gives_states_of_width_dim_and_unit_vectors_of_width_out_dim():
+    shop = planted_shop()
+    model = randomised_model(shop.graph, seed=1, spectral_mix=0.4)
+    interactions = UserInteractions.from_graph(shop.graph)
+    with torch.no_grad():
+        output = model(shop.graph)
+        pooling = model.pool(interactions, output.item_states, output.query_states)
+    num_users, num_items = shop.graph["user"].num_nodes, shop.graph["item"].num_nodes
+    assert model.out_dim == model.dim + 2 + 1
+    assert output.item_states.shape == (num_items, model.dim) and pooling.state.shape == (num_users, model.dim)
+    assert output.user_vectors.shape == (num_users, model.out_dim)
+    assert output.item_vectors.shape == (num_items, model.out_dim)
+    torch.testing.assert_close(output.user_vectors.norm(dim=1), torch.ones(num_users))
+    torch.testing.assert_close(output.item_vectors.norm(dim=1), torch.ones(num_items))
+    with torch.no_grad():
+        assert torch.equal(output.user_vectors, model.user_embeddings(shop.graph))
+        assert torch.equal(output.item_vectors, model.item_embeddings(shop.graph))
+        assert torch.equal(output.user_vectors, model.user_vectors(interactions, pooling))
+    assert torch.equal(output.attention, pooling.attention)
+
+
+def test_pooling_is_the_attention_weighted_sum_of_the_edges_output_states():
+    # What the explainer relies on: the output layer is affine and the attention sums to 1 per user.
+    shop = planted_shop()
+    model = randomised_model(shop.graph, seed=2)
+    interactions = UserInteractions.from_graph(shop.graph)
+    with torch.no_grad():
+        items = model.item_states(shop.graph)
+        queries = model.query_states(shop.graph, items)
+        pooling = model.pool(interactions, items, queries)
+        per_edge = pooling.attention.unsqueeze(1) * model.user_output(model.edge_states(interactions, items, queries))
+    summed = torch.zeros_like(pooling.state).index_add_(0, interactions.user, per_edge)
+    torch.testing.assert_close(summed, pooling.state, atol=1e-5, rtol=1e-5)
+    attention_per_user = torch.zeros(interactions.num_users).index_add_(0, interactions.user, pooling.attention)
+    torch.testing.assert_close(attention_per_user, torch.ones(interactions.num_users))

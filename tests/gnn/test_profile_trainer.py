@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from personagraph.errors import PersonaGraphError
-from personagraph.gnn.profile_trainer import train_profile_model
+from personagraph.gnn.profile_trainer import epoch_batch_size, softmax_ranking_loss, train_profile_model
 from personagraph.gnn.train_config import TrainConfig
 from planted_interests import planted_shop
 
@@ -90,3 +90,31 @@ def test_no_positive_edges_is_an_actionable_error():
     with pytest.raises(PersonaGraphError, match="target_weights"):
         train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"target_weights": {"add_to_cart": 1.0}}),
                             progress=False)
+
+
+def test_sampled_softmax_equals_full_softmax_when_every_item_is_sampled():
+    torch.manual_seed(0)
+    users, items = torch.randn(5, 8), torch.randn(30, 8)
+    targets = torch.tensor([3, 0, 29, 7, 7])
+    excluded = (torch.tensor([0, 0, 2, 4]), torch.tensor([1, 5, 28, 9]))
+    full = softmax_ranking_loss(users, items, targets, excluded, 0.1)
+    sampled = softmax_ranking_loss(users, items, targets, excluded, 0.1, negatives=torch.randperm(30))
+    assert torch.allclose(full, sampled, atol=1e-5)
+    # Fewer negatives: the logQ-corrected loss stays finite and the target is never its own negative.
+    few = softmax_ranking_loss(users, items, targets, excluded, 0.1, negatives=torch.tensor([3, 0, 12]))
+    assert torch.isfinite(few).all()
+
+
+def test_steps_per_epoch_are_capped_by_growing_the_batch():
+    config = TrainConfig(batch_size=512, max_steps_per_epoch=32)
+    assert epoch_batch_size(10_000, config) == 512  # small shops keep the configured batch
+    assert epoch_batch_size(100_000, config) == 3125
+    assert -(-1_000_000 // epoch_batch_size(1_000_000, config)) <= 32
+
+
+def test_large_catalogues_train_with_sampled_negatives_and_a_validation_sample():
+    shop = planted_shop()
+    config = TrainConfig(**FAST | {"full_softmax_items": 1, "sampled_negatives": 16, "max_eval_users": 20,
+                                   "max_steps_per_epoch": 2})
+    result = train_profile_model(shop.graph, shop.targets, config, progress=False)
+    assert result.best_metrics["recall@20"] > 1.5 * random_recall_at_20(shop)

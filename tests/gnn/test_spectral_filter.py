@@ -28,22 +28,25 @@ def ideal_low_pass_scores(matrix, k, a):
     return (matrix * di ** -a) @ v @ v.T * np.sqrt(di)
 
 
-def test_user_times_item_part_ranks_like_the_ideal_low_pass_filter():
+@pytest.mark.parametrize("exponent", [spectral_filter.USER_DEGREE_EXPONENT, 0.5], ids=["default", "gf-cf"])
+def test_user_times_item_part_ranks_like_the_ideal_low_pass_filter(exponent):
     interactions, matrix = random_interactions()
-    spectral = SpectralFilter.fit(interactions, matrix.shape[1], k=5)
+    spectral = SpectralFilter.fit(interactions, matrix.shape[1], k=5, degree_exponent=exponent)
     uniform = torch.ones(len(interactions))
     scores = (spectral.user_part(interactions, uniform) @ spectral.item_part(matrix.shape[1]).T).numpy()
-    expected = ideal_low_pass_scores(matrix, 5, spectral_filter.USER_DEGREE_EXPONENT)
+    expected = ideal_low_pass_scores(matrix, 5, exponent)
     # Same scores up to a positive factor per user (user normalisation, item scaling).
     ratio = scores / expected
     np.testing.assert_allclose(ratio, ratio[:, :1].repeat(matrix.shape[1], 1), rtol=1e-3)
     assert (ratio > 0).all()
 
 
-def test_sparse_and_dense_decompositions_agree(monkeypatch):
+@pytest.mark.parametrize("gram_items", [spectral_filter.DENSE_GRAM_ITEMS, 0], ids=["dense-gram", "randomised"])
+def test_sparse_and_dense_decompositions_agree(monkeypatch, gram_items):
     interactions, matrix = random_interactions(num_users=60, num_items=40)
     dense = SpectralFilter.fit(interactions, 40, k=6)
     monkeypatch.setattr(spectral_filter, "DENSE_SVD_CELLS", 0)
+    monkeypatch.setattr(spectral_filter, "DENSE_GRAM_ITEMS", gram_items)
     sparse = SpectralFilter.fit(interactions, 40, k=6)
     np.testing.assert_allclose(sparse.basis.numpy(), dense.basis.numpy(), atol=1e-4)
     gram = dense.basis.T @ dense.basis
@@ -85,9 +88,10 @@ def test_model_vectors_mix_the_two_scores(mix):
     model.eval()
     with torch.no_grad():
         users, items = model.user_embeddings(shop.graph), model.item_embeddings(shop.graph)
-        states = model.item_embeddings(shop.graph, normalize=False)
+        states = model.item_states(shop.graph)
         interactions = UserInteractions.from_graph(shop.graph)
-        gnn, spectral = model.user_parts(interactions, states, model.query_embeddings(shop.graph, states))
+        gnn, spectral = model.user_parts(interactions, model.pool(interactions, states,
+                                                                  model.query_states(shop.graph, states)))
     assert users.shape == (users.shape[0], 13) and items.shape[1] == model.out_dim == 13
     # Unit users and items, so cosine (Neo4j's vector index) ranks as the dot product does.
     torch.testing.assert_close(users.norm(dim=1), torch.ones(users.shape[0]))
@@ -114,13 +118,13 @@ def test_id_only_models_start_item_ids_from_the_smoothest_components():
     assert similarity[same].mean() > similarity[~same].mean() + 0.3
 
 
-def test_refit_keeps_width_and_mix_and_follows_the_new_graph():
+def test_refit_keeps_width_mix_and_exponent_and_follows_the_new_graph():
     from planted_interests import planted_shop
 
     from personagraph.gnn.profile_model import ProfileModel
 
     shop = planted_shop()
-    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=6)
+    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=6, user_degree_exponent=0.5)
     model.set_spectral(model.spectral.truncated(3), 0.6)
     model.eval()
     before = model.user_embeddings(shop.graph)
@@ -129,4 +133,16 @@ def test_refit_keeps_width_and_mix_and_follows_the_new_graph():
     other = planted_shop(seed=1).graph
     model.refit_spectral(other)
     assert model.spectral.k == 3 and float(model.spectral_mix) == pytest.approx(0.6)
+    assert model.spectral.degree_exponent == 0.5 and model.hparams["user_degree_exponent"] == 0.5
     assert not torch.allclose(model.user_embeddings(shop.graph), before, atol=1e-3)
+
+
+def test_randomised_solver_finds_the_top_subspace_of_a_large_sparse_gram():
+    rng = np.random.default_rng(1)
+    num_items, k = 400, 8
+    signal = rng.standard_normal((num_items, k))
+    gram = signal @ np.diag(np.arange(2 * k, k, -1.0)) @ signal.T + 0.01 * np.eye(num_items)
+    vectors = spectral_filter._randomised_top_eigenvectors(spectral_filter.sp.csr_matrix(gram.astype(np.float32)), k, 0)
+    exact = np.linalg.eigh(gram)[1][:, -k:]
+    cosines = np.linalg.svd(exact.T @ vectors, compute_uv=False)
+    assert vectors.shape == (num_items, k) and cosines.min() > 0.999

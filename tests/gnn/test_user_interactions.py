@@ -34,3 +34,12 @@ def test_edges_of_all_types_in_one_table_sorted_by_user():
 def test_select_keeps_rows_and_user_count():
     table = UserInteractions.from_graph(graph()).select(torch.tensor([False, True, True]))
     assert table.user.tolist() == [1, 1] and table.num_users == 3 and table.last_ts.dtype == torch.float64
+
+
+def test_rows_of_gathers_only_the_given_users_renumbered():
+    table = UserInteractions.from_graph(graph())
+    rows = table.rows_of(torch.tensor([1, 2, 0]), table.indptr())
+    assert rows.num_users == 3 and rows.user.tolist() == [0, 0, 2]  # user 2 has no rows
+    assert rows.node.tolist() == [0, 0, 1] and rows.count.tolist() == [2.0, 1.0, 1.0]
+    assert rows.last_ts.tolist() == [20.0, 15.0, 10.0] and rows.last_ts.dtype == torch.float64
+    assert len(table.rows_of(torch.tensor([], dtype=torch.long), table.indptr())) == 0

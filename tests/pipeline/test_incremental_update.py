@@ -10,10 +10,10 @@ from personagraph.shop.shop_reader import shop_from_rows
 from personagraph.shop.shop_validation_error import ShopValidationError
 from personagraph.pipeline.incremental_update import (
     IncrementalUpdate,
-    load_live_state,
     merge_shop,
     touched_users,
 )
+from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import RunFolder
 
 VIEW, SEARCH = EVENT_CODE["view"], EVENT_CODE["search"]
@@ -70,6 +70,13 @@ def test_merging_appends_new_users_and_queries_and_drops_events_already_stored()
     assert not is_new_again.any() and len(again.events) == len(events)
 
 
+def test_merging_events_without_any_search():
+    shop = shop_from_rows(ITEMS, [{"user_id": "dan", "event": "search", "timestamp": "20", "query": "saw"}])
+    incoming = shop_from_rows(ITEMS, [{"user_id": "bob", "event": "view", "timestamp": "10", "item_id": "i1"}])
+    merged, is_new = merge_shop(shop, Catalog([], [], [], [], [], np.zeros(0)), incoming)
+    assert merged.events.query.tolist() == [0, -1] and is_new.tolist() == [False, True]
+
+
 @pytest.fixture
 def run(tmp_path) -> RunFolder:
     return make_run(tmp_path)
@@ -77,7 +84,7 @@ def run(tmp_path) -> RunFolder:
 
 def new_data(run: RunFolder, tmp_path, stamp: str = "2025-09-01T10:00:00Z"):
     """Events for two existing users (one buys a new item) and a new user, plus the new item."""
-    shop = load_live_state(run, progress=False)[2]
+    shop = Run.load(run.path).shop
     users, items = shop.events.user_ids, shop.catalog
     items_file = write_csv(tmp_path / "new_items.csv", [
         {"item_id": "fresh-1", "title": "Fresh thing", "description": "new", "category": items.categories[0],
@@ -109,9 +116,10 @@ def test_an_update_refreshes_only_touched_users_to_their_full_recomputation(run,
         if user_id not in touched:
             assert after[user_id] == row, user_id  # untouched: exactly as stored
 
-    checkpoint, space, shop, applied = load_live_state(run, progress=False)
-    assert applied == 1 and "fresh-1" in shop.catalog.index
-    full = space.profile_users(checkpoint.model, shop)
+    live = Run.load(run.path)
+    shop = live.shop
+    assert live.updates == 1 and "fresh-1" in shop.catalog.index
+    full = live.space.profile_users(live.model, shop)
     for user_id in touched:
         u = shop.events.user_ids.index(user_id)
         row = after[user_id]
@@ -145,7 +153,7 @@ def test_a_second_update_gets_the_next_number(run, tmp_path):
 
 def test_a_bad_row_stores_nothing_and_names_the_file_and_line(run, tmp_path):
     files = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
-    shop = load_live_state(run, progress=False)[2]
+    shop = Run.load(run.path).shop
     bad = write_csv(tmp_path / "incoming.csv", [
         {"user_id": shop.events.user_ids[0], "event": "view", "timestamp": "2025-09-01T10:00:00Z",
          "item_id": shop.catalog.item_ids[0]},
@@ -168,7 +176,7 @@ def test_new_items_without_events_are_added_and_touch_nobody(run, tmp_path):
     update = IncrementalUpdate.apply(run.path, no_events, items_file, progress=False)
     assert update.number == 1 and update.counts["items_added"] == 1 and update.touched_user_ids == []
     assert profile_rows(run) == before
-    checkpoint, space, shop, _ = load_live_state(run, progress=False)
-    vectors = space.item_vectors(checkpoint.model)
+    live = Run.load(run.path)
+    shop, vectors = live.shop, live.item_vectors
     assert shop.catalog.item_ids[-1] == "fresh-1" and np.isfinite(vectors[-1]).all()
     assert np.linalg.norm(vectors[-1]) == pytest.approx(1.0, abs=1e-5)

@@ -1,4 +1,6 @@
+"""`TextAudience`: a text is profiled in the run's frozen space as `update` would store a user who searched it."""
 import hashlib
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -10,8 +12,11 @@ from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.shop.shop_reader import shop_from_rows
+from personagraph.pipeline.incremental_update import merge_shop
 from personagraph.pipeline.text_audience import TextAudience
+from personagraph.profiles.profile_space import ProfileSpace, select_items
+from personagraph.shop.shop_data import ShopData
+from personagraph.shop.shop_reader import shop_from_rows
 
 DAY = 86400.0
 ITEMS = [
@@ -53,68 +58,88 @@ def graph_of(shop, encoder, with_queries=True):
     return graph
 
 
+@dataclass
+class Trained:
+    """A run's parts in memory: its shop, model, frozen space and encoder."""
+
+    shop: ShopData
+    model: ProfileModel
+    space: ProfileSpace
+    encoder: TextEncoder
+
+    def audience(self, **options) -> TextAudience:
+        return TextAudience(self.model, self.space, self.shop.catalog, self.encoder.encode, **options)
+
+    def stored_profile(self, new_events, new_items=()):
+        """What `update` stores for user "zz" after ``new_events``: zz pooled over the space extended by them."""
+        incoming = shop_from_rows(ITEMS + list(new_items), new_events)
+        added = select_items(incoming.catalog, range(len(ITEMS), len(incoming.catalog)))
+        merged, _ = merge_shop(self.shop, added, incoming)
+        space = self.space.extend(self.model, merged, self.encoder.encode)
+        zz = np.asarray([merged.events.user_ids.index("zz")])
+        return space.profile_users(self.model, merged, zz).vectors[0]
 
 
-def profile_of_new_user(model, encoder, items, new_events, with_queries=True):
-    """The model's profile of user "zz" in the shop extended by ``new_events``, built the ordinary way."""
-    shop = shop_from_rows(items, EVENTS + new_events)
-    with torch.no_grad():
-        vectors = model.user_embeddings(graph_of(shop, encoder, with_queries))
-    return vectors[shop.events.user_ids.index("zz")].numpy()
+def trained(with_queries=True) -> Trained:
+    encoder = HashingEncoder()
+    shop = shop_from_rows(ITEMS, EVENTS)
+    graph = graph_of(shop, encoder, with_queries)
+    model = randomised_model(graph, seed=0)
+    space, _ = ProfileSpace.build(model, graph, shop)
+    return Trained(shop, model, space, encoder)
 
 
 @pytest.fixture
-def audience():
-    encoder = HashingEncoder()
-    shop = shop_from_rows(ITEMS, EVENTS)
-    graph = graph_of(shop, encoder)
-    return TextAudience(randomised_model(graph, seed=0), encoder, graph, shop.events.query_texts)
+def run():
+    return trained()
 
 
-def test_new_text_is_profiled_as_a_user_who_only_searched_it(audience):
-    expected = profile_of_new_user(audience.model, audience.encoder, ITEMS, [
-        {"user_id": "zz", "event": "search", "timestamp": DAY, "query": "cordless saw"},
-    ])
+@pytest.fixture
+def audience(run):
+    return run.audience()
+
+
+def test_new_text_is_profiled_as_update_stores_a_user_who_only_searched_it(run, audience):
+    expected = run.stored_profile([{"user_id": "zz", "event": "search", "timestamp": DAY, "query": "cordless saw"}])
     assert audience.vector("  Cordless SAW ") == pytest.approx(expected, abs=1e-5)
 
 
-def test_known_query_keeps_the_items_it_led_to(audience):
-    expected = profile_of_new_user(audience.model, audience.encoder, ITEMS, [
-        {"user_id": "zz", "event": "search", "timestamp": DAY, "query": "lab glass"},
-    ])
+def test_known_query_keeps_the_items_it_led_to(run, audience):
+    expected = run.stored_profile([{"user_id": "zz", "event": "search", "timestamp": DAY, "query": "lab glass"}])
     assert audience.vector("Lab Glass") == pytest.approx(expected, abs=1e-5)
-    # The query node's items count: as an unknown query, the same text gets another profile.
-    as_new_text = TextAudience(audience.model, audience.encoder, audience.graph, query_texts=[])
+    # The query's state holds its items: as a new text, the same words get another profile.
+    as_new_text = run.audience(known_queries=False)
     assert not np.allclose(audience.vector("Lab Glass"), as_new_text.vector("Lab Glass"), atol=1e-3)
 
 
+def test_known_query_needs_no_encoder(run):
+    def encode(texts):
+        raise AssertionError(f"encoded {texts}")
+
+    audience = TextAudience(run.model, run.space, run.shop.catalog, encode)
+    assert audience.vector("drill") == pytest.approx(run.audience().vector("drill"), abs=1e-6)
+
+
 def test_batch_matches_single_texts(audience):
-    texts = ["drill", "beaker and flask", "lab glass"]
+    texts = ["drill", "beaker and flask", "lab glass", "beaker and flask"]
     assert audience.vectors(texts) == pytest.approx(np.stack([audience.vector(t) for t in texts]), abs=1e-5)
-    assert np.linalg.norm(audience.vectors(texts), axis=1) == pytest.approx(np.ones(3), abs=1e-5)
+    assert np.linalg.norm(audience.vectors(texts), axis=1) == pytest.approx(np.ones(4), abs=1e-5)
 
 
 def test_model_without_queries_views_a_new_item_with_the_text():
-    encoder = HashingEncoder()
-    shop = shop_from_rows(ITEMS, EVENTS)
-    graph = graph_of(shop, encoder, with_queries=False)
-    model = randomised_model(graph, seed=0)
-    assert model.query_text is None
-    audience = TextAudience(model, encoder, graph, shop.events.query_texts)
-    new_item = {"item_id": "zz-item", "title": "precision screwdriver"}
-    expected = profile_of_new_user(model, encoder, ITEMS + [new_item], [
-        {"user_id": "zz", "event": "view", "timestamp": DAY, "item_id": "zz-item"},
-    ], with_queries=False)
-    assert audience.vector("Precision Screwdriver") == pytest.approx(expected, abs=1e-5)
+    run = trained(with_queries=False)
+    assert run.model.query_text is None
+    expected = run.stored_profile([{"user_id": "zz", "event": "view", "timestamp": DAY, "item_id": "zz-item"}],
+                                  new_items=[{"item_id": "zz-item", "title": "precision screwdriver"}])
+    assert run.audience().vector("Precision Screwdriver") == pytest.approx(expected, abs=1e-5)
 
 
-def test_empty_text_and_textless_model_fail_clearly(audience):
+def test_empty_text_and_textless_model_fail_clearly(run, audience):
     with pytest.raises(PersonaGraphError, match="empty"):
         audience.vector("   ")
-    shop = shop_from_rows(ITEMS, EVENTS)
-    graph = build_hetero_graph(shop)
+    graph = build_hetero_graph(run.shop)
     with pytest.raises(PersonaGraphError, match="no text input"):
-        TextAudience(ProfileModel.from_graph(graph, dim=8), HashingEncoder(), graph, shop.events.query_texts)
+        TextAudience(ProfileModel.from_graph(graph, dim=8), run.space, run.shop.catalog, run.encoder.encode)
 
 
 def test_find_returns_the_nearest_stored_users_of_a_segment(audience, profile_store):

@@ -115,3 +115,32 @@ def test_frozen_space_gives_the_same_evidence_as_the_graph_it_was_built_from(tex
     for user in range(5):
         assert np.allclose(from_graph.vector(user), from_space.vector(user), atol=1e-5)
         assert [e.index for e in from_graph.explain(user)] == [e.index for e in from_space.explain(user)]
+
+
+def test_attention_is_the_models_own_pooling_weights(text_shop_graph):
+    shop, graph = text_shop_graph
+    model = randomised_model(graph, seed=4, spectral_mix=0.4)
+    explainer = ProfileExplainer(model, graph)
+    with torch.no_grad():
+        attention = model(graph).attention
+    indptr = explainer.interactions.indptr()
+    for user in range(shop.events.num_users):
+        rows = range(int(indptr[user]), int(indptr[user + 1]))
+        expected: dict[tuple[str, int], float] = {}
+        for row in rows:
+            node_type = "item" if bool(explainer.interactions.is_item()[row]) else "query"
+            key = (node_type, int(explainer.interactions.node[row]))
+            expected[key] = expected.get(key, 0.0) + float(attention[row])
+        got = {(e.node_type, e.index): e.attention for e in explainer.explain(user)}
+        assert got == pytest.approx(expected, abs=1e-6)
+
+
+def test_a_user_without_edges_gets_the_models_neutral_profile(text_shop_graph):
+    shop, graph = text_shop_graph
+    graph["user"].num_nodes = shop.events.num_users + 1
+    model = randomised_model(graph, seed=3, spectral_mix=0.4)
+    explainer = ProfileExplainer(model, graph)
+    with torch.no_grad():
+        expected = model.user_embeddings(graph)[-1].numpy()
+    assert explainer.explain(shop.events.num_users) == []
+    assert explainer.vector(shop.events.num_users) == pytest.approx(expected, abs=1e-6)

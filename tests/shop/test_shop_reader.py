@@ -10,8 +10,9 @@ import pytest
 
 from personagraph.errors import PersonaGraphError
 from personagraph.shop.shop_data import EVENT_CODE
-from personagraph.shop.shop_reader import read_shop, shop_from_rows, write_rejected
+from personagraph.shop.shop_reader import read_shop, read_shop_files, shop_from_rows, write_rejected
 from personagraph.shop.shop_validation_error import ShopValidationError
+from personagraph.shop.timestamp_window import TimestampWindow
 
 ITEMS_CSV = (
     "item_id,title,description,category,brand,price\n"
@@ -118,7 +119,7 @@ def test_missing_required_column_is_one_problem_in_both_modes(tmp_path):
 
 def test_error_lists_first_twenty_problems_and_the_total(tmp_path):
     write(tmp_path, "items.csv", "item_id,title\nA,Drill\n")
-    write(tmp_path, "events.csv", "user_id,event,timestamp,item_id\n" + "u1,view,1,NOPE\n" * 25)
+    write(tmp_path, "events.csv", "user_id,event,timestamp,item_id\n" + "u1,view,1735689600,NOPE\n" * 25)
     with pytest.raises(ShopValidationError) as caught:
         read_shop(tmp_path, progress=False)
     message = str(caught.value)
@@ -215,7 +216,7 @@ def test_equal_timestamps_keep_file_order_and_rows_match_files(tmp_path):
     assert shop.events.kind.tolist() == [0, 0, 0, 3]
     write(tmp_path, "items.jsonl", "".join(json.dumps(row) + "\n" for row in items))
     write(tmp_path, "events.jsonl", "".join(json.dumps(row) + "\n" for row in events))
-    from_files = read_shop(tmp_path, progress=False).events
+    from_files = read_shop(tmp_path, progress=False, timestamp_window=TimestampWindow.any_time()).events
     for name in ("user", "kind", "timestamp", "item", "query"):
         np.testing.assert_array_equal(getattr(from_files, name), getattr(shop.events, name))
 
@@ -225,3 +226,164 @@ def test_missing_column_advice_is_to_add_it_not_to_skip(tmp_path):
     write(tmp_path, "events.csv", "user_id,event,timestamp\n")
     with pytest.raises(ShopValidationError, match=r"Add the missing column\(s\)\. Required: items: item_id, title;"):
         read_shop(tmp_path, progress=False)
+
+
+# -- damaged input: every row accounted for, or the file refused at file:line ----------------
+ITEMS_ONE = "item_id,title\nA,Drill\n"
+GOOD_EVENT = "u1,view,2025-01-01T00:00:00Z,A,\n"
+EVENTS_HEADER = "user_id,event,timestamp,item_id,query\n"
+
+
+def refused(data_dir, on_error="fail") -> str:
+    """The one-line error a damaged file gives, in either mode."""
+    with pytest.raises(PersonaGraphError) as caught:
+        read_shop(data_dir, on_error=on_error, progress=False)
+    assert not isinstance(caught.value, ShopValidationError)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_stray_quote_no_longer_swallows_the_rest_of_the_file(tmp_path):
+    # Before: the search's query became the rest of the file, 0 rows rejected, 230 events gone.
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER + GOOD_EVENT * 3 + 'u2,search,2025-01-01T00:00:00Z,,"drill\n'
+          + GOOD_EVENT * 230)
+    for on_error in ("fail", "skip"):
+        message = refused(tmp_path, on_error)
+        assert message.startswith("events.csv:5: unbalanced quote: the quoted value that starts on line 5 never closes")
+
+
+def test_a_quoted_value_over_lines_is_refused_outside_descriptions(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER + GOOD_EVENT + 'u2,search,2025-01-01T00:00:00Z,,"drill\n'
+          + 'u3,view,2025-01-01T00:00:00Z,A,\n' + 'u4,view,2025-01-01T00:00:00Z,A,x"\n')
+    message = refused(tmp_path)
+    assert message.startswith("events.csv:3: query: a quoted value runs over lines 3-5")
+    write(tmp_path, "events.csv", EVENTS_HEADER + 'u2,search,2025-01-01T00:00:00Z,,"drill\nu3,view,"2025"x,A,\n')
+    assert refused(tmp_path).startswith("events.csv:2: unbalanced quote: a quoted value ends at line 3")
+
+
+def test_accounting_of_rows_read_accepted_and_rejected(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_CSV)
+    write(tmp_path, "events.csv", EVENTS_CSV + "\n\n")  # trailing blank lines are no rows
+    reading = read_shop_files(tmp_path, on_error="skip", progress=False)
+    assert [str(table) for table in reading.tables] == [
+        "items.csv: 4 rows read = 2 accepted + 2 rejected",
+        "events.csv: 9 rows read = 3 accepted + 6 rejected",
+    ]
+    assert len(reading.rejected) == 8 and len(reading.shop.events) == 3
+
+
+def test_header_only_events_read_as_an_empty_log(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER)
+    reading = read_shop_files(tmp_path, progress=False)
+    assert len(reading.shop.events) == 0 and str(reading.tables[1]) == "events.csv: 0 rows read = 0 accepted + 0 rejected"
+
+
+@pytest.mark.parametrize(("timestamp", "reason"), [
+    ("0001-01-01T00:00:00+05:00", "'0001-01-01T00:00:00+05:00' is before 1990-01-01T00:00:00Z"),
+    ("1", "'1' is before 1990-01-01T00:00:00Z"),
+    ("9999-12-31T23:59:59Z", "'9999-12-31T23:59:59Z' is after "),
+    ("4102444800", "'4102444800' is after "),  # 2100-01-01
+])
+def test_timestamps_outside_the_window_are_rejected_rows(tmp_path, timestamp, reason):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER + GOOD_EVENT + f"u2,view,{timestamp},A,\n")
+    problems, total = problems_of(tmp_path)
+    assert total == 1 and problems[0].startswith(f"events.csv:3: timestamp: {reason}")
+    reading = read_shop_files(tmp_path, on_error="skip", progress=False)
+    assert str(reading.tables[1]) == "events.csv: 2 rows read = 1 accepted + 1 rejected"
+    # No far-future row reaches the shop, where it would set every user's recency to millions of days.
+    assert reading.shop.events.timestamp.max() == datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
+    anything = TimestampWindow.from_options("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59Z")
+    assert len(read_shop(tmp_path, progress=False, timestamp_window=anything).events) == 2
+
+
+def test_a_single_problem_is_one_line(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER + "u2,view,0001-01-01T00:00:00+05:00,A,\n")
+    with pytest.raises(ShopValidationError) as caught:
+        read_shop(tmp_path, progress=False)
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("events.csv:2: timestamp: ")
+
+
+def test_nul_characters_are_rejected_rows_and_a_utf16_file_is_refused(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER + GOOD_EVENT + "u\0,view,2025-01-01T00:00:00Z,A,\n")
+    problems, _ = problems_of(tmp_path)
+    assert problems == ["events.csv:3: user_id: holds a NUL character; the file is damaged or not text"]
+    (tmp_path / "events.csv").write_bytes(EVENTS_HEADER.encode("utf-16-le"))
+    assert refused(tmp_path).startswith("events.csv:1: the header holds NUL bytes")
+    (tmp_path / "events.csv").write_bytes(EVENTS_HEADER.encode("utf-16"))
+    assert refused(tmp_path).startswith("events.csv:1: not UTF-8 text")
+
+
+def test_a_huge_field_and_a_bare_carriage_return_are_refused_at_their_line(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.csv", EVENTS_HEADER + GOOD_EVENT + "u2,search,2025-01-01T00:00:00Z,," + "x" * 200_000 + "\n")
+    assert refused(tmp_path).startswith("events.csv:3: a value longer than 131,072 characters")
+    write(tmp_path, "events.csv", EVENTS_HEADER + GOOD_EVENT + "u2,view,2025\r01,A,\n")
+    assert refused(tmp_path).startswith("events.csv:3: a bare carriage return")
+
+
+def test_jsonl_values_that_are_not_text_or_numbers_are_rejected_rows(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    write(tmp_path, "events.jsonl", "\n".join([
+        json.dumps({"user_id": "u1", "event": "view", "timestamp": "2025-01-01T00:00:00Z", "item_id": "A"}),
+        json.dumps({"user_id": ["u1"], "event": "view", "timestamp": "2025-01-01T00:00:00Z", "item_id": "A"}),
+        json.dumps({"user_id": "u1", "event": "view", "timestamp": True, "item_id": "A"}),
+        '{"user_id": "\\ud800", "event": "view", "timestamp": "2025-01-01T00:00:00Z", "item_id": "A"}',
+        "[" * 100_000 + "]" * 100_000,
+    ]) + "\n")
+    problems, total = problems_of(tmp_path)
+    assert total == 4
+    assert problems[:3] == [
+        "events.jsonl:2: user_id: a JSON list; expected text or a number",
+        "events.jsonl:3: timestamp: true/false; expected text or a number",
+        "events.jsonl:4: user_id: holds an unpaired \\ud800-\\udfff escape; not valid Unicode text",
+    ]
+    assert problems[3].startswith("events.jsonl:5: row: not valid JSON")
+
+
+def parquet_events(path, timestamps, **columns):
+    n = len(timestamps)
+    pq.write_table(pa.table({"user_id": [f"u{i}" for i in range(n)], "event": ["view"] * n,
+                             "timestamp": timestamps, "item_id": ["A"] * n, **columns}), path,
+                   compression="none", row_group_size=100)
+
+
+def test_a_corrupt_parquet_page_is_refused_at_its_row(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    path = tmp_path / "events.parquet"
+    parquet_events(path, [1735689600 + i for i in range(500)])
+    assert len(read_shop(tmp_path, progress=False).events) == 500
+    data = bytearray(path.read_bytes())
+    offset = pq.ParquetFile(path).metadata.row_group(2).column(0).data_page_offset
+    data[offset:offset + 30] = b"\xff" * 30
+    path.write_bytes(bytes(data))
+    for on_error in ("fail", "skip"):
+        assert refused(tmp_path, on_error).startswith("events.parquet:row 201: cannot read row group 2 (")
+    path.write_bytes(bytes(data[:len(data) // 2]))
+    assert refused(tmp_path).startswith("events.parquet: cannot read it as Parquet (")
+
+
+def test_a_parquet_timestamp_out_of_range_is_a_rejected_row(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    far = pa.array([1735689600_000, 2**62], pa.timestamp("ms"))
+    parquet_events(tmp_path / "events.parquet", far)
+    problems, total = problems_of(tmp_path)
+    assert total == 1 and problems[0].startswith(f"events.parquet:row 2: timestamp: {2**62} ms after 1970-01-01 "
+                                                 "is outside the dates")
+    parquet_events(tmp_path / "events.parquet", pa.array([datetime(2025, 1, 1), datetime(1, 1, 1)], pa.timestamp("us")))
+    problems, _ = problems_of(tmp_path)
+    assert problems[0].startswith("events.parquet:row 2: timestamp: '0001-01-01T00:00:00+00:00' is before")
+
+
+def test_a_parquet_column_of_an_unreadable_type_is_refused(tmp_path):
+    write(tmp_path, "items.csv", ITEMS_ONE)
+    parquet_events(tmp_path / "events.parquet", [1735689600], query=[["a", "b"]])
+    message = refused(tmp_path)
+    assert message.startswith("events.parquet: column query has type list<")
+    assert message.endswith("store it as text (string) or a number")

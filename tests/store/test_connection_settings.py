@@ -20,7 +20,7 @@ def managed(tmp_path: Path) -> Neo4jServer:
 
 def test_managed_server_is_the_fallback(managed: Neo4jServer) -> None:
     settings = ConnectionSettings.resolve(environ={}, server=managed)
-    assert settings == ConnectionSettings("bolt://127.0.0.1:17001", "neo4j", SECRET, None)
+    assert settings == ConnectionSettings("bolt://127.0.0.1:17001", "neo4j", SECRET, None, managed.certificate_file)
 
 
 def test_environment_overrides_managed_server(managed: Neo4jServer) -> None:

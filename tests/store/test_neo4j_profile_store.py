@@ -1,25 +1,18 @@
-"""The Neo4j profile store against the real test server."""
+"""What is particular to the Neo4j profile store (Cypher, schema, batches, connections), on the real test server.
+
+What every backend must do is in test_profile_store_contract.py."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 
-import numpy as np
 import pytest
 
 from personagraph.errors import PersonaGraphError
 from personagraph.store.connection_settings import ConnectionSettings
-from personagraph.store.neo4j_profile_store import Neo4jProfileStore
-
-
-def _users(n: int, dim: int, seed: int = 0) -> tuple[list[str], np.ndarray, list[dict]]:
-    vectors = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
-    ids = [f"u{i}" for i in range(n)]
-    rows = [
-        {"id": ids[i], "embedding": vectors[i], "segment": np.int64(i % 3), "top_tags": ["shoes", "red"], "events": i}
-        for i in range(n)
-    ]
-    return ids, vectors, rows
+from personagraph.store.neo4j_profile_store import VECTOR_INDEXES, Neo4jProfileStore
+from test_profile_store_contract import users as sample_users
 
 
 def _snapshot(store: Neo4jProfileStore) -> tuple[list, list]:
@@ -36,7 +29,7 @@ def _snapshot(store: Neo4jProfileStore) -> tuple[list, list]:
 
 
 def _write_shop(store: Neo4jProfileStore) -> None:
-    _, _, users = _users(5, 8)
+    _, _, users = sample_users(5, 8)
     store.upsert_users(users, run_id="run-1")
     store.upsert_items(
         [{"id": "i1", "title": "Red shoe", "category": "shoes", "price": 9.5}, {"id": "i2", "title": "Cap"}]
@@ -66,7 +59,7 @@ def test_writes_are_idempotent(profile_store: Neo4jProfileStore) -> None:
 def test_batches_smaller_than_the_rows_write_everything(neo4j_settings: ConnectionSettings, profile_store) -> None:
     with Neo4jProfileStore.connect(neo4j_settings, batch_size=7) as store:
         store.ensure_schema(8)
-        assert store.upsert_users(_users(50, 8)[2], run_id="r") == 50
+        assert store.upsert_users(sample_users(50, 8)[2], run_id="r") == 50
         assert store.count("User") == 50
 
 
@@ -82,81 +75,22 @@ def test_replace_relationships_drops_stale_links(profile_store: Neo4jProfileStor
     assert links == [{"user": "u0", "item": "i1", "count": 5}, {"user": "u1", "item": "i2", "count": None}]
 
 
-def test_counts_report_what_was_written(profile_store: Neo4jProfileStore) -> None:
-    assert profile_store.upsert_nodes("User", [{"id": "u0"}, {"id": "u1"}]) == 2
-    assert profile_store.upsert_items([{"id": "i1"}]) == 1
-    rows = [{"start": "u0", "end": "i1"}, {"start": "u0", "end": "no-such-item"}]
-    assert profile_store.upsert_relationships("CLICKED", "User", "Item", rows) == 1
-
-
-def test_names_outside_the_whitelist_are_refused(profile_store: Neo4jProfileStore) -> None:
-    with pytest.raises(PersonaGraphError, match="unknown relationship type"):
-        profile_store.upsert_relationships("KNOWS]->() DETACH DELETE (", "User", "Item", [])
-    with pytest.raises(PersonaGraphError, match="unknown node label"):
-        profile_store.upsert_nodes("User:Admin", [{"id": "x"}])
-    with pytest.raises(PersonaGraphError, match="invalid property name"):
-        profile_store.upsert_items([{"id": "i1", "bad name": 1}])
-    with pytest.raises(PersonaGraphError, match="invalid property name"):
-        profile_store.nearest_users([1.0] * 8, where={"segment` = 1 OR true //": 1})
-
-
-def test_vector_search_matches_exact_cosine(profile_store: Neo4jProfileStore) -> None:
-    ids, vectors, rows = _users(2000, 64, seed=1)
-    profile_store.ensure_schema(64)
-    profile_store.upsert_users(rows, run_id="r")
-    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-    recalls = []
-    for query in range(0, 2000, 40):
-        exact = unit @ unit[query]
-        exact[query] = -np.inf
-        expected = {ids[i] for i in np.argsort(-exact)[:10]}
-        hits = profile_store.similar_users(ids[query], k=10)
-        assert len(hits) == 10 and ids[query] not in {hit.id for hit in hits}
-        for hit in hits:
-            assert hit.score == pytest.approx(float(unit[int(hit.id[1:])] @ unit[query]), abs=1e-4)
-        recalls.append(len(expected & {hit.id for hit in hits}) / 10)
-    assert len(recalls) == 50 and np.mean(recalls) >= 0.95
-
-
-def test_similar_users_filters_by_attribute(profile_store: Neo4jProfileStore) -> None:
-    ids, vectors, rows = _users(300, 16, seed=2)
-    profile_store.ensure_schema(16)
-    profile_store.upsert_users(rows, run_id="r")
-    hits = profile_store.similar_users("u0", k=20, where={"segment": 2})
-    assert len(hits) == 20 and all(hit.properties["segment"] == 2 for hit in hits)
-    assert "embedding" not in hits[0].properties and hits[0].properties["top_tags"] == ["shoes", "red"]
-    both = profile_store.similar_users("u0", k=5, where={"segment": [1, 2]})
-    assert {hit.properties["segment"] for hit in both} <= {1, 2}
-
-
-def test_nearest_users_of_a_raw_vector(profile_store: Neo4jProfileStore) -> None:
-    ids, vectors, rows = _users(200, 16, seed=3)
-    profile_store.ensure_schema(16)
-    profile_store.upsert_users(rows, run_id="r")
-    hits = profile_store.nearest_users(vectors[7] * 3.0, k=3)
-    assert hits[0].id == "u7" and hits[0].score == pytest.approx(1.0, abs=1e-4)
-
-
-def test_vector_of_the_wrong_size_is_a_clear_error(profile_store: Neo4jProfileStore) -> None:
-    profile_store.ensure_schema(8)
-    profile_store.upsert_users(_users(3, 8)[2], run_id="r")
-    with pytest.raises(PersonaGraphError, match="vector search failed"):
-        profile_store.nearest_users([0.5] * 5)
-
-
-def test_unknown_user_is_a_clear_error(profile_store: Neo4jProfileStore) -> None:
-    profile_store.ensure_schema(8)
-    profile_store.upsert_users(_users(3, 8)[2], run_id="r")
-    with pytest.raises(PersonaGraphError, match="no user 'ghost' in Neo4j"):
-        profile_store.similar_users("ghost")
-
-
 def test_index_is_recreated_for_a_new_dimension(profile_store: Neo4jProfileStore) -> None:
     profile_store.ensure_schema(8)
     profile_store.ensure_schema(32)
     assert profile_store.embedding_dim() == 32
-    profile_store.upsert_users(_users(30, 32)[2], run_id="r")
+    profile_store.upsert_users(sample_users(30, 32)[2], run_id="r")
     assert len(profile_store.similar_users("u0", k=5)) == 5
+
+
+def test_a_search_without_its_vector_index_says_how_to_get_one(profile_store: Neo4jProfileStore) -> None:
+    profile_store.ensure_schema(8)
+    profile_store.run_cypher(f"DROP INDEX {VECTOR_INDEXES['Item']}", write=True)
+    try:
+        with pytest.raises(PersonaGraphError, match="Neo4j has no item vectors .*`personagraph train`"):
+            profile_store.nearest_items([1.0] * 8)
+    finally:
+        profile_store.ensure_schema(8)
 
 
 def test_run_cypher_is_read_only_unless_asked(profile_store: Neo4jProfileStore) -> None:
@@ -186,7 +120,7 @@ def test_bad_cypher_is_a_one_line_error(profile_store: Neo4jProfileStore) -> Non
 
 
 def test_wrong_password_is_a_clear_error(neo4j_settings: ConnectionSettings) -> None:
-    wrong = ConnectionSettings(neo4j_settings.uri, neo4j_settings.user, "not-the-password")
+    wrong = dataclasses.replace(neo4j_settings, password="not-the-password")
     with pytest.raises(PersonaGraphError, match="rejected user 'neo4j'") as error:
         wrong.open_driver()
     assert "not-the-password" not in str(error.value)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import stat
 from pathlib import Path
@@ -84,21 +85,35 @@ def test_memory_sizes_are_validated() -> None:
 
 
 @pytest.mark.slow
-def test_restart_keeps_data(tmp_path: Path, neo4j_server: Neo4jServer) -> None:
+def test_restart_keeps_data_and_upgrades_a_state_folder_from_before_tls(tmp_path: Path, neo4j_server: Neo4jServer) -> None:
     """A throwaway server (own home and port), so the shared test server is not disturbed."""
     server = Neo4jServer(
         home=tmp_path / "home", cache=neo4j_server.cache, port=_free_port(), heap="512m", pagecache="64m"
     )
     try:
         assert server.start(timeout=300) is True
-        settings = ConnectionSettings(server.uri, "neo4j", server.password())
+        settings = ConnectionSettings.resolve(environ={}, server=server)
         with Neo4jProfileStore.connect(settings) as store:
             store.upsert_items([{"id": "kept", "title": "survives a restart"}])
+        conf = server.home / "conf" / "neo4j.conf"
+        current = conf.read_text()
+        conf.write_text(current.replace("server.bolt.tls_level=REQUIRED\n", ""))  # as written before TLS
+        with pytest.raises(PersonaGraphError, match="older PersonaGraph.*neo4j stop"):
+            server.start(timeout=5)
+        conf.write_text(current)
         assert server.stop() is True
         assert not server.is_running() and server.status().running is False
         with pytest.raises(PersonaGraphError, match="cannot reach Neo4j"):
             settings.open_driver()
+        # A state folder from before TLS and private modes: no certificate, readable by others.
+        shutil.rmtree(server.home / "certificates")
+        os.chmod(server.home, 0o755)
+        conf.write_text(current.replace("REQUIRED", "DISABLED"))
+        with pytest.raises(PersonaGraphError, match="no TLS certificate yet"):
+            settings.open_driver()
         assert server.start(timeout=300) is True
+        assert server.certificate_file.exists() and "server.bolt.tls_level=REQUIRED" in conf.read_text()
+        assert stat.S_IMODE(os.stat(server.home).st_mode) == 0o700
         with Neo4jProfileStore.connect(settings) as store:
             assert store.run_cypher("MATCH (i:Item) RETURN i.id AS id, i.title AS title") == [
                 {"id": "kept", "title": "survives a restart"}
