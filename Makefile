@@ -17,11 +17,12 @@ $(STAMP): setup.cfg pyproject.toml requirements.lock
 
 install: $(STAMP)
 
-## The main job on the bundled sample: local Neo4j, train, then a similar-user lookup.
+## The main job on the bundled sample: local Neo4j, train, a similar-user lookup, then the run's HTML report.
 demo: install
 	$(BIN)/personagraph neo4j start
 	$(BIN)/personagraph train data/sample --out runs/demo
 	$(BIN)/personagraph similar "$$(cut -d, -f1 data/sample/events.csv | sed -n 2p)" -k 5
+	$(BIN)/personagraph report runs/demo --out runs/demo/report.html
 
 ## The default suite (unit, integration against the real Neo4j, one CLI end-to-end); slow tests excluded.
 test: install

@@ -42,18 +42,23 @@ def timestamp_window(not_before: str | None, not_after: str | None) -> "Timestam
               help="File format of both tables.")
 @click.option("--lang", default="en", show_default=True, type=click.Choice(["en", "zh"]),
               help="Language of titles, descriptions, categories, brands and queries (zh: Chinese).")
-def sample(out_dir: Path, users: int, items: int, seed: int, fmt: str, lang: str) -> None:
+@click.option("--social/--no-social", default=True, show_default=True,
+              help="Also write social.<format>: users who follow, befriend, share with and invite each other, "
+                   "more often among users with a shared interest.")
+def sample(out_dir: Path, users: int, items: int, seed: int, fmt: str, lang: str, social: bool) -> None:
     """Generate a realistic small shop with planted user interests.
 
     Items with titles, brands, prices and descriptions in a category tree, in English
     or Chinese (--lang zh); users whose searches, views, carts and purchases over six
-    months follow one to three interests. Deterministic for a seed. Example:
+    months follow one to three interests, and (--social) links between users who often
+    share them. Deterministic for a seed. Example:
 
         personagraph sample --out data/sample
     """
     from personagraph.datasets.sample_shop import generate_sample_shop
 
-    result = generate_sample_shop(out_dir, users=users, items=items, seed=seed, fmt=fmt, lang=lang, progress=True)
+    result = generate_sample_shop(out_dir, users=users, items=items, seed=seed, fmt=fmt, lang=lang, progress=True,
+                                  social=social)
     events = result.shop.events
     click.echo(f"Wrote {len(result.shop.catalog)} items, {len(events)} events of {events.num_users} users "
                f"and {len(events.query_texts)} distinct queries:")

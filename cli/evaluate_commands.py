@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from personagraph.cli.store_commands import format_table
+from personagraph.errors import PersonaGraphError
 
 def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     try:
@@ -46,10 +47,15 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
 @click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the JSON report to this file (rewritten after each model; "
                    '"complete": true once all have run).')
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the comparison as an HTML page with a bar chart (self-contained, opens offline).")
+@click.option("--save-to", "save_to", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              metavar="RUN_DIR", help="Also save the JSON report into this run folder (as evaluation.json, "
+                                      "rewritten after each model), where `personagraph report` shows it.")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-model log lines.")
 def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, lightgcn_minutes: float,
              max_minutes: float | None, spectral_dim: int | None, encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
-             quiet: bool) -> None:
+             html_file: Path | None, save_to: Path | None, quiet: bool) -> None:
     """Measure Recall@K and NDCG@K of our profiles and of baselines on the shop in DATA_DIR.
 
     The protocol follows DATA_DIR/dataset.json. leave-one-out (and a shop's own logs,
@@ -64,7 +70,14 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
     from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
     from personagraph.evaluation.lightgcn_ranker import LightGCNSettings
     from personagraph.pipeline.model_evaluation import ModelEvaluation
+    from personagraph.pipeline.run_folder import RunFolder
+    from personagraph.report.model_comparison import write_evaluation_page
+    from personagraph.report.run_report_data import EVALUATION_FILE
 
+    run = RunFolder(save_to) if save_to is not None else None
+    if run is not None and not (run.path / "config.json").is_file():
+        raise PersonaGraphError(f"--save-to {save_to} is not a run folder (it has no config.json); "
+                                "pass the folder `personagraph train --out` wrote")
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
     protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)
     ours = {"max_minutes": max_minutes} | ({"spectral_dim": spectral_dim} if spectral_dim is not None else {})
@@ -74,33 +87,19 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
         report = {"data_dir": str(data_dir.resolve()), "complete": complete} | report
         if out_file is not None:
             out_file.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        if run is not None:
+            run.write_json(EVALUATION_FILE, report)
         return report
 
     # The file is rewritten after each model, so a run stopped early keeps the finished models.
     report = save(evaluation.run(protocol, on_model=lambda so_far: save(so_far, complete=False)), complete=True)
+    if html_file is not None:
+        write_evaluation_page(report, html_file)
     click.echo(json.dumps(report, indent=2, default=str) if as_json else describe_report(report))
 
 
 def describe_report(report: dict[str, Any]) -> str:
     """The results table: one row per model, metrics as mean ± std over seeds, time and memory."""
-    metrics = [f"{name}@{k}" for k in report["ks"] for name in ("recall", "ndcg")]
-    rows = []
-    for model in report["models"]:
-        row: dict[str, Any] = {"model": model["model"]}
-        if not model["applicable"]:
-            rows.append(row | dict.fromkeys(metrics, "n/a") | {"runs": "-", "seconds": "-", "peak RSS MB": "-"})
-            continue
-        row |= {name: format_spread(model["test"][name]) for name in metrics}
-        row |= {"runs": model["runs"], "seconds": f"{model['total_seconds']['mean']:.1f}",
-                "peak RSS MB": f"{model['peak_rss_mb']:.0f}"}
-        rows.append(row)
-    counts = report["counts"]
-    header = (f"{report.get('dataset') or Path(report['data_dir']).name}: protocol {report['protocol']}, "
-              f"{counts['users']:,} users, {counts['items']:,} items, {counts['test_users']:,} test users"
-              + (" (queries derived from categories)" if report["derived_queries"] else ""))
-    notes = [f"n/a: {m['model']}: {m['reason']}" for m in report["models"] if not m["applicable"]]
-    return "\n".join([header, "", format_table(rows), *notes])
+    from personagraph.report.model_comparison import comparison_header, comparison_notes, comparison_rows
 
-
-def format_spread(spread: dict[str, float]) -> str:
-    return f"{spread['mean']:.4f} ± {spread['std']:.4f}"
+    return "\n".join([comparison_header(report), "", format_table(comparison_rows(report)), *comparison_notes(report)])

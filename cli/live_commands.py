@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import click
 
 from personagraph.cli.data_commands import timestamp_window, timestamp_window_options
+from personagraph.cli.privacy_commands import PSEUDONYMISE_OPTION, state_pseudonymiser
 from personagraph.cli.profile_commands import RUN_OPTION, _stored_run_id, load_run
 from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
 from personagraph.errors import PersonaGraphError
@@ -22,6 +23,11 @@ from personagraph.errors import PersonaGraphError
 CACHE_OPTION = click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Embedding cache for new item and query texts [default: the one the run recorded].",
+)
+#: Shared by the commands that write a run folder, which has one writer at a time.
+WAIT_OPTION = click.option(
+    "--wait", type=click.FloatRange(min=0.0), default=0.0, show_default=True, metavar="SECONDS",
+    help="How long to wait for another train or update writing the same run folder (0: fail at once, naming it).",
 )
 
 
@@ -32,12 +38,15 @@ CACHE_OPTION = click.option(
               help="New items (same columns as items.*); they get vectors at once and can be recommended.")
 @CACHE_OPTION
 @click.option("--no-sync", is_flag=True, help="Update the run folder only, not Neo4j.")
+@WAIT_OPTION
+@PSEUDONYMISE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the update summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @timestamp_window_options
 @connection_options
 def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cache_dir: Path | None,
-           no_sync: bool, as_json: bool, quiet: bool, not_before: str | None, not_after: str | None,
+           no_sync: bool, wait: float, pseudonymise: bool, as_json: bool, quiet: bool, not_before: str | None,
+           not_after: str | None,
            **connection: str | None) -> None:
     """Fold the new events in EVENTS_FILE (CSV, Parquet or JSON Lines, the columns of events.*)
     into a trained run, without retraining.
@@ -48,6 +57,14 @@ def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cac
     activity, nearest segment) with the trained model, and written to Neo4j under a new run
     id (<run id>+update-NNNN) with the new items, queries and interactions. Every other
     profile stays as it is. The run folder records the update in updates/NNNN/.
+
+    One train or update writes a run at a time; another one already at work makes this one
+    fail at once, naming it, unless --wait gives it time to finish. A file sent again (the
+    same bytes, as recorded in updates/journal.json) is reported as already ingested, and
+    nothing is read or written.
+
+    A run trained with --pseudonymise needs --pseudonymise here too (and one with raw ids
+    refuses it); search text is redacted as the run was.
     """
     from personagraph.pipeline.incremental_update import IncrementalUpdate
     from personagraph.pipeline.run import find_run_dir
@@ -61,11 +78,17 @@ def update(events_file: Path, run_dir: Path | None, items_file: Path | None, cac
             stored_run_id = _stored_run_id(store) if run_dir is None else None
     run_dir = find_run_dir(run_dir, stored_run_id)
     result = IncrementalUpdate.apply(run_dir, events_file, items_file, open_store, cache_dir, progress=not quiet,
-                                     timestamp_window=window)
+                                     timestamp_window=window, wait=wait,
+                                     pseudonymiser=state_pseudonymiser(create=False) if pseudonymise else None)
     if as_json:
         click.echo(json.dumps(result.record(events_file, items_file), indent=2, default=str))
         return
     counts = result.counts
+    if result.already_ingested_as is not None:
+        files = f"{events_file}" + (f" and {items_file}" if items_file else "")
+        click.echo(f"{files} already ingested as update {result.already_ingested_as} of run {run_dir}; "
+                   "nothing changed")
+        return
     click.echo(str(TableCount(events_file.name, counts["events_rows_read"],
                               counts["events_rows_read"] - counts["events_rows_rejected"], counts["events_rows_rejected"])))
     if result.number is None:

@@ -65,6 +65,7 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
     import numpy as np
 
     from personagraph.profiles.profile_explainer import ProfileExplainer
+    from personagraph.profiles.social_mix import mix_one
 
     with open_profile_store(**connection) as store:
         stored = _stored_user(store, user_id)
@@ -73,7 +74,13 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
     user = run.user_index(user_id)
     evidence = explainer.explain(user, top)
     stored_vector = np.asarray(stored["embedding"], dtype=np.float64)
-    vector_match = float(explainer.vector(user) @ stored_vector / max(np.linalg.norm(stored_vector), 1e-12))
+    recomputed = explainer.vector(user)
+    social = run.shop.social
+    friends = social.neighbours(np.array([user]), run.shop.events.num_users) if social is not None else []
+    if run.space.social_weight > 0 and len(friends):  # the stored vector carries the friends' share
+        recomputed = mix_one(recomputed, np.stack([explainer.vector(f) for f in friends.tolist()]),
+                             run.space.social_weight)
+    vector_match = float(recomputed @ stored_vector / max(np.linalg.norm(stored_vector), 1e-12))
     catalog, queries = run.shop.catalog, run.shop.events.query_texts
     rows = [
         {
@@ -91,11 +98,16 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
     summary = {"user": user_id, "run_id": run.run_id, "segment": stored["segment"],
                "segment_name": stored["segment_name"], "top_tags": stored["top_tags"],
                "vector_match": vector_match}
+    if social is not None:
+        summary["social"] = {name: stored.get(name) for name in SOCIAL_PROPERTIES} | {
+            "friends_weight": run.space.social_weight}
     if as_json:
         click.echo(json.dumps(summary | {"evidence": rows}, indent=2, default=str))
         return
     click.echo(f"user {user_id} · segment {stored['segment']} ({stored['segment_name']}) · "
                f"tags: {', '.join(stored['top_tags'] or [])}")
+    if "social" in summary:
+        click.echo(describe_social(summary["social"]))
     click.echo(f"run {run.run_id} · vector match {vector_match:.4f}\n")
     click.echo(format_table([{"rank": rank} | row for rank, row in enumerate(rows, start=1)],
                             ["rank", "type", "label", "category", "edges", "attention", "alignment", "score"]))
@@ -184,8 +196,29 @@ def segments(as_json: bool, **connection: str | None) -> None:
 
 def _stored_user(store: "Neo4jProfileStore", user_id: str) -> dict[str, Any]:
     user = store.require_user(user_id)
-    shown = {name: user.properties.get(name) for name in ("run_id", "segment", "segment_name", "top_tags")}
+    shown = {name: user.properties.get(name)
+             for name in ("run_id", "segment", "segment_name", "top_tags", *SOCIAL_PROPERTIES)}
     return shown | {"embedding": user.embedding}
+
+
+#: The social features a profile stores (profiles/social_features.py), shown by `explain`.
+SOCIAL_PROPERTIES = ("social_links", "social_relations", "social_relation_counts", "influence", "social_community",
+                     "friend_tag_agreement")
+
+
+def describe_social(social: dict[str, Any]) -> str:
+    """One line: links by relation, influence, circle, shared tags and the friends' weight in the vector."""
+    relations = ", ".join(f"{name} {count}" for name, count in
+                          zip(social.get("social_relations") or [], social.get("social_relation_counts") or []))
+    parts = [f"social: {social.get('social_links') or 0} linked users" + (f" ({relations})" if relations else "")]
+    if social.get("influence") is not None:
+        parts.append(f"influence {social['influence']:.2f}x the average user")
+    if social.get("social_community") is not None:
+        parts.append(f"community {social['social_community']}")
+    if social.get("friend_tag_agreement") is not None:
+        parts.append(f"shares {social['friend_tag_agreement']:.0%} of top tags with friends")
+    parts.append(f"friends' weight in the vector {social.get('friends_weight', 0.0):g}")
+    return " · ".join(parts)
 
 
 def _stored_run_id(store: "Neo4jProfileStore") -> str:

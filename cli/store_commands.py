@@ -6,6 +6,7 @@ that talks to Neo4j uses, so they all resolve the connection the same way.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,8 @@ def open_profile_store(
     from personagraph.store.connection_settings import ConnectionSettings
     from personagraph.store.open_store import open_store
 
+    # The driver logs each retry and dropped connection as a warning; the command's one-line error says it all.
+    logging.getLogger("neo4j").setLevel(logging.CRITICAL)
     if password == _PROMPT:
         password = click.prompt("Neo4j password", hide_input=True, err=True)
     return open_store(ConnectionSettings.resolve(uri=uri, user=user, password=password, database=database))

@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from personagraph.cli.data_commands import timestamp_window, timestamp_window_options
+from personagraph.cli.live_commands import WAIT_OPTION
+from personagraph.cli.privacy_commands import KEEP_QUERY_PII_OPTION, PSEUDONYMISE_OPTION, shop_privacy
 from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
 
 
@@ -37,13 +39,16 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="fail: store nothing if any row is bad; skip: keep good rows, write bad ones to rejected.csv.")
 @timestamp_window_options
 @click.option("--no-sync", is_flag=True, help="Do not write the profiles to Neo4j (run folder only).")
+@WAIT_OPTION
+@PSEUDONYMISE_OPTION
+@KEEP_QUERY_PII_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @connection_options
 def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int,
           max_minutes: float | None, seed: int, encoder_model: str | None,
           batch_size: int, cache_dir: Path | None, on_error: str, not_before: str | None, not_after: str | None,
-          no_sync: bool, as_json: bool, quiet: bool,
+          no_sync: bool, wait: float, pseudonymise: bool, keep_query_pii: bool, as_json: bool, quiet: bool,
           uri: str | None, user: str | None, password: str | None, database: str | None) -> None:
     """Train profiles from the shop logs in DATA_DIR and store them in Neo4j.
 
@@ -53,6 +58,12 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
     validation Recall@20, computes every user's profile (vector, interest tags, activity,
     segment), writes the run folder (checkpoint.pt, config.json, profiles.parquet,
     metrics.json) and syncs to Neo4j unless --no-sync.
+
+    E-mail addresses and phone numbers in search text are stored as <email> / <phone> unless
+    --keep-query-pii; --pseudonymise stores keyed-hash pseudonyms instead of user ids.
+
+    The run is built beside --out and replaces an existing run there only when it is complete
+    (then it is synced), so a train that fails leaves the previous run as it was.
     """
     from personagraph.gnn.train_config import TrainConfig
     from personagraph.pipeline.train_pipeline import TrainOptions, run_training
@@ -67,6 +78,8 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
         on_error=on_error,
         timestamp_window=timestamp_window(not_before, not_after),
         progress=not quiet,
+        wait=wait,
+        privacy=shop_privacy(pseudonymise, keep_query_pii),
     )
     open_store = None if no_sync else (lambda: open_profile_store(uri, user, password, database))
     if open_store is not None:

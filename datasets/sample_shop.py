@@ -9,6 +9,11 @@ text drawn from those interests (with case variants and typos), view and click i
 add some to the cart and buy fewer, so items of one category (and of one theme) are
 linked by co-purchase. Activity per user is heavy-tailed. The same seed gives the same
 files, byte for byte.
+
+With ``social`` (the default) users also follow, befriend, share with and invite each other
+(``social.<format>``), with planted homophily: a link joins users who share a planted interest
+more often than chance would, not always. The links are drawn from a random stream of their own,
+so the items and events are the same with or without them.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from tqdm import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.shop.shop_data import ShopData
-from personagraph.shop.shop_reader import EVENT_COLUMNS, ITEM_COLUMNS, TABLE_FORMATS, shop_from_rows
+from personagraph.shop.shop_reader import EVENT_COLUMNS, ITEM_COLUMNS, SOCIAL_COLUMNS, TABLE_FORMATS, shop_from_rows
 
 
 @dataclass(frozen=True)
@@ -276,6 +281,14 @@ LANGUAGES: dict[str, _Language] = {
 START = datetime(2025, 1, 1, tzinfo=timezone.utc).timestamp()
 SPAN_SECONDS = 181 * 24 * 3600
 PRICE_SIGMA = 0.45  # spread of log price within a category
+#: Relations of the planted links and how often each is drawn.
+SOCIAL_RELATIONS: dict[str, float] = {"follows": 0.5, "friend": 0.35, "shared_with": 0.1, "invited": 0.05}
+#: Share of a user's links drawn among users who share one of their planted interests (the rest at random).
+SOCIAL_HOMOPHILY = 0.7
+SOCIAL_LINKS_PER_USER = 2.0  # mean
+#: From this many users on, the shop is drawn column by column (``vectorised_sample_shop``): minutes
+#: instead of hours for a million users, but not the files this module's row-by-row drawing gives.
+VECTORISED_FROM_USERS = 50_000
 
 
 @dataclass
@@ -314,8 +327,10 @@ def generate_sample_shop(
     fmt: str = "csv",
     lang: str = "en",
     progress: bool = False,
+    social: bool = True,
 ) -> SampleShop:
-    """Generate the sample shop; write ``items.<fmt>`` and ``events.<fmt>`` to ``out_dir`` if given.
+    """Generate the sample shop; write ``items.<fmt>``, ``events.<fmt>`` (and with ``social``,
+    ``social.<fmt>``) to ``out_dir`` if given.
 
     ``lang`` (a key of :data:`LANGUAGES`) words titles, descriptions, categories, brands
     and queries; ``interests`` then name the leaf categories in that language.
@@ -329,12 +344,17 @@ def generate_sample_shop(
         raise PersonaGraphError(f"unknown language {lang!r}; use one of {', '.join(LANGUAGES)}")
     if users < 1 or items < 1:
         raise PersonaGraphError("the sample needs at least one user and one item")
+    if users >= VECTORISED_FROM_USERS:
+        from personagraph.datasets.vectorised_sample_shop import generate_vectorised_shop
+
+        return generate_vectorised_shop(out_dir, users, items, seed, fmt, lang, progress)
     rng = np.random.default_rng(seed)
     language = LANGUAGES[lang]
     catalogue = _generate_items(rng, items, language)
     events, interests, sensitivity = _generate_events(rng, catalogue, users, language, progress)
-    shop = shop_from_rows(catalogue.rows, events)
-    files = _write(Path(out_dir), fmt, catalogue.rows, events) if out_dir is not None else []
+    links = _generate_social(np.random.default_rng([seed, 1]), interests) if social else None
+    shop = shop_from_rows(catalogue.rows, events, social=links)
+    files = _write(Path(out_dir), fmt, catalogue.rows, events, links) if out_dir is not None else []
     return SampleShop(shop=shop, interests=interests, price_sensitivity=sensitivity, files=files)
 
 
@@ -482,8 +502,38 @@ def _iso(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(int(epoch_seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write(out_dir: Path, fmt: str, items: list[dict[str, object]], events: list[dict[str, object]]) -> list[Path]:
-    clashing = [path.name for name in ("items", "events") for ext in TABLE_FORMATS if ext != fmt
+def _generate_social(rng: np.random.Generator, interests: dict[str, dict[str, float]]) -> list[dict[str, object]]:
+    """Links with planted homophily: most go to a user who shares one of the user's interests."""
+    user_ids = list(interests)
+    sharing: dict[str, list[int]] = {}
+    for index, user_id in enumerate(user_ids):
+        for leaf in interests[user_id]:
+            sharing.setdefault(leaf, []).append(index)
+    names, shares = list(SOCIAL_RELATIONS), np.asarray(list(SOCIAL_RELATIONS.values()))
+    timed: list[tuple[float, dict[str, object]]] = []
+    for index, user_id in enumerate(user_ids):
+        leaves, weights = list(interests[user_id]), np.asarray(list(interests[user_id].values()))
+        for _ in range(int(rng.poisson(SOCIAL_LINKS_PER_USER))):
+            if rng.random() < SOCIAL_HOMOPHILY:
+                peers = sharing[leaves[rng.choice(len(leaves), p=weights / weights.sum())]]
+                other = peers[int(rng.integers(len(peers)))]
+            else:
+                other = int(rng.integers(len(user_ids)))
+            if other == index:
+                continue
+            relation = names[rng.choice(len(names), p=shares / shares.sum())]
+            time = START + float(rng.random()) * SPAN_SECONDS
+            timed.append((time, {"user_id": user_id, "other_user_id": user_ids[other], "relation": relation}))
+    timed.sort(key=lambda entry: entry[0])
+    return [row | {"timestamp": _iso(time)} for time, row in timed]
+
+
+def _write(out_dir: Path, fmt: str, items: list[dict[str, object]], events: list[dict[str, object]],
+           social: list[dict[str, object]] | None = None) -> list[Path]:
+    tables = [("items", items, ITEM_COLUMNS), ("events", events, EVENT_COLUMNS)]
+    if social is not None:
+        tables.append(("social", social, SOCIAL_COLUMNS))
+    clashing = [path.name for name, _, _ in tables for ext in TABLE_FORMATS if ext != fmt
                 for path in [out_dir / f"{name}.{ext}"] if path.exists()]
     if clashing:
         raise PersonaGraphError(
@@ -492,7 +542,7 @@ def _write(out_dir: Path, fmt: str, items: list[dict[str, object]], events: list
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, rows, columns in (("items", items, ITEM_COLUMNS), ("events", events, EVENT_COLUMNS)):
+    for name, rows, columns in tables:
         path = out_dir / f"{name}.{fmt}"
         if fmt == "csv":
             with path.open("w", newline="", encoding="utf-8") as handle:

@@ -160,4 +160,4 @@ def _hold_out_random(shop: ShopData, fraction: float, seed: int) -> tuple[ShopDa
     held_keys = pair_user[held] * stride + pair_item[held]
     drop = has_item & np.isin(events.user * stride + events.item, held_keys)
     validation = as_csr(torch.from_numpy(np.stack([pair_user[held], pair_item[held]])), events.num_users)
-    return ShopData(catalog=shop.catalog, events=events.select(~drop)), validation
+    return ShopData(catalog=shop.catalog, events=events.select(~drop), social=shop.social), validation

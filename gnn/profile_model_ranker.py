@@ -17,8 +17,20 @@ from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.evaluation.ranker import Ranker, Scorer
 from personagraph.evaluation.ranking_data import RankingData
-from personagraph.evaluation.ranking_metrics import Targets, dot_product_scorer
+from personagraph.evaluation.ranking_metrics import Targets, as_csr, dot_product_scorer
 from personagraph.gnn.train_config import TrainConfig
+
+
+def one_target_per_user(targets: Targets, num_users: int) -> torch.Tensor:
+    """``[num_users]`` one validation item per user (-1 = none), as the trainer's early stopping takes
+    them: a given split's sets (held out at random) give their first item."""
+    if isinstance(targets, torch.Tensor) and targets.dim() == 1:
+        return targets
+    indptr, items = as_csr(targets, num_users)
+    one = torch.full((num_users,), -1, dtype=torch.long)
+    has = indptr[1:] > indptr[:-1]
+    one[has] = items[indptr[:-1][has]]
+    return one
 
 
 class ProfileModelRanker(Ranker):
@@ -34,7 +46,8 @@ class ProfileModelRanker(Ranker):
         self._validation: dict[str, float] = {}
 
     def fit(self, train: RankingData, validation: Targets, progress: bool = False) -> None:
-        result = train_profile_model(train.graph, validation, self.config, progress)
+        result = train_profile_model(train.graph, one_target_per_user(validation, train.num_users), self.config,
+                                     progress)
         self.model = result.model
         self._validation = result.best_metrics
         seconds = sum(record["seconds"] for record in result.history)
@@ -48,9 +61,13 @@ class ProfileModelRanker(Ranker):
         return dict(self._validation)
 
     def scorer(self, history: RankingData) -> Scorer:
-        # As `personagraph train` does after tuning: the spectral filter is refitted to the history.
+        return dot_product_scorer(*self.vectors(history))
+
+    def vectors(self, history: RankingData) -> tuple[torch.Tensor, torch.Tensor]:
+        """User and item vectors for ``history``, as `personagraph train` makes them after tuning:
+        the spectral filter refitted to the history."""
         model = copy.deepcopy(self.model)
         model.refit_spectral(history.graph, self.seed)
         with torch.no_grad():
             output = model(history.graph)
-        return dot_product_scorer(output.user_vectors, output.item_vectors)
+        return output.user_vectors, output.item_vectors

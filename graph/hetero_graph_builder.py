@@ -4,7 +4,10 @@ The contract (docs/ARCHITECTURE.md, "The heterogeneous graph"): node types ``use
 ``item``, ``query``, ``category``; every forward edge type of the shop schema
 (:attr:`~personagraph.shop.schema.ShopSchema.forward_edge_types`) present, even with no edges;
 one edge per distinct (source, target) pair carrying ``count`` (events) and ``last_ts``
-(latest event, epoch seconds); reverse ``rev_*`` edge types for message passing.
+(latest event, epoch seconds); reverse ``rev_*`` edge types for message passing. The user–user
+``social`` edges (the shop's optional links) are directed as given and get no mirror: both ends
+are users, and :class:`~torch_geometric.transforms.ToUndirected` would merge them with their
+reverses.
 Everything is vectorised over the event arrays (no Python loop per event).
 """
 from __future__ import annotations
@@ -20,6 +23,7 @@ from personagraph.shop.schema import (
     ITEM,
     LEADS_TO,
     QUERY,
+    SOCIAL,
     USER,
     EdgeType,
     schema_attributes,
@@ -62,7 +66,16 @@ def build_hetero_graph(shop: ShopData) -> HeteroData:
     data[CATEGORY].names = names.tolist()
     with_category = np.flatnonzero(item_category >= 0)
     _set_edges(data, IN_CATEGORY.edge_type, with_category, item_category[with_category], None, len(names))
-    return ToUndirected()(data)
+    data = ToUndirected()(data)
+    social = shop.social
+    if social is None or not len(social):
+        _set_edges(data, SOCIAL.edge_type, np.zeros(0, np.int64), np.zeros(0, np.int64), None, events.num_users)
+    else:  # ``count``: links between the pair (one per relation given), ``last_ts``: NaN when no time was given
+        timestamp = np.where(np.isnan(social.timestamp), -np.inf, social.timestamp)
+        _set_edges(data, SOCIAL.edge_type, social.user, social.other, timestamp, events.num_users)
+        last_ts = data[SOCIAL.edge_type].last_ts
+        last_ts[torch.isinf(last_ts)] = float("nan")
+    return data
 
 
 def _set_edges(data: HeteroData, edge_type: EdgeType, source: np.ndarray, target: np.ndarray,

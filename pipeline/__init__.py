@@ -14,6 +14,8 @@ _EXPORTS: dict[str, str] = {
     "run_training": "train_pipeline",
     "Run": "run",
     "find_run_dir": "run",
+    "UserErasure": "user_erasure",
+    "sync_run": "run_sync",
 }
 
 __getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -5,7 +5,8 @@ is bad), events already ingested are dropped (so sending a file twice changes no
 users, items and queries are appended to the run's shop state, new items and queries get
 states in the run's frozen :class:`ProfileSpace`, and only the *touched* users are profiled
 again: those with a new event (or whose items or queries changed state, which the frozen
-space never does to existing ones). Their profiles are pooled over the same space as
+space never does to existing ones), and their friends when the shop has social links (a
+friend's social mix and tag agreement read the touched users' profiles). Their profiles are pooled over the same space as
 everyone else's, so they equal a full recomputation while every other profile stays as it was.
 
 `recency_days` and `price_percentile` are relative to the shop (its last event, its price
@@ -15,10 +16,16 @@ full recomputation would give.
 Each update is recorded in ``updates/NNNN/`` of the run folder (what came in, counts, the
 touched users, the run id written to Neo4j, timings) and the shop state in ``shop_state/``
 is rewritten last, so an update that fails midway can simply be sent again.
+
+A run has one writer at a time: an update holds the run folder's writer lock from reading
+the run to its last write, so its number follows the previous update's and no update
+overwrites another's users. ``updates/journal.json`` records the sha256 and row counts of
+every file an update ingested, so a file sent again is recognised before anything is read.
 """
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -34,7 +41,9 @@ from personagraph.errors import PersonaGraphError
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.store.profile_store import ProfileStore
 from personagraph.shop.schema import IN_CATEGORY, LEADS_TO, shop_schema
+from personagraph.shop.pseudonyms import Pseudonymiser
 from personagraph.shop.shop_data import Catalog, EventLog, ShopData
+from personagraph.shop.shop_privacy import ShopPrivacy
 from personagraph.shop.shop_reader import TABLE_FORMATS, read_shop
 from personagraph.shop.shop_validation_error import ShopValidationError
 from personagraph.shop.timestamp_window import TimestampWindow
@@ -43,7 +52,7 @@ from personagraph.profiles.profile_space import ProfileSpace, empty_event_log, s
 from personagraph.store.profile_changes import ProfileChanges
 from personagraph.store.profile_sync import category_rows, edge_rows, item_rows, query_rows, sync_changes
 from personagraph.pipeline.run import Run
-from personagraph.pipeline.run_folder import RunFolder
+from personagraph.pipeline.run_folder import RunFolder, file_sha256
 from personagraph.pipeline.stage_clock import StageClock
 from personagraph.profiles.user_profiles import UserProfiles
 
@@ -51,7 +60,8 @@ from personagraph.profiles.user_profiles import UserProfiles
 
 @dataclass
 class IncrementalUpdate:
-    """What one update did: its number and run id (None when nothing was new), counts and timings."""
+    """What one update did: its number and run id (None when nothing was new), counts and timings;
+    ``already_ingested_as``: the earlier update that ingested the same file(s), when they were sent again."""
 
     run_folder: str
     number: int | None
@@ -60,6 +70,7 @@ class IncrementalUpdate:
     touched_user_ids: list[str]
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     synced: dict[str, int] | None = None
+    already_ingested_as: int | None = None
 
     @classmethod
     def apply(
@@ -71,23 +82,53 @@ class IncrementalUpdate:
         cache_dir: str | Path | None = None,
         progress: bool = True,
         timestamp_window: TimestampWindow | None = None,
+        wait: float | None = 0.0,
+        pseudonymiser: Pseudonymiser | None = None,
     ) -> "IncrementalUpdate":
         """Ingest ``events_file`` (and ``items_file``) into the run in ``run_dir``; with ``open_store``
         the touched profiles, new items, queries and interactions are written to that store.
-        Event times must lie in ``timestamp_window`` (default: :meth:`TimestampWindow.default`)."""
+        Event times must lie in ``timestamp_window`` (default: :meth:`TimestampWindow.default`).
+        A train or update already writing the run makes this one wait ``wait`` seconds (None: as
+        long as it takes), then fail naming it. A run trained with ``--pseudonymise`` needs the
+        ``pseudonymiser`` of its key (and a run with raw ids refuses one); the run's query redaction applies."""
+        folder = RunFolder(run_dir)
+        with folder.writing(f"personagraph update {Path(events_file).name}", wait):
+            return cls._apply(folder, events_file, items_file, open_store, cache_dir, progress, timestamp_window,
+                              pseudonymiser)
+
+    @classmethod
+    def _apply(
+        cls,
+        folder: RunFolder,
+        events_file: str | Path,
+        items_file: str | Path | None,
+        open_store: Callable[[], ProfileStore] | None,
+        cache_dir: str | Path | None,
+        progress: bool,
+        timestamp_window: TimestampWindow | None,
+        pseudonymiser: Pseudonymiser | None = None,
+    ) -> "IncrementalUpdate":
+        """The update, with the run's writer lock held."""
+        received = {"events": _received(events_file), "items": _received(items_file) if items_file else None}
+        earlier = _ingested_before(folder, received)
+        if earlier is not None:
+            return cls._replayed(folder, earlier, received)
         clock = StageClock()
         with clock.stage("load"):
-            run = Run.load(run_dir, cache_dir, progress=progress)
+            run = Run.load(folder.path, cache_dir, progress=progress)
             folder, model, space, shop = run.folder, run.model, run.space, run.shop
+            privacy = ShopPrivacy.of_run(run.config, pseudonymiser, folder.path)
         with clock.stage("validate"):
             new_items, known_items = read_new_items(Path(items_file), shop.catalog, progress) if items_file \
                 else (select_items(shop.catalog, []), 0)
             incoming = read_new_events(Path(events_file), shop.catalog, new_items, progress, timestamp_window)
+            incoming = privacy.shop(incoming)  # before the merge: raw ids and contact details go no further
         with clock.stage("merge"):
             merged, is_new = merge_shop(shop, new_items, incoming)
             first_item, first_query = len(shop.catalog), len(shop.events.query_texts)
             touched = touched_users(merged.events, is_new, changed_items=np.arange(first_item, len(merged.catalog)),
                                     changed_queries=np.arange(first_query, len(merged.events.query_texts)))
+            touched = with_friends(merged, touched)
         counts = {
             "events_received": len(incoming.events),
             # Every row read was accepted: one bad row stops the update (the reader checks read = accepted + rejected).
@@ -104,7 +145,7 @@ class IncrementalUpdate:
         }
         if not is_new.any() and not len(new_items):
             return cls(str(folder.path), None, None, counts, [], clock.stages)
-        number = run.updates + 1
+        number = run.updates + 1  # under the writer lock: no other update can take it
         run_id = folder.update_run_id(number)
         with clock.stage("embed"):
             space = space.extend(model, merged, run.encode)
@@ -116,14 +157,16 @@ class IncrementalUpdate:
         synced = None
         if open_store is not None:
             with clock.stage("sync"), open_store() as store:
-                store.ensure_schema(model.out_dim)
                 synced = sync_update(store, merged, new_item_vectors, profiles, touched, first_item, first_query,
                                      is_new, run_id, run.config.get("dataset", {})
-                                     .get("derived_queries", False), progress)
+                                     .get("derived_queries", False), progress,
+                                     base_run_id=run.run_id, run_folder=folder.path)
         update = cls(str(folder.path), number, run_id, counts, list(profiles.user_ids), clock.stages, synced)
         with clock.stage("write"):
             record = folder.update_folder(number)
-            record.mkdir(parents=True, exist_ok=True)
+            if record.exists():  # left by an update that failed before it counted
+                shutil.rmtree(record)
+            record.mkdir(parents=True)
             _write_events(record / "events.parquet", merged, is_new)
             _write_items(record / "items.parquet", merged.catalog, first_item)
             space.save(folder.profile_space)
@@ -132,10 +175,22 @@ class IncrementalUpdate:
                 folder.append_item_vectors(merged.catalog.item_ids[first_item:], new_item_vectors)
             record_name = str(record.relative_to(folder.path) / "update.json")
             folder.write_json(record_name, update.record(events_file, items_file))
-            folder.write_shop_state(merged, number)  # last: the update counts once this is written
+            folder.write_shop_state(merged, number)  # the update counts once this is written
+            folder.append_journal(_journal_entry(number, run_id, received, counts))
         update.stages = clock.stages
         folder.write_json(record_name, update.record(events_file, items_file))  # again, with the write stage
         return update
+
+    @classmethod
+    def _replayed(cls, folder: RunFolder, earlier: dict[str, Any], received: dict[str, Any]) -> "IncrementalUpdate":
+        """The answer to files an earlier update ingested: their counts, and nothing to do."""
+        events = earlier["events"]["rows"]
+        items = earlier["items"]["rows"] if received["items"] is not None else 0
+        users = pq.ParquetFile(folder.profiles).metadata.num_rows
+        counts = {"events_received": events, "events_rows_read": events, "events_rows_rejected": 0,
+                  "events_added": 0, "events_already_ingested": events, "items_added": 0, "items_already_known": items,
+                  "queries_added": 0, "users_added": 0, "users_refreshed": 0, "users_untouched": users}
+        return cls(str(folder.path), None, None, counts, [], already_ingested_as=earlier["number"])
 
     def record(self, events_file: str | Path, items_file: str | Path | None) -> dict[str, Any]:
         """What ``updates/NNNN/update.json`` holds."""
@@ -198,7 +253,8 @@ def merge_shop(shop: ShopData, new_items: Catalog, incoming: ShopData) -> tuple[
     order = np.lexsort((columns["timestamp"], columns["user"]))  # stable: stored events first on ties
     is_new = np.concatenate([np.zeros(len(events), dtype=bool), np.ones(int(keep.sum()), dtype=bool)])[order]
     merged = EventLog(user_ids=user_ids, query_texts=query_texts, **{k: v[order] for k, v in columns.items()})
-    return ShopData(catalog=concat_catalogs(shop.catalog, new_items), events=merged), is_new
+    # Existing users keep their indices, so the links stay valid (an update brings no new links).
+    return ShopData(catalog=concat_catalogs(shop.catalog, new_items), events=merged, social=shop.social), is_new
 
 
 def touched_users(events: EventLog, is_new: np.ndarray, changed_items: np.ndarray | None = None,
@@ -213,6 +269,14 @@ def touched_users(events: EventLog, is_new: np.ndarray, changed_items: np.ndarra
     return np.unique(events.user[touched])
 
 
+def with_friends(shop: ShopData, touched: np.ndarray) -> np.ndarray:
+    """``touched`` plus their friends: a friend's social mix and tag agreement read the touched
+    users' own profiles (sorted indices)."""
+    if shop.social is None or not len(shop.social):
+        return touched
+    return np.union1d(touched, shop.social.neighbours(touched, shop.events.num_users))
+
+
 def sync_update(
     store: ProfileStore,
     shop: ShopData,
@@ -225,11 +289,15 @@ def sync_update(
     run_id: str,
     derived_queries: bool = False,
     progress: bool = True,
+    *,
+    base_run_id: str,
+    run_folder: str | Path | None = None,
 ) -> dict[str, int]:
     """Write what an update changed, through the same sync as `train`: new items (with
     ``new_item_vectors``), categories and queries, the touched users (profile, interactions, tags,
     segment) under ``run_id``, the searches' LEADS_TO links and the segment sizes. Everything
-    else in the store is left alone."""
+    else in the store is left alone; the store must hold ``base_run_id``, the run the update
+    changes (in ``run_folder``), or nothing is written."""
     catalog, events = shop.catalog, shop.events
     item_ids, query_texts = catalog.item_ids, events.query_texts
     new_catalog = select_items(catalog, range(first_item, len(catalog)))
@@ -249,14 +317,48 @@ def sync_update(
     edges[LEADS_TO.edge_type] = edge_rows(leads_graph, LEADS_TO.edge_type, query_texts, item_ids)
     edges[IN_CATEGORY.edge_type] = edge_rows(items_graph, IN_CATEGORY.edge_type, new_catalog.item_ids,
                                              items_graph["category"].names)
-    changes = ProfileChanges(
+    changes = ProfileChanges.from_profiles(
         profiles,  # its segments are all of the run's, resized
         items=item_rows(new_catalog, new_item_vectors),
         categories=category_rows(items_graph["category"].names),
         queries=query_rows(query_texts[first_query:], derived_queries),
         edges=edges,
+        base_run_id=base_run_id,
     )
-    return sync_changes(store, changes, run_id, progress, "syncing the update to Neo4j")
+    return sync_changes(store, changes, run_id, progress, "syncing the update to Neo4j", run_folder=run_folder)
+
+
+# -- the journal -----------------------------------------------------------------------
+def _received(path: str | Path) -> dict[str, Any]:
+    """A file an update was given: where it was and its content's sha256 (what identifies it)."""
+    if not Path(path).is_file():
+        raise PersonaGraphError(f"{path} is not a file")
+    return {"file": str(Path(path).resolve()), "sha256": file_sha256(path)}
+
+
+def _ingested_before(folder: RunFolder, received: dict[str, Any]) -> dict[str, Any] | None:
+    """The journal entry of an earlier update that ingested these very files, if any: the same
+    events, and the same items when items are given (events alone add nothing to an update that
+    ingested them with items)."""
+    events, items = received["events"]["sha256"], received["items"]
+    for entry in reversed(folder.read_journal()):
+        if entry["events"]["sha256"] != events:
+            continue
+        if items is None or (entry["items"] is not None and entry["items"]["sha256"] == items["sha256"]):
+            return entry
+    return None
+
+
+def _journal_entry(number: int, run_id: str, received: dict[str, Any], counts: dict[str, int]) -> dict[str, Any]:
+    items = received["items"]
+    return {
+        "number": number,
+        "run_id": run_id,
+        "created_at": datetime.now(timezone.utc).isoformat(),
+        "events": received["events"] | {"rows": counts["events_rows_read"], "added": counts["events_added"]},
+        "items": items | {"rows": counts["items_added"] + counts["items_already_known"],
+                          "added": counts["items_added"]} if items is not None else None,
+    }
 
 
 # -- reading new data ------------------------------------------------------------------

@@ -8,6 +8,11 @@ sampled with psutil every 50 ms in a background thread, together with its increa
 the RSS when the model started (earlier models' memory is freed between models, but the
 shared inputs, graphs and text features stay resident). Models whose result depends on
 the seed run once per seed and are reported as mean ± sample std; deterministic ones run once.
+
+When the shop has social links, ours is reported twice from the same trained models: ``ours``
+(the friends left out) and ``ours+social`` (the social mix of
+:mod:`~personagraph.profiles.social_mix`, its weight chosen on validation like every other
+setting, 0 when friends do not help), so the two compare on equal terms in one run.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import torch
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.errors import PersonaGraphError
@@ -32,7 +38,9 @@ from personagraph.gnn.profile_model_ranker import ProfileModelRanker
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.evaluation.ranker import Ranker
 from personagraph.evaluation.ranking_data import RankingData
+from personagraph.evaluation.ranking_metrics import dot_product_scorer, evaluate_scorer
 from personagraph.evaluation.text_mean_ranker import TextMeanRanker
+from personagraph.profiles.social_mix import choose_social_mix, mix_social
 
 RANKERS: dict[str, type[Ranker]] = {
     cls.name: cls for cls in (ProfileModelRanker, PopularityRanker, ItemKNNRanker, LightGCNRanker, TextMeanRanker)
@@ -43,6 +51,8 @@ TEXT_MODELS = frozenset({ProfileModelRanker.name, TextMeanRanker.name})
 MEMORY_METHOD = ("peak RSS of the evaluating process while the model ran (psutil, sampled every 50 ms); "
                  "increase = that peak minus the RSS when the model started")
 SAMPLE_INTERVAL_S = 0.05
+#: The report row of ours with the social mix (only when the shop has social links).
+OURS_WITH_SOCIAL = f"{ProfileModelRanker.name}+social"
 
 
 @dataclass
@@ -96,8 +106,11 @@ class ModelEvaluation:
                 report["models"].append({"model": name, "applicable": False, "reason": reason})
             else:
                 seeds = [0] if RANKERS[name].deterministic else list(range(self.seeds))
-                runs = [self._run_model(name, seed, protocol, train, history) for seed in seeds]
+                social_runs: list[dict[str, Any]] = []
+                runs = [self._run_model(name, seed, protocol, train, history, social_runs) for seed in seeds]
                 report["models"].append(_summarise(name, runs))
+                if social_runs:
+                    report["models"].append(_summarise(OURS_WITH_SOCIAL, social_runs))
             if on_model is not None:
                 on_model(report)
         return report
@@ -122,7 +135,10 @@ class ModelEvaluation:
         return RANKERS[name](seed=seed)
 
     def _run_model(self, name: str, seed: int, protocol: EvaluationProtocol,
-                   train: RankingData, history: RankingData) -> dict[str, Any]:
+                   train: RankingData, history: RankingData,
+                   social_runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """One model and seed; for ours on a shop with social links, its ``ours+social`` run is
+        appended to ``social_runs``."""
         gc.collect()
         with PeakRss() as memory:
             started = time.perf_counter()
@@ -150,6 +166,36 @@ class ModelEvaluation:
             self.log("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))
         self.log(f"  chosen {ranker.chosen}; test " + ", ".join(f"{k} {v:.4f}" for k, v in test.items())
                  + f"; {total_seconds:.1f} s, peak RSS {memory.peak_mb:.0f} MB")
+        links = history.shop.social
+        if social_runs is not None and isinstance(ranker, ProfileModelRanker) and links is not None and len(links):
+            social_runs.append(self._run_with_social(ranker, protocol, train, history, run))
+        return run
+
+    def _run_with_social(self, ranker: ProfileModelRanker, protocol: EvaluationProtocol, train: RankingData,
+                         history: RankingData, base: dict[str, Any]) -> dict[str, Any]:
+        """Ours' trained model with the social mix chosen on validation, tested as ours is."""
+        started = time.perf_counter()
+        links = history.shop.social
+        mix = choose_social_mix(ranker.model, train.graph, links, protocol.validation, train.excluded)
+        users, items = ranker.vectors(history)
+        mixed = torch.from_numpy(mix_social(users.numpy(), links.adjacency(history.num_users), mix.weight))
+        test = evaluate_scorer(dot_product_scorer(mixed, items), history.excluded, protocol.test, self.ks)
+        test.pop("num_users")
+        extra = time.perf_counter() - started
+        chosen_row = next(row for row in mix.tried if row["weight"] == mix.weight)
+        run = base | {
+            "test": test,
+            "validation": {k: v for k, v in chosen_row.items() if "@" in k},
+            "chosen": base["chosen"] | {"social_weight": mix.weight},
+            "tuning": mix.tried,
+            "social_reason": mix.reason,
+            "total_seconds": base["total_seconds"] + extra,
+        }
+        self.log(f"{OURS_WITH_SOCIAL} (seed {base['seed']}): social weights tried on validation:")
+        for row in mix.tried:
+            self.log("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))
+        self.log(f"  chosen w={mix.weight} ({mix.reason}); test "
+                 + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
         return run
 
 

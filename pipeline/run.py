@@ -24,7 +24,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.gnn.checkpoint import Checkpoint, load_checkpoint
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.pipeline.run_folder import RunFolder, trained_run_id
+from personagraph.pipeline.run_folder import ASIDE_MARK, RunFolder, trained_run_id
 from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.shop.schema import shop_schema
 from personagraph.shop.shop_data import ShopData
@@ -55,6 +55,7 @@ class Run:
         """The run in ``path``; without one, the run :func:`find_run_dir` picks (``active_run_id``:
         the run of the profiles in the store). ``progress`` shows bars while the shop is read."""
         folder = RunFolder(find_run_dir(path, active_run_id, runs_dir))
+        folder.restore_interrupted_swap()
         if not (folder.path / "config.json").is_file():
             what = "has no config.json" if folder.path.is_dir() else "does not exist"
             raise PersonaGraphError(f"{folder.path} is not a run folder (it {what}); pass --run RUN_DIR, "
@@ -148,11 +149,15 @@ def find_run_dir(path: str | Path | None = None, active_run_id: str | None = Non
                  runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
     """The run folder a command reads, by one rule for all: ``path`` when given; else the folder
     under ``runs_dir`` of the run ``active_run_id`` names (the stored profiles' run, which may be
-    an update's); else the run folder under ``runs_dir`` whose profiles were written last."""
+    an update's); else the run folder under ``runs_dir`` whose profiles were written last.
+    Hidden folders are a train's work in progress, never a run to read."""
     if path is not None:
         return Path(path)
     runs = Path(runs_dir)
-    folders = sorted((config.parent for config in runs.glob("*/config.json")), key=_last_written, reverse=True)
+    for aside in runs.glob(f".*{ASIDE_MARK}*"):
+        RunFolder(runs / aside.name[1:].rsplit(ASIDE_MARK, 1)[0]).restore_interrupted_swap()
+    configs = (config for config in runs.glob("*/config.json") if not config.parent.name.startswith("."))
+    folders = sorted((config.parent for config in configs), key=_last_written, reverse=True)
     if active_run_id is not None:
         wanted = trained_run_id(active_run_id)
         for folder in folders:

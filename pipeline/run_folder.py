@@ -1,7 +1,18 @@
-"""The folder a training run leaves behind: everything needed to trace, reuse or audit it."""
+"""The folder a training run leaves behind: everything needed to trace, reuse or audit it.
+
+A run folder changes in whole steps only. `train` builds a new run in a private sibling
+folder and swaps it in when it is complete, so a train that fails leaves the previous run as
+it was; `train` and `update` write under a lock beside the folder, so there is one writer at
+a time and every update gets its own number.
+"""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +21,26 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personagraph.errors import PersonaGraphError
+from personagraph.file_locks import file_lock
 from personagraph.private_files import make_private_dir
 from personagraph.shop.shop_data import Catalog, EventLog, ShopData
+from personagraph.shop.shop_privacy import ShopPrivacy
 from personagraph.shop.shop_reader import read_shop
+from personagraph.shop.social_links import SocialLinks
 from personagraph.shop.timestamp_window import TimestampWindow
+from personagraph.store.run_lineage import UPDATE_RUN_SEPARATOR, trained_run_id  # noqa: F401  (re-exported)
 
-#: Joins a run id and an update number into the run id of the profiles that update wrote.
-UPDATE_RUN_SEPARATOR = "+update-"
-
-
-def trained_run_id(run_id: str) -> str:
-    """The id of the training run behind a run id, which may be an update's (``<run id>+update-0003``)."""
-    return run_id.split(UPDATE_RUN_SEPARATOR)[0]
+#: ``config.json`` key set when the run's shop is its shop state alone: its data folder holds raw
+#: ids (`train --pseudonymise`) or users erased since (`personagraph forget`), so it is never read again.
+SHOP_STATE_ONLY = "shop_state_only"
+#: Names the sibling folders of a swap: ``.<name>.tmp-<pid>`` (the new run being built) and
+#: ``.<name>.old-<pid>`` (the previous run, renamed aside until the new one is in place).
+STAGING_MARK, ASIDE_MARK = ".tmp-", ".old-"
+#: What the writers of a run folder put in it; an existing `--out` holding anything else is not replaced.
+RUN_FILE_NAMES = frozenset({
+    "checkpoint.pt", "config.json", "profiles.parquet", "item_vectors.parquet", "metrics.json", "rejected.csv",
+    "profile_space.pt", "shop_state", "updates", "erasures.jsonl",
+})
 
 
 class RunFolder:
@@ -31,6 +50,8 @@ class RunFolder:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.name in ("", ".", ".."):  # its lock and a train's swap live beside it, under its name
+            self.path = self.path.resolve()
 
     @property
     def run_id(self) -> str:
@@ -57,6 +78,11 @@ class RunFolder:
         return self.path / "profile_space.pt"
 
     @property
+    def erasure_log(self) -> Path:
+        """One JSON line per `personagraph forget`: when, how many users, rows removed per place; never an id."""
+        return self.path / "erasures.jsonl"
+
+    @property
     def shop_state(self) -> Path:
         """The shop as of the latest update: the trained data plus everything updates added."""
         return self.path / "shop_state"
@@ -67,10 +93,125 @@ class RunFolder:
     def update_run_id(self, number: int) -> str:
         return f"{trained_run_id(self.run_id)}{UPDATE_RUN_SEPARATOR}{number:04d}"
 
+    @property
+    def journal(self) -> Path:
+        """One entry per update: its number and the sha256 and row counts of the files it ingested."""
+        return self.path / "updates" / "journal.json"
+
+    @property
+    def lock_file(self) -> Path:
+        """Beside the folder, not in it: a train replaces the folder, and a lock inside would leave with it."""
+        return self.path.parent / f".{self.path.name}.lock"
+
     def create(self) -> "RunFolder":
         """Make the folder, private to its owner: it holds raw user ids and their behaviour."""
         make_private_dir(self.path, tighten=True)
         return self
+
+    # -- one writer at a time --------------------------------------------------------
+    @contextmanager
+    def writing(self, command: str, wait: float | None = 0.0) -> Iterator["RunFolder"]:
+        """Hold the run's writer lock for the ``with`` block (``command`` names the holder to anyone
+        else who tries meanwhile); ``wait`` seconds for a writer already at work, None for as long
+        as it takes. Whatever a crashed writer left is cleaned up first (:meth:`recover`), and
+        whatever this one leaves when it fails is cleaned up last."""
+        make_private_dir(self.path.parent)
+        with file_lock(self.lock_file, wait, command=command, what=f"run folder {self.path}",
+                       busy_hint="wait for it to finish, or pass --wait SECONDS to wait for it"):
+            self.recover()
+            try:
+                yield self
+            finally:
+                self.recover()
+
+    # -- swapping a new run in ------------------------------------------------------------
+    def staging(self) -> "RunFolder":
+        """An empty private folder beside this one, for building the run that will replace it.
+        Call with the writer lock held (see :meth:`writing`)."""
+        self.check_replaceable()
+        staged = RunFolder(self._sibling(STAGING_MARK))
+        if staged.path.exists():
+            shutil.rmtree(staged.path)
+        return staged.create()
+
+    def check_replaceable(self) -> None:
+        """Refuse to replace a path that is not a run folder: `train --out` must never delete the user's files."""
+        if self.path.exists() and self.path.resolve() in (Path.cwd(), *Path.cwd().parents):
+            raise PersonaGraphError(f"{self.path} holds the current folder; run `personagraph train` from outside it")
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
+            raise PersonaGraphError(f"{self.path} is not a folder (a file or a link); pass --out a folder")
+        if not self.path.exists() or (self.path / "config.json").is_file():
+            return
+        strangers = sorted(entry.name for entry in self.path.iterdir()
+                           if entry.name not in RUN_FILE_NAMES and entry.suffix not in (".tmp", ".old"))
+        if strangers:
+            raise PersonaGraphError(
+                f"{self.path} exists and is not a run folder (it holds {', '.join(strangers[:3])}"
+                f"{', ...' if len(strangers) > 3 else ''}); pass --out a new folder or a run folder to replace")
+
+    def replace_with(self, staged: "RunFolder") -> None:
+        """Move the complete run in ``staged`` into this folder's place, with the writer lock held.
+
+        The previous run is renamed aside, the new one renamed in, and only then is the previous
+        one deleted: after a crash at any point one of the two is whole, and :meth:`recover` (run
+        by the next writer or loader) puts the previous run back if the new one never arrived.
+        """
+        self.check_replaceable()
+        aside = self._sibling(ASIDE_MARK)
+        if aside.exists():
+            shutil.rmtree(aside)
+        if self.path.exists():
+            self.path.rename(aside)
+        staged.path.rename(self.path)
+        _sync_folder(self.path.parent)
+        if aside.exists():
+            shutil.rmtree(aside)
+
+    def interrupted_swap(self) -> Path | None:
+        """The previous run a crashed swap left aside, when the folder itself is missing."""
+        if self.path.exists():
+            return None
+        aside = self._siblings(ASIDE_MARK)
+        return max(aside, key=lambda folder: folder.stat().st_mtime) if aside else None
+
+    def restore_interrupted_swap(self, wait: float = 10.0) -> bool:
+        """For readers: put back the previous run a crashed train left aside (under the writer
+        lock), so the folder is there again; True if there was one."""
+        if self.interrupted_swap() is None:
+            return False
+        with self.writing("personagraph (putting back a run a crashed train left aside)", wait):
+            return True
+
+    def recover(self) -> None:
+        """Clean up after a writer that crashed, with the writer lock held: put back a previous run
+        whose replacement never arrived, delete runs left aside and half-built runs."""
+        aside = self.interrupted_swap()
+        if aside is not None:
+            aside.rename(self.path)
+        for folder in self._siblings(ASIDE_MARK) + self._siblings(STAGING_MARK):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _sibling(self, mark: str) -> Path:
+        return self.path.parent / f".{self.path.name}{mark}{os.getpid()}"
+
+    def _siblings(self, mark: str) -> list[Path]:
+        prefix = f".{self.path.name}{mark}"
+        if not self.path.parent.is_dir():
+            return []
+        return [entry for entry in self.path.parent.iterdir()
+                if entry.name.startswith(prefix) and entry.name[len(prefix):].isdigit() and entry.is_dir()]
+
+    # -- the update journal --------------------------------------------------------------------
+    def read_journal(self) -> list[dict[str, Any]]:
+        """The journal's entries, oldest first (none before the first update)."""
+        if not self.journal.is_file():
+            return []
+        return json.loads(self.journal.read_text(encoding="utf-8"))["updates"]
+
+    def append_journal(self, entry: dict[str, Any]) -> None:
+        """Add ``entry`` to the journal (rewritten whole and atomically)."""
+        self.journal.parent.mkdir(exist_ok=True)
+        self.write_json(str(self.journal.relative_to(self.path)), {"updates": [*self.read_journal(), entry]})
 
     def write_json(self, name: str, payload: dict[str, Any]) -> Path:
         target = self.path / name
@@ -111,6 +252,10 @@ class RunFolder:
             "users": pa.table({"user_id": pa.array(events.user_ids, pa.string())}),
             "queries": pa.table({"query": pa.array(events.query_texts, pa.string())}),
         }
+        if shop.social is not None:  # user-user links as user indices, relations by name
+            social = shop.social
+            tables["social"] = pa.table({"user": social.user, "other": social.other, "timestamp": social.timestamp,
+                                         "relation": [social.relation_names[r] for r in social.relation.tolist()]})
         staging = self.shop_state.with_name(self.shop_state.name + ".tmp")
         staging.mkdir(parents=True, exist_ok=True)
         for name, table in tables.items():
@@ -133,14 +278,18 @@ class RunFolder:
         if state is not None:
             return state
         config = self.read_json("config.json")
+        if config.get(SHOP_STATE_ONLY):
+            raise PersonaGraphError(
+                f"the shop state of {self.path} ({self.shop_state}) is missing, and the run must not read its data "
+                "folder again (it holds raw ids, or users erased since); restore the run folder from a backup, or retrain")
         data_dir = Path(config["data_dir"])
         if not data_dir.is_dir():
             raise PersonaGraphError(f"the run's shop data {data_dir} is gone; restore it, or retrain")
         # The run trained on the rows that passed validation; reading with "skip" and the run's
-        # timestamp window (not one moved on to today) gives those again.
+        # timestamp window (not one moved on to today) gives those again, with its privacy applied.
         shop, _ = read_shop(data_dir, on_error="skip", progress=progress,
                             timestamp_window=TimestampWindow.from_dict(config.get("timestamp_window")))
-        return shop, 0
+        return ShopPrivacy.of_run(config, None, self.path).shop(shop), 0
 
     def read_shop_state(self) -> tuple[ShopData, int] | None:
         """The saved shop state and how many updates it holds; None before the first update."""
@@ -158,7 +307,31 @@ class RunFolder:
             **events,
         )
         updates = json.loads((self.shop_state / "state.json").read_text(encoding="utf-8"))["updates"]
-        return ShopData(catalog=catalog, events=log), updates
+        social = None
+        if (self.shop_state / "social.parquet").is_file():
+            links = pq.read_table(self.shop_state / "social.parquet").to_pydict()
+            social = SocialLinks.from_named(np.asarray(links["user"], dtype=np.int64),
+                                            np.asarray(links["other"], dtype=np.int64), links["relation"],
+                                            np.asarray(links["timestamp"], dtype=np.float64))
+        return ShopData(catalog=catalog, events=log, social=social), updates
+
+
+def file_sha256(path: str | Path) -> str:
+    """The hex sha256 of a file's bytes: how the journal recognises a file sent again."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _sync_folder(path: Path) -> None:
+    """Flush a folder's entries (the renames of a swap) to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _write_vectors(path: Path, id_name: str, ids: list[str], vectors: np.ndarray, columns: dict[str, Any]) -> Path:

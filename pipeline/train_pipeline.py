@@ -2,6 +2,8 @@
 
 Each stage only reads what the previous one produced, and nothing is written to the store
 before every earlier stage has succeeded, so bad input never leaves a half-written database.
+The run is built in a folder beside ``--out`` and swapped in only when complete, under the run
+folder's writer lock: a train that fails leaves the previous run there as it was.
 """
 from __future__ import annotations
 
@@ -25,11 +27,14 @@ from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.store.profile_store import ProfileStore
 from personagraph.shop.dataset_description import read_dataset_description
 from personagraph.shop.shop_reader import read_shop_files, write_rejected
+from personagraph.shop.shop_privacy import CONFIG_KEY as PRIVACY_CONFIG_KEY, ShopPrivacy
 from personagraph.shop.shop_reading import ShopReading
 from personagraph.shop.timestamp_window import TimestampWindow
+from personagraph.evaluation.ranking_data import RankingData
 from personagraph.profiles.profile_space import ProfileSpace
+from personagraph.profiles.social_mix import choose_social_mix
 from personagraph.store.profile_sync import sync_profiles
-from personagraph.pipeline.run_folder import RunFolder
+from personagraph.pipeline.run_folder import SHOP_STATE_ONLY, RunFolder
 from personagraph.pipeline.stage_clock import StageClock
 
 
@@ -45,7 +50,9 @@ class TrainOptions:
     cache_dir: Path | None = None  # embedding cache; None = <out_dir>/../.embedding-cache
     on_error: str = "fail"
     timestamp_window: TimestampWindow | None = None  # None = TimestampWindow.default() when the run starts
+    privacy: ShopPrivacy = field(default_factory=ShopPrivacy)  # default: raw ids, contact details redacted
     progress: bool = True
+    wait: float | None = 0.0  # seconds to wait for another writer of out_dir (an update); None: as long as it takes
 
 
 def run_training(
@@ -55,21 +62,35 @@ def run_training(
 ) -> dict[str, Any]:
     """Run the whole pipeline; with ``open_store`` the profiles are synced to that store.
 
-    Returns the run summary (also written to ``metrics.json``).
+    Returns the run summary (also written to ``metrics.json``). ``out_dir`` has one writer at a
+    time: a train or update already writing it makes this one wait ``options.wait`` seconds, then fail.
     """
+    target = RunFolder(options.out_dir)
+    target.check_replaceable()  # at once, before anything is made beside it (checked again under the lock)
+    with target.writing(f"personagraph train {options.data_dir}", options.wait):
+        return _train(options, target, open_store, log)
+
+
+def _train(
+    options: TrainOptions,
+    target: RunFolder,
+    open_store: Callable[[], ProfileStore] | None,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The stages, building the run beside ``target`` and swapping it in before the sync."""
     clock = StageClock()
-    run = RunFolder(options.out_dir)
-    run_id = f"{run.path.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
+    run = target.staging()  # fails at once if out_dir is something other than a run folder
+    run_id = f"{target.path.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
 
     window = options.timestamp_window or TimestampWindow.default()
     with clock.stage("validate"):
         reading = _read(options, window)
         dataset = read_dataset_description(options.data_dir)
-    shop, rejected = reading.shop, reading.rejected
-    run.create()
+    # Right after reading, before the graph: raw ids and contact details never go further.
+    shop, rejected = options.privacy.shop(reading.shop), options.privacy.rejected(reading.rejected)
     if rejected:
         write_rejected(rejected, run.rejected)
-        log(f"skipped {len(rejected)} bad rows; they are in {run.rejected}")
+        log(f"skipped {len(rejected)} bad rows; they are in {target.rejected}")
 
     with clock.stage("graph"):
         split = leave_last_out(shop)
@@ -83,19 +104,26 @@ def run_training(
     with clock.stage("train"):
         torch.manual_seed(options.config.seed)
         result = train_profile_model(train_graph, torch.from_numpy(split.targets), options.config, options.progress)
+        # The friends' weight is chosen on validation too, with the model as validated (0 without links).
+        social_mix = choose_social_mix(result.model, train_graph, split.train.social, torch.from_numpy(split.targets),
+                                       RankingData(split.train, train_graph).excluded)
         # Width and mix were chosen on validation; the filter itself is fitted to all the history.
         result.model.refit_spectral(graph, options.config.seed)
 
     with clock.stage("profiles"):
         # Profiles are pooled over the run's frozen space, as `personagraph update` pools them later.
-        space, profiles = ProfileSpace.build(result.model, graph, shop, seed=options.config.seed)
-        item_vectors, user_vectors = space.item_vectors(result.model), profiles.vectors
+        space, profiles = ProfileSpace.build(result.model, graph, shop, seed=options.config.seed,
+                                             social_weight=social_mix.weight)
+        item_vectors = space.item_vectors(result.model)
 
     with clock.stage("write"):
         save_checkpoint(run.checkpoint, result.model, options.config, encoder.name)
         run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
         run.write_item_vectors(shop.catalog.item_ids, item_vectors)
         space.save(run.profile_space)
+        pseudonymised = options.privacy.pseudonymiser is not None
+        if pseudonymised:  # the data folder holds raw ids: the run never reads it again
+            run.write_shop_state(shop, 0)
         run.write_json("config.json", {
             "run_id": run_id,
             "data_dir": str(Path(options.data_dir).resolve()),
@@ -104,11 +132,13 @@ def run_training(
             "train": options.config.to_dict(),
             "dataset": dataset,
             "timestamp_window": window.to_dict(),
+            PRIVACY_CONFIG_KEY: options.privacy.to_config(),
+            **({SHOP_STATE_ONLY: True} if pseudonymised else {}),
         })
 
     summary: dict[str, Any] = {
         "run_id": run_id,
-        "run_folder": str(run.path),
+        "run_folder": str(target.path),
         "counts": {
             "users": shop.events.num_users,
             "items": len(shop.catalog),
@@ -127,17 +157,21 @@ def run_training(
         "validation": result.best_metrics,
         "history": result.history,
         "segments": {"method": profiles.segments.method, "silhouette": profiles.segments.silhouette},
+        "social": {"links": len(shop.social) if shop.social is not None else 0, **social_mix.to_dict()},
     }
-    if open_store is not None:
-        with clock.stage("sync"), open_store() as store:
-            store.ensure_schema(int(user_vectors.shape[1]))
-            summary["synced"] = sync_profiles(
-                store, shop, graph, profiles, item_vectors, run_id, dataset.get("derived_queries", False),
-                options.progress
-            )
     summary["stages"] = clock.stages
     summary["total_seconds"] = clock.total_seconds
     run.write_json("metrics.json", summary)
+    target.replace_with(run)  # complete: only now does it replace the previous run, and only then is it synced
+    if open_store is not None:
+        with clock.stage("sync"), open_store() as store:
+            summary["synced"] = sync_profiles(
+                store, shop, graph, profiles, item_vectors, run_id, dataset.get("derived_queries", False),
+                options.progress, run_folder=target.path
+            )
+    summary["stages"] = clock.stages
+    summary["total_seconds"] = clock.total_seconds
+    target.write_json("metrics.json", summary)
     return summary
 
 

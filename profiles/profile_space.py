@@ -13,6 +13,11 @@ there is no re-clustering). New items and queries are appended (:meth:`ProfileSp
 a new item's state is the model's item vector from its text and the items of its categories,
 computed on a graph that has no users (unseen users add no co-occurrence); a new query's
 state is its text plus the states of the items it led to.
+
+With social links, a profile vector is also mixed with the user's friends' own vectors by the
+run's ``social_weight`` (:mod:`~personagraph.profiles.social_mix`, chosen on validation, 0 = not
+at all), so a profile depends on the user's edges and their friends' edges: profiling a user
+pools their friends too, and `update` refreshes the friends of every touched user.
 """
 from __future__ import annotations
 
@@ -37,8 +42,10 @@ from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segment import Segment
 from personagraph.profiles.segments import Segments
+from personagraph.profiles.social_features import SocialFeatures
+from personagraph.profiles.social_mix import mix_social
 from personagraph.profiles.tag_vocabulary import CATEGORY_SEPARATOR, TagVocabulary, keywords, tag_key
-from personagraph.profiles.user_profiles import UserProfiles
+from personagraph.profiles.user_profiles import TOP_TAGS_ON_NODE, UserProfiles
 
 FORMAT_VERSION = 1
 #: What :meth:`ProfileSpace.profile_users` reports as the segmentation method of its assignments.
@@ -69,9 +76,10 @@ class ProfileSpace:
     tag_has_items: np.ndarray  # bool [num_tags]
     segments: list[Segment]  # sizes follow the current assignments
     segment_centroids: np.ndarray  # float32 [num_segments, dim], unit rows
+    social_weight: float = 0.0  # weight of the friends' mean in a profile vector (social_mix)
 
     @classmethod
-    def build(cls, model: ProfileModel, graph: HeteroData, shop: ShopData, seed: int = 0
+    def build(cls, model: ProfileModel, graph: HeteroData, shop: ShopData, seed: int = 0, social_weight: float = 0.0
               ) -> tuple["ProfileSpace", UserProfiles]:
         """The space of a freshly trained model, and every user's profile in it (segments fitted here)."""
         model.eval()
@@ -79,8 +87,9 @@ class ProfileSpace:
             output = model(graph)
         item_states, query_states = output.item_states, output.query_states
         item_vectors = output.item_vectors.numpy()
-        user_vectors = output.user_vectors.numpy().astype(np.float32, copy=False)
-        profiles = UserProfiles.build(shop, user_vectors, item_vectors, seed=seed)
+        own_vectors = output.user_vectors.numpy().astype(np.float32, copy=False)
+        user_vectors = _social_vectors(own_vectors, shop, np.arange(shop.events.num_users), social_weight)
+        profiles = UserProfiles.build(shop, user_vectors, item_vectors, seed=seed, own_vectors=own_vectors)
         vocabulary = profiles.tags.vocabulary
         tag_vectors, has_items = vocabulary.tag_vectors(item_vectors)
         space = cls(
@@ -93,6 +102,7 @@ class ProfileSpace:
             tag_has_items=has_items,
             segments=list(profiles.segments.segments),
             segment_centroids=_centroids(user_vectors, profiles.segments.labels, len(profiles.segments.segments)),
+            social_weight=float(social_weight),
         )
         return space, profiles
 
@@ -123,19 +133,32 @@ class ProfileSpace:
         users = np.arange(shop.events.num_users) if users is None else np.asarray(users, dtype=np.int64)
         if users.size and (np.any(np.diff(users) <= 0) or users[0] < 0 or users[-1] >= shop.events.num_users):
             raise PersonaGraphError("users must be sorted, distinct indices of the shop's users")
-        own = select_users(shop, users)
-        vectors = self.user_vectors(model, UserInteractions.from_graph(build_hetero_graph(own)))
+        social = shop.social if shop.social is not None and len(shop.social) else None
+        # With links, the users' friends are pooled too: their own vectors enter the mix, their tags the agreement.
+        circle = np.union1d(users, social.neighbours(users, shop.events.num_users)) if social else users
+        mine = np.searchsorted(circle, users)
+        circle_shop = select_users(shop, circle)
+        own_vectors = self.user_vectors(model, UserInteractions.from_graph(build_hetero_graph(circle_shop)))
+        item_vectors = self.item_vectors(model)
         # Tag evidence decays with age before the selection's last event; per user that is a common
         # factor, which the tags' normalisation removes, so only float rounding differs.
-        tags = InterestTags.from_shop(own, self._frozen_vocabulary(), vectors, self.item_vectors(model))
+        circle_tags = InterestTags.from_shop(circle_shop, self._frozen_vocabulary(), own_vectors, item_vectors)
+        vectors = _social_vectors(own_vectors, shop, circle, self.social_weight)[mine]
+        own = select_users(shop, users)
+        tags = replace(circle_tags, tag=circle_tags.tag[mine], weight=circle_tags.weight[mine])
         activity = user_activity(own)
         # recency_days is measured to the whole shop's last event, not to the selection's.
         shop_end = shop.events.timestamp.max() if len(shop.events) else np.nan
         activity["recency_days"] = (shop_end - activity["last_seen"]) / _SECONDS_PER_DAY
         segments = Segments(labels=self.nearest_segments(vectors), segments=self.segments,
                             method=ASSIGNED_SEGMENTS, silhouette=float("nan"))
+        features = None
+        if social is not None:
+            top = {int(u): [tag for tag, _ in circle_tags.for_user(row)[:TOP_TAGS_ON_NODE]]
+                   for row, u in enumerate(circle.tolist())}
+            features = SocialFeatures.compute(social, shop.events.num_users, top, users)
         return UserProfiles(user_ids=own.events.user_ids, vectors=vectors, tags=tags, activity=activity,
-                            segments=segments)
+                            segments=segments, social=features)
 
     def extend(self, model: ProfileModel, shop: ShopData, encode: Encode) -> "ProfileSpace":
         """The space plus ``shop``'s items and queries beyond it (appended at the end of the shop's lists).
@@ -182,6 +205,7 @@ class ProfileSpace:
             "segments": [{"id": s.id, "name": s.name, "size": s.size,
                           "top_tags": [[label, weight] for label, weight in s.top_tags]} for s in self.segments],
             "segment_centroids": torch.from_numpy(self.segment_centroids),
+            "social_weight": float(self.social_weight),
         }
         tmp = path.with_suffix(path.suffix + ".tmp")
         torch.save(payload, tmp)
@@ -217,6 +241,7 @@ class ProfileSpace:
                               top_tags=[(label, float(weight)) for label, weight in s["top_tags"]])
                       for s in saved["segments"]],
             segment_centroids=saved["segment_centroids"].numpy(),
+            social_weight=float(saved.get("social_weight", 0.0)),  # spaces saved before social links: none
         )
 
     # -- checks ------------------------------------------------------------------------
@@ -250,6 +275,14 @@ class _FrozenTagVocabulary(TagVocabulary):
 
     def tag_vectors(self, item_vectors: np.ndarray, prior_items: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
         return self.frozen_vectors, self.frozen_has_items
+
+
+def _social_vectors(own: np.ndarray, shop: ShopData, users: np.ndarray, weight: float) -> np.ndarray:
+    """The social mix of ``own`` (vectors of the sorted shop users ``users``) among those users."""
+    if shop.social is None or not len(shop.social) or weight <= 0:
+        return own
+    adjacency = shop.social.adjacency(shop.events.num_users)[users][:, users].tocsr()
+    return mix_social(own, adjacency, weight)
 
 
 def pool_users(model: ProfileModel, interactions: UserInteractions, item_states: Tensor, query_states: Tensor

@@ -15,6 +15,7 @@ from personagraph.shop.shop_data import ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segments import Segments
+from personagraph.profiles.social_features import SocialFeatures
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 
 #: Activity columns holding epoch seconds, stored as datetimes.
@@ -32,20 +33,31 @@ class UserProfiles:
     tags: InterestTags
     activity: dict[str, np.ndarray]
     segments: Segments
+    social: SocialFeatures | None = None  # only for shops with social links
 
     @classmethod
     def build(
-        cls, shop: ShopData, user_vectors: np.ndarray, item_vectors: np.ndarray, seed: int = 0
+        cls, shop: ShopData, user_vectors: np.ndarray, item_vectors: np.ndarray, seed: int = 0,
+        own_vectors: np.ndarray | None = None,
     ) -> "UserProfiles":
+        """Profiles of every user of ``shop``. ``own_vectors`` (default ``user_vectors``) are the
+        vectors of the users' own edges, which rank their tags: a user's tags describe what they
+        did, not what their friends did, while ``user_vectors`` (with the social mix) place them."""
+        own_vectors = user_vectors if own_vectors is None else own_vectors
         vocabulary = TagVocabulary.from_shop(shop)
-        tags = InterestTags.from_shop(shop, vocabulary, user_vectors, item_vectors)
+        tags = InterestTags.from_shop(shop, vocabulary, own_vectors, item_vectors)
         segments = Segments.fit(user_vectors, tags, seed=seed)
+        social = None
+        if shop.social is not None and len(shop.social):
+            top = [[tag for tag, _ in tags.for_user(u)[:TOP_TAGS_ON_NODE]] for u in range(shop.events.num_users)]
+            social = SocialFeatures.compute(shop.social, shop.events.num_users, top)
         return cls(
             user_ids=list(shop.events.user_ids),
             vectors=np.asarray(user_vectors, dtype=np.float32),
             tags=tags,
             activity=user_activity(shop),
             segments=segments,
+            social=social,
         )
 
     def __len__(self) -> int:
@@ -65,6 +77,8 @@ class UserProfiles:
         columns["top_tags"] = [[tag for tag, _ in self.top_tags(u, TOP_TAGS_ON_NODE)] for u in range(len(self))]
         columns["segment"] = [int(s) for s in self.segments.labels]
         columns["segment_name"] = [self.segments.segments[int(s)].name for s in self.segments.labels]
+        if self.social is not None:
+            columns |= self.social.columns()
         return columns
 
     def user_rows(self) -> Iterator[dict[str, Any]]:

@@ -2,6 +2,8 @@
 from personagraph.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
+    "clean_event_log": "columnar_events",
+    "read_clean_parquet_events": "columnar_events",
     "InputTable": "input_table",
     "LeaveLastOutSplit": "leave_last_out",
     "leave_last_out": "leave_last_out",
@@ -24,9 +26,15 @@ _EXPORTS: dict[str, str] = {
     "ShopReading": "shop_reading",
     "ShopValidationError": "shop_validation_error",
     "read_dataset_description": "dataset_description",
+    "SocialLinks": "social_links",
     "TableCount": "table_count",
     "TimestampWindow": "timestamp_window",
     "ValidationProblem": "validation_problem",
+    "Pseudonymiser": "pseudonyms",
+    "redact_query_pii": "query_redaction",
+    "ShopPrivacy": "shop_privacy",
+    "renamed_shop": "user_recoding",
+    "without_users": "user_recoding",
 }
 
 __getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

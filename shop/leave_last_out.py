@@ -47,7 +47,8 @@ def leave_last_out(shop: ShopData) -> LeaveLastOutSplit:
         _assign_latest(events, positive & chosen[events.user], targets, cutoff)
         undecided &= ~chosen
     keep = events.timestamp < cutoff[events.user]
-    return LeaveLastOutSplit(train=ShopData(catalog=shop.catalog, events=events.select(keep)), targets=targets)
+    return LeaveLastOutSplit(train=ShopData(catalog=shop.catalog, events=events.select(keep), social=shop.social),
+                             targets=targets)
 
 
 def _assign_latest(events: EventLog, positive: np.ndarray, targets: np.ndarray, cutoff: np.ndarray) -> None:

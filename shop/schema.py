@@ -85,6 +85,10 @@ SEARCH = EventType("search", QUERY, "SEARCHED", interest_weight=0.2, target_weig
 LEADS_TO = LinkType(QUERY, "leads_to", ITEM, "LEADS_TO")
 #: An item to its category path (from the catalogue).
 IN_CATEGORY = LinkType(ITEM, "in_category", CATEGORY, "IN_CATEGORY")
+#: A user to another user (the optional ``social`` table): one edge type whatever the relation,
+#: since relations are the shop's free text; the relation is a property of the stored link
+#: (``(:User)-[:SOCIAL {relation}]->(:User)``), never a relationship type made from user input.
+SOCIAL = LinkType(USER, "social", USER, "SOCIAL")
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ class ShopSchema:
 
     @property
     def link_types(self) -> tuple[LinkType, ...]:
-        return (LEADS_TO, IN_CATEGORY)
+        return (LEADS_TO, IN_CATEGORY, SOCIAL)
 
     @cached_property
     def event_names(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from personagraph.shop.schema import schema_attributes
+from personagraph.shop.social_links import SocialLinks
 
 #: ``EVENT_TYPES`` (names in code order), ``EVENT_CODE`` (name -> code) and ``ITEM_EVENTS``
 #: (events that point at an item) are read from :func:`~personagraph.shop.schema.shop_schema`.
@@ -92,7 +93,9 @@ class EventLog:
 
 @dataclass
 class ShopData:
-    """A shop's catalogue and event log, validated and index-coded."""
+    """A shop's catalogue and event log, validated and index-coded; ``social`` holds the optional
+    user–user links (:class:`~personagraph.shop.social_links.SocialLinks`, None when the shop gave none)."""
 
     catalog: Catalog
     events: EventLog
+    social: SocialLinks | None = None

@@ -1,7 +1,10 @@
-"""Read and validate a shop's two tables (``items`` and ``events``) into :class:`ShopData`.
+"""Read and validate a shop's tables (``items``, ``events`` and optionally ``social``) into :class:`ShopData`.
 
 A shop hands us a folder with ``items`` and ``events``, each as CSV, Parquet or JSON
-Lines (chosen by extension). Rows are streamed (:class:`InputTable`) into compact numpy
+Lines (chosen by extension), and may add ``social``: user–user links (``user_id``,
+``other_user_id``, free-text ``relation``, optional ``timestamp``) whose two ends must be
+users with events (a link to a user without events is a rejected row: it could only be
+profiled as nobody). Rows are streamed (:class:`InputTable`) into compact numpy
 buffers, so memory follows the data kept, not the file size. Every bad row becomes a
 :class:`ValidationProblem` (``file:line: field: reason``); ``on_error="fail"`` raises them
 all at once, ``"skip"`` keeps the good rows and hands back the bad ones for ``rejected.csv``.
@@ -20,19 +23,22 @@ import csv
 import math
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Literal, overload
 
 import numpy as np
 
 from personagraph.errors import PersonaGraphError
+from personagraph.shop.columnar_events import read_clean_parquet_events
 from personagraph.shop.input_table import InputTable, Row
 from personagraph.shop.rejected_row import RejectedRow
 from personagraph.shop.schema import ITEM, QUERY, shop_schema
 from personagraph.shop.shop_data import Catalog, EventLog, ShopData, normalise_query
 from personagraph.shop.shop_reading import ShopReading
 from personagraph.shop.shop_validation_error import MAX_LISTED_PROBLEMS, ShopValidationError
+from personagraph.shop.social_links import SocialLinks, normalise_relation
 from personagraph.shop.table_count import TableCount
 from personagraph.shop.timestamp_window import TimestampWindow
 from personagraph.shop.validation_problem import ValidationProblem
@@ -43,18 +49,28 @@ ITEM_COLUMNS: tuple[str, ...] = ("item_id", "title", "description", "category", 
 REQUIRED_ITEM_COLUMNS: tuple[str, ...] = ("item_id", "title")
 EVENT_COLUMNS: tuple[str, ...] = ("user_id", "event", "timestamp", "item_id", "query")
 REQUIRED_EVENT_COLUMNS: tuple[str, ...] = ("user_id", "event", "timestamp")
+SOCIAL_COLUMNS: tuple[str, ...] = ("user_id", "other_user_id", "relation", "timestamp")
+REQUIRED_SOCIAL_COLUMNS: tuple[str, ...] = ("user_id", "other_user_id", "relation")
 
 OnError = Literal["fail", "skip"]
 
 
 def find_table(data_dir: Path, name: str) -> Path:
     """The one ``name.csv`` / ``name.parquet`` / ``name.jsonl`` file in ``data_dir``."""
-    found = [data_dir / f"{name}.{ext}" for ext in TABLE_FORMATS if (data_dir / f"{name}.{ext}").is_file()]
-    if not found:
+    found = find_optional_table(data_dir, name)
+    if found is None:
         raise PersonaGraphError(
             f"no {name} table in {data_dir}: expected one of "
             + ", ".join(f"{name}.{ext}" for ext in TABLE_FORMATS)
         )
+    return found
+
+
+def find_optional_table(data_dir: Path, name: str) -> Path | None:
+    """The one ``name.<format>`` file in ``data_dir``, or None when there is none."""
+    found = [data_dir / f"{name}.{ext}" for ext in TABLE_FORMATS if (data_dir / f"{name}.{ext}").is_file()]
+    if not found:
+        return None
     if len(found) > 1:
         raise PersonaGraphError(
             f"several {name} tables in {data_dir} ({', '.join(p.name for p in found)}); keep only one"
@@ -91,31 +107,39 @@ def read_shop_files(data_dir: str | Path, on_error: OnError = "fail", progress: 
     if not data_dir.is_dir():
         raise PersonaGraphError(f"{data_dir} is not a folder; give the folder that holds items.* and events.*")
     items_path, events_path = find_table(data_dir, "items"), find_table(data_dir, "events")
-    known = ITEM_COLUMNS + EVENT_COLUMNS
+    social_path = find_optional_table(data_dir, "social")
+    known = ITEM_COLUMNS + EVENT_COLUMNS + SOCIAL_COLUMNS
+    window = timestamp_window or TimestampWindow.default()
+    clean_events = None
+    if events_path.suffix == ".parquet":  # columnar first; row by row only when some row is not clean
+        clean_events = partial(read_clean_parquet_events, events_path, window=window, progress=progress)
     return _read_tables(InputTable.open(items_path, known, progress), InputTable.open(events_path, known, progress),
-                        on_error, timestamp_window or TimestampWindow.default())
+                        on_error, window,
+                        InputTable.open(social_path, known, progress) if social_path is not None else None,
+                        clean_events=clean_events)
 
 
 @overload
 def shop_from_rows(
     items: Iterable[Mapping[str, object]], events: Iterable[Mapping[str, object]], on_error: Literal["fail"] = "fail",
-    timestamp_window: TimestampWindow | None = None,
+    timestamp_window: TimestampWindow | None = None, social: Iterable[Mapping[str, object]] | None = None,
 ) -> ShopData: ...
 @overload
 def shop_from_rows(
     items: Iterable[Mapping[str, object]], events: Iterable[Mapping[str, object]], on_error: Literal["skip"],
-    timestamp_window: TimestampWindow | None = None,
+    timestamp_window: TimestampWindow | None = None, social: Iterable[Mapping[str, object]] | None = None,
 ) -> tuple[ShopData, list[RejectedRow]]: ...
-def shop_from_rows(items, events, on_error="fail", timestamp_window=None):
+def shop_from_rows(items, events, on_error="fail", timestamp_window=None, social=None):
     """Validate in-memory rows (dicts with the file columns) exactly as :func:`read_shop` does.
 
     For generators and converters that already hold the rows: no file round trip,
     same checks, except that times are not bounded unless ``timestamp_window`` is given
     (synthetic rows use small epoch seconds). Problems are located as ``items:row N`` /
-    ``events:row N``.
+    ``events:row N`` (``social:row N`` for the optional ``social`` rows).
     """
     reading = _read_tables(InputTable.from_rows("items", items), InputTable.from_rows("events", events), on_error,
-                           timestamp_window or TimestampWindow.any_time())
+                           timestamp_window or TimestampWindow.any_time(),
+                           InputTable.from_rows("social", social) if social is not None else None)
     return (reading.shop, reading.rejected) if on_error == "skip" else reading.shop
 
 
@@ -163,29 +187,86 @@ class _Problems:
             raise ShopValidationError(self.listed, self.total)
 
 
-def _read_tables(items: InputTable, events: InputTable, on_error: OnError, window: TimestampWindow) -> ShopReading:
+def _read_tables(items: InputTable, events: InputTable, on_error: OnError, window: TimestampWindow,
+                 social: InputTable | None = None,
+                 clean_events: Callable[[Catalog], EventLog | None] | None = None) -> ShopReading:
+    """``clean_events`` (given the catalogue) may read the events table column by column when all of its
+    rows are clean; it returns ``None`` otherwise, and the events are read row by row."""
     problems = _Problems(on_error)
+    tables = [(items, REQUIRED_ITEM_COLUMNS), (events, REQUIRED_EVENT_COLUMNS)]
+    if social is not None and social.columns:  # an empty table (no header) is a shop without links
+        tables.append((social, REQUIRED_SOCIAL_COLUMNS))
     missing = [
         ValidationProblem(table.name, "", column, "required column missing (columns found: "
                           + (", ".join(table.columns) or "none") + ")")
-        for table, required in ((items, REQUIRED_ITEM_COLUMNS), (events, REQUIRED_EVENT_COLUMNS))
+        for table, required in tables
         for column in required
         if column not in table.columns
     ]
     if missing:
         raise ShopValidationError(missing, len(missing), "Add the missing column(s). Required: items: "
                                   + ", ".join(REQUIRED_ITEM_COLUMNS) + "; events: "
-                                  + ", ".join(REQUIRED_EVENT_COLUMNS) + ".")
+                                  + ", ".join(REQUIRED_EVENT_COLUMNS) + "; social (optional table): "
+                                  + ", ".join(REQUIRED_SOCIAL_COLUMNS) + ".")
     item_rows, event_rows = _ScreenedRows(items.rows), _ScreenedRows(events.rows)
     catalog, rejected_item_ids = _read_items(InputTable(items.name, items.columns, item_rows), problems)
-    events_log = _read_events(InputTable(events.name, events.columns, event_rows), catalog, rejected_item_ids,
-                              items.name, problems, window)
+    events_log = clean_events(catalog) if clean_events is not None and not problems.total else None
+    if events_log is not None:
+        event_rows.read = len(events_log)
+    else:
+        events_log = _read_events(InputTable(events.name, events.columns, event_rows), catalog, rejected_item_ids,
+                                  items.name, problems, window)
+    links = None
+    if social is not None:
+        social_rows = _ScreenedRows(social.rows)
+        links = _read_social(InputTable(social.name, social.columns, social_rows), events_log, events.name,
+                             problems, window)
     problems.raise_if_failing()
     counts = [_count(items.name, item_rows.read, len(catalog), problems),
               _count(events.name, event_rows.read, len(events_log), problems)]
+    if links is not None:
+        counts.append(_count(social.name, social_rows.read, len(links), problems))
     if not len(catalog):
         raise PersonaGraphError(f"{items.name} holds no valid items ({counts[0]}); a shop needs at least one item")
-    return ShopReading(ShopData(catalog=catalog, events=events_log), problems.rejected, counts)
+    return ShopReading(ShopData(catalog=catalog, events=events_log, social=links), problems.rejected, counts)
+
+
+def _read_social(table: InputTable, events: EventLog, events_name: str, problems: _Problems,
+                 window: TimestampWindow) -> SocialLinks:
+    """Links between users of the event log; a link to a user without events is a bad row."""
+    user_index = {user_id: i for i, user_id in enumerate(events.user_ids)}
+    users, others, timestamps = array("q"), array("q"), array("d")
+    relations: list[str] = []
+    for location, values, row_problem in table.rows:
+        problem = row_problem
+        if problem is None:
+            user_id = values.get("user_id", "").strip()
+            other_id = values.get("other_user_id", "").strip()
+            relation = normalise_relation(values.get("relation", ""))
+            stamp = values.get("timestamp", "").strip()
+            timestamp, timestamp_reason = window.parse(stamp) if stamp else (math.nan, "")
+            for field, given in (("user_id", user_id), ("other_user_id", other_id)):
+                if problem is None and not given:
+                    problem = (field, "empty")
+                elif problem is None and given not in user_index:
+                    problem = (field, f"unknown user {given!r} (no events in {events_name}); links join users "
+                               "with events")
+            if problem is None:
+                if not relation:
+                    problem = ("relation", "empty; say what links the users (e.g. follows, friend, invited)")
+                elif user_id == other_id:
+                    problem = ("other_user_id", f"the same user as user_id ({user_id!r}); a link joins two users")
+                elif timestamp_reason:
+                    problem = ("timestamp", timestamp_reason)
+        if problem is not None:
+            problems.add(ValidationProblem(table.name, location, *problem), values)
+            continue
+        users.append(user_index[user_id])
+        others.append(user_index[other_id])
+        timestamps.append(timestamp)
+        relations.append(relation)
+    return SocialLinks.from_named(np.frombuffer(users, dtype=np.int64), np.frombuffer(others, dtype=np.int64),
+                                  relations, np.frombuffer(timestamps, dtype=np.float64))
 
 
 class _ScreenedRows:

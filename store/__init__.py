@@ -3,6 +3,9 @@ from personagraph.lazy_exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "ConnectionSettings": "connection_settings",
+    "bulk_load": "bulk_import",
+    "database_is_empty": "bulk_import",
+    "ImportFiles": "bulk_import",
     "Neo4jProfileStore": "neo4j_profile_store",
     "open_store": "open_store",
     "candidate_counts": "over_fetch",
@@ -20,6 +23,9 @@ _EXPORTS: dict[str, str] = {
     "ProfileChanges": "profile_changes",
     "sync_changes": "profile_sync",
     "sync_profiles": "profile_sync",
+    "SyncState": "sync_state",
+    "same_lineage": "run_lineage",
+    "trained_run_id": "run_lineage",
 }
 
 __getattr__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -20,6 +20,10 @@ from personagraph.errors import PersonaGraphError
 from personagraph.store.neo4j_server import Neo4jServer, pinned_tls
 
 DEFAULT_USER = "neo4j"
+#: Driver limits: a managed transaction is retried for at most this long, and a connection attempt
+#: gives up after this long, so a server that went away is one prompt error, not half a minute of retries.
+MAX_RETRY_SECONDS = 5.0
+CONNECTION_TIMEOUT_SECONDS = 10.0
 #: URI schemes the Neo4j driver speaks (Bolt, direct or routed; +s / +ssc: encrypted).
 BOLT_SCHEMES: tuple[str, ...] = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
 
@@ -95,7 +99,8 @@ class ConnectionSettings:
         try:
             # Notifications (e.g. "label does not exist" on an empty database) would be logged as warnings.
             driver = GraphDatabase.driver(
-                self.uri, auth=(self.user, self.password or ""), notifications_min_severity="OFF", **tls
+                self.uri, auth=(self.user, self.password or ""), notifications_min_severity="OFF",
+                max_transaction_retry_time=MAX_RETRY_SECONDS, connection_timeout=CONNECTION_TIMEOUT_SECONDS, **tls
             )
         except (ConfigurationError, ValueError) as exc:
             raise PersonaGraphError(

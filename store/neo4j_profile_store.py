@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, ManagedTransaction
-from neo4j.exceptions import CypherSyntaxError, Neo4jError
+from neo4j.exceptions import (
+    CypherSyntaxError,
+    IncompleteCommit,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+    TransientError,
+)
 from neo4j.graph import Node, Path, Relationship
 
 from personagraph.errors import PersonaGraphError
@@ -32,6 +39,7 @@ from personagraph.store.profile_store import (
     relationship_types,
 )
 from personagraph.store.read_only_cypher import refuse_unsafe_plan, refuse_unsafe_text
+from personagraph.store.sync_state import SyncState
 
 VECTOR_INDEX = "user_embedding"
 #: Vector index of each label that carries an ``embedding`` (users and items share one space).
@@ -39,6 +47,13 @@ VECTOR_INDEXES: dict[str, str] = {"User": VECTOR_INDEX, "Item": "item_embedding"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: A node's properties but its key and vector, as ``[name, value]`` pairs (``{0}``: the variable).
 _PROPERTIES = "[key IN keys({0}) WHERE NOT key IN ['id', 'embedding'] | [key, {0}[key]]] AS properties"
+#: Label of the one node that holds the sync marker (:class:`SyncState`); no data node has it.
+STATE_LABEL = "PersonaGraphState"
+_STATE_QUERY = f"OPTIONAL MATCH (s:{STATE_LABEL} {{id: 'sync'}}) RETURN properties(s) AS state"
+_CLEAR_PENDING = ", ".join(f"s.{name} = null" for name in ("pending_run", "pending_run_folder", "pending_kind",
+                                                          "pending_since", "step", "step_since"))
+#: What the driver raises when the server goes away (after its bounded retries).
+_CONNECTION_LOST = (ServiceUnavailable, SessionExpired, IncompleteCommit, TransientError)
 
 
 def _check_label(label: str) -> str:
@@ -310,7 +325,7 @@ class Neo4jProfileStore(ProfileStore):
         rows: list[dict[str, Any]] = []
         for candidates in candidate_counts(k, lambda: self.count(label)):
             try:
-                rows = self._read(query, index=index, candidates=candidates, k=k, **params)
+                rows = self._read_served(query, index=index, candidates=candidates, k=k, **params)
             except Neo4jError as exc:
                 raise self._search_error(label, exc) from None
             if len(rows) >= k:
@@ -332,7 +347,7 @@ class Neo4jProfileStore(ProfileStore):
 
     # -- stored profiles and segments --------------------------------------------------
     def stored_user(self, user_id: str) -> StoredUser | None:
-        rows = self._read(
+        rows = self._read_served(
             "MATCH (u:User {id: $id}) WHERE u.embedding IS NOT NULL "
             f"RETURN u.embedding AS embedding, {_PROPERTIES.format('u')}",
             id=user_id,
@@ -342,13 +357,71 @@ class Neo4jProfileStore(ProfileStore):
         return StoredUser(user_id, list(rows[0]["embedding"]), _json_value(dict(rows[0]["properties"])))
 
     def active_run_id(self) -> str | None:
+        state = self.sync_state()
+        state.require_complete()
+        return state.active_run
+
+    # -- the sync marker ---------------------------------------------------------------
+    def sync_state(self) -> SyncState:
+        properties = self._read(_STATE_QUERY)[0]["state"]
+        if properties is not None:
+            return SyncState.from_properties(dict(properties))
+        # Profiles synced before the marker existed: their run is the latest written user's.
         rows = self._read(
             "MATCH (u:User) WHERE u.run_id IS NOT NULL RETURN u.run_id AS run_id ORDER BY u.updated_at DESC LIMIT 1"
         )
-        return rows[0]["run_id"] if rows else None
+        return SyncState(active_run=rows[0]["run_id"] if rows else None)
+
+    def begin_sync(self, run_id: str, run_folder: str | None, kind: str) -> None:
+        self._write(f"CREATE CONSTRAINT sync_state_id IF NOT EXISTS FOR (s:{STATE_LABEL}) REQUIRE s.id IS UNIQUE")
+        self._write(
+            f"MERGE (s:{STATE_LABEL} {{id: 'sync'}}) SET s.active_run = coalesce(s.active_run, $previous), "
+            "s.pending_run = $run_id, s.pending_run_folder = $run_folder, s.pending_kind = $kind, "
+            "s.pending_since = datetime(), s.step = 'begin', s.step_since = datetime()",
+            previous=self.sync_state().active_run, run_id=run_id, run_folder=run_folder, kind=kind,
+        )
+
+    def mark_sync_step(self, step: str) -> None:
+        self._write(f"MATCH (s:{STATE_LABEL} {{id: 'sync'}}) SET s.step = $step, s.step_since = datetime()", step=step)
+
+    def prune_other_runs(self, run_id: str) -> dict[str, int]:
+        removed = {"relationships": 0, "nodes": 0}
+        batch = int(self.batch_size)
+        for rel_type in sorted(relationship_types()):  # links first: node deletes then touch fewer
+            removed["relationships"] += self._write_in_batches(
+                f"MATCH ()-[r:{rel_type}]->() WHERE r.run_id IS NULL OR r.run_id <> $run_id "
+                f"CALL (r) {{ DELETE r }} IN TRANSACTIONS OF {batch} ROWS RETURN count(*) AS removed", run_id=run_id)
+        for label in NODE_KEYS:
+            removed["nodes"] += self._write_in_batches(
+                f"MATCH (n:{label}) WHERE n.run_id IS NULL OR n.run_id <> $run_id "
+                f"CALL (n) {{ DETACH DELETE n }} IN TRANSACTIONS OF {batch} ROWS RETURN count(*) AS removed",
+                run_id=run_id)
+        return removed
+
+    def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int) -> None:
+        rows = self._execute(lambda tx: tx.run(
+            f"MATCH (s:{STATE_LABEL} {{id: 'sync'}}) WHERE s.pending_run = $run_id "
+            "SET s.active_run = $run_id, s.active_run_folder = $run_folder, s.active_since = datetime(), "
+            f"s.embedding_dim = $dim, {_CLEAR_PENDING} RETURN count(s) AS committed",
+            run_id=run_id, run_folder=run_folder, dim=int(embedding_dim)).single(strict=True)["committed"], True)
+        if not rows:
+            raise PersonaGraphError(
+                f"another sync took Neo4j over while run {run_id} was written ({self.sync_state().pending_run} "
+                "is pending now); let it finish, or re-sync the run you want (`personagraph status`)")
+
+    def count_by_run(self) -> dict[str, dict[str | None, int]]:
+        rows = self._read(
+            f"MATCH (n) WHERE NOT n:{STATE_LABEL} UNWIND labels(n) AS kind RETURN kind, n.run_id AS run_id, "
+            "count(*) AS n UNION ALL "
+            "MATCH ()-[r]->() RETURN type(r) AS kind, r.run_id AS run_id, count(*) AS n"
+        )
+        counts: dict[str, dict[str | None, int]] = {}
+        for row in rows:
+            counts.setdefault(row["kind"], {})[row["run_id"]] = row["n"]
+        return counts
 
     def segments(self) -> list[Segment]:
-        rows = self._read(
+        rows = self._read_served(
             "MATCH (s:Segment) RETURN s.id AS id, s.name AS name, s.size AS size, "
             "coalesce(s.top_tags, []) AS tags, coalesce(s.top_tag_weights, []) AS weights ORDER BY id"
         )
@@ -374,6 +447,7 @@ class Neo4jProfileStore(ProfileStore):
         def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
             if not write:
                 refuse_unsafe_plan(tx, query, parameters)
+                _sync_state(tx).require_complete()  # a user's query must not see a mix of two runs
             records = tx.run(query, parameters)
             return [{key: _json_value(value) for key, value in record.items()} for record in records]
 
@@ -396,18 +470,109 @@ class Neo4jProfileStore(ProfileStore):
         return self._read(f"MATCH (n:{_check_label(label)}) RETURN count(n) AS n")[0]["n"]
 
     def delete_all(self) -> None:
-        with self.driver.session(database=self.database) as session:
-            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+        self._write_in_batches("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS")
 
     # -- plumbing ----------------------------------------------------------------------
     def _execute(self, work: Callable[..., Any], write: bool, *args: Any) -> Any:
         """``work(tx, *args)`` in a managed (retried) transaction of the given access mode."""
         mode = WRITE_ACCESS if write else READ_ACCESS
-        with self.driver.session(database=self.database, default_access_mode=mode) as session:
-            return session.execute_write(work, *args) if write else session.execute_read(work, *args)
+        try:
+            with self.driver.session(database=self.database, default_access_mode=mode) as session:
+                return session.execute_write(work, *args) if write else session.execute_read(work, *args)
+        except _CONNECTION_LOST as exc:
+            raise _connection_lost(exc) from None
+
+    def _write_in_batches(self, query: str, **params: Any) -> int:
+        """An auto-commit query (``CALL {…} IN TRANSACTIONS`` needs one); its ``removed`` count, if any."""
+        try:
+            with self.driver.session(database=self.database) as session:
+                record = session.run(query, params).single()
+        except _CONNECTION_LOST as exc:
+            raise _connection_lost(exc) from None
+        return int(record["removed"]) if record is not None and "removed" in record.keys() else 0
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         return self._execute(lambda tx: [record.data() for record in tx.run(query, params)], write=False)
 
+    def _read_served(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """:meth:`_read` for profile lookups: refused, in the same transaction, while a sync is incomplete."""
+
+        def work(tx: ManagedTransaction) -> list[dict[str, Any]]:
+            _sync_state(tx).require_complete()
+            return [record.data() for record in tx.run(query, params)]
+
+        return self._execute(work, write=False)
+
     def _write(self, query: str, **params: Any) -> None:
         self._execute(lambda tx: tx.run(query, params).consume(), write=True)
+
+    # -- erasure (personagraph forget) -------------------------------------------------
+    def forget_users(self, user_ids: Iterable[str]) -> dict[str, int]:
+        def work(tx: ManagedTransaction, ids: list[str]) -> dict[str, int]:
+            # Sizes first, while the IN_SEGMENT links still say who was where.
+            lowered = tx.run(
+                "MATCH (u:User)-[:IN_SEGMENT]->(s:Segment) WHERE u.id IN $ids WITH s, count(DISTINCT u) AS gone "
+                "SET s.size = coalesce(s.size, gone) - gone RETURN coalesce(sum(gone), 0) AS lowered", ids=ids
+            ).single(strict=True)["lowered"]
+            removed: dict[str, int] = {"segment_sizes_lowered": lowered}
+            links = tx.run("MATCH (u:User)-[r]-() WHERE u.id IN $ids WITH DISTINCT r "
+                           "RETURN type(r) AS type, count(r) AS n", ids=ids)
+            for record in links:
+                removed[record["type"]] = record["n"]
+            removed["users"] = tx.run("MATCH (u:User) WHERE u.id IN $ids DETACH DELETE u RETURN count(u) AS n",
+                                      ids=ids).single(strict=True)["n"]
+            return removed
+
+        totals: dict[str, int] = {"users": 0, "segment_sizes_lowered": 0}
+        for batch in _batches(dict.fromkeys(str(user_id) for user_id in user_ids), self.batch_size):
+            for kind, n in self._execute(work, True, batch).items():
+                totals[kind] = totals.get(kind, 0) + n
+        return totals
+
+    def users_referenced(self, user_ids: Iterable[str]) -> int:
+        ids = list(dict.fromkeys(str(user_id) for user_id in user_ids))
+        # Every property value (list elements one by one) but vectors, compared with each id.
+        values = ("WITH x, [key IN keys(x) WHERE key <> 'embedding' | x[key]] AS values UNWIND values AS value "
+                  "WITH x, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS parts UNWIND parts AS part "
+                  "WITH x WHERE toString(part) IN $ids RETURN count(DISTINCT x) AS n")
+        return sum(self._read(f"{match} {values}", ids=ids)[0]["n"] for match in ("MATCH (x)", "MATCH ()-[x]->()"))
+
+    def replace_social_links(self, user_ids: Iterable[str], rows: Iterable[Row]) -> int:
+        # One relationship type; the shop's free-text relation is a property, so it needs no escaping.
+        prune = ("UNWIND $groups AS g MATCH (a:User {id: g.start})-[r:SOCIAL]->(b:User) "
+                 "WHERE NOT [b.id, r.relation] IN g.keys DELETE r")
+        merge = ("UNWIND $rows AS row MATCH (a:User {id: row.start}) MATCH (b:User {id: row.end}) "
+                 "MERGE (a)-[r:SOCIAL {relation: row.relation}]->(b) SET r += row.props RETURN count(r) AS written")
+        by_start: dict[str, list[dict[str, Any]]] = {str(user_id): [] for user_id in user_ids}
+        for row in rows:
+            by_start.setdefault(str(row["start"]), []).append(
+                {"start": str(row["start"]), "end": str(row["end"]), "relation": str(row["relation"]),
+                 "props": self._properties(row, {"start", "end", "relation"})})
+
+        def work(tx: ManagedTransaction, groups: list[dict[str, Any]], batch: list[dict[str, Any]]) -> int:
+            tx.run(prune, groups=groups).consume()
+            return tx.run(merge, rows=batch).single(strict=True)["written"] if batch else 0
+
+        # A user's links are pruned and rewritten in one transaction, never split across two.
+        written, groups, batch = 0, [], []
+        for start, links in by_start.items():
+            groups.append({"start": start, "keys": [[link["end"], link["relation"]] for link in links]})
+            batch.extend(links)
+            if len(batch) >= self.batch_size or len(groups) >= self.batch_size:
+                written += self._execute(work, True, groups, batch)
+                groups, batch = [], []
+        if groups:
+            written += self._execute(work, True, groups, batch)
+        return written
+
+
+def _sync_state(tx: ManagedTransaction) -> SyncState:
+    """The sync marker as ``tx`` sees it (empty when there is none)."""
+    properties = tx.run(_STATE_QUERY).single(strict=True)["state"]
+    return SyncState() if properties is None else SyncState.from_properties(dict(properties))
+
+
+def _connection_lost(exc: Exception) -> PersonaGraphError:
+    return PersonaGraphError(
+        f"lost the connection to Neo4j ({_first_line(str(exc))}) — check that it runs (`personagraph neo4j status`)"
+    )

@@ -9,7 +9,6 @@ that merely listens on the port.
 """
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import secrets
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import psutil
 
 from personagraph.errors import PersonaGraphError
+from personagraph.file_locks import file_lock as lock_file
 from personagraph.private_files import make_private_dir, make_private_file, write_private_text
 
 if TYPE_CHECKING:
@@ -127,20 +127,10 @@ class ServerStatus:
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Serialise work between processes (several test sessions may start the same server)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "w")
-    except OSError as exc:
-        raise PersonaGraphError(
-            f"cannot write to {path.parent} ({exc.strerror}), where the managed Neo4j server keeps its state; "
-            "make it writable, or set PERSONAGRAPH_HOME to a writable folder"
-        ) from None
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with lock_file(path, command="personagraph (managed Neo4j)",
+                   unwritable_hint="the managed Neo4j server keeps its state there; make it writable, "
+                                   "or set PERSONAGRAPH_HOME to a writable folder"):
+        yield
 
 
 def pinned_tls(certificate: Path) -> dict[str, Any]:
@@ -306,6 +296,30 @@ class Neo4jServer:
                 return [line.rstrip("\n") for line in deque(handle, maxlen=lines)]
         except FileNotFoundError:
             return []
+
+    def run_admin(self, *arguments: str, progress: bool = False) -> str:
+        """Run ``neo4j-admin`` (``org.neo4j.cli.AdminTool``) with this server's jars and configuration,
+        e.g. ``run_admin("database", "import", "full", ...)``; returns its output. Offline commands
+        need the server stopped. ``progress`` passes the tool's own progress output to stderr."""
+        java = self._check_java()
+        self._ensure_distribution(progress)
+        self._write_conf()
+        command = [java, f"-Xmx{self.heap}", *_JVM_OPTIONS, "-cp", f"{self.lib_dir}/*", "org.neo4j.cli.AdminTool",
+                   *arguments]
+        environment = {**os.environ, "NEO4J_HOME": str(self.home), "NEO4J_CONF": str(self._conf_file.parent)}
+        output: list[str] = []
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, cwd=self.home, env=environment)
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            if progress:
+                print(line, end="", file=sys.stderr, flush=True)
+        if process.wait() != 0:
+            last_lines = " | ".join(line.strip() for line in output[-5:] if line.strip())
+            raise PersonaGraphError(f"neo4j-admin {' '.join(arguments[:3])} failed (exit {process.returncode}): "
+                                    f"{last_lines}")
+        return "".join(output)
 
     # -- process ---------------------------------------------------------------------
     def _live_pid(self) -> int | None:

@@ -1,8 +1,9 @@
 """What one sync writes to a profile store: `train` passes the whole shop, `update` what it touched."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from personagraph.profiles.user_profiles import UserProfiles
 from personagraph.shop.schema import EdgeType
@@ -14,19 +15,51 @@ class ProfileChanges:
     """Rows for :func:`~personagraph.store.profile_sync.sync_changes`, all written as idempotent upserts.
 
     Args:
-        profiles: the users to write (vector, attributes, interest tags, segment link) and every
-            segment with its current size.
+        embedding_dim: width of the user (and item) vectors; the vector indexes are made this wide.
+        users: user nodes (``id``, ``embedding``, attributes).
+        interests: (user)-[:INTERESTED_IN {weight}]->(tag) rows.
+        segments: every segment of the run, with its current size.
+        segment_links: (user)-[:IN_SEGMENT]->(segment) rows.
         items: item nodes with their vectors.
         categories: category nodes.
         queries: query nodes.
         tags: tag nodes (the update's vocabulary is the trained one, so it passes none).
         edges: rows of each forward edge type of the graph; a user's links of a type replace
             that user's earlier ones, other links are added to.
+        social_users: users whose ``SOCIAL`` links ``social_links`` replace (none: links left alone).
+        social_links: ``(:User)-[:SOCIAL {relation, since}]->(:User)`` rows (``start``, ``end``,
+            ``relation``, optional ``since``).
+        base_run_id: ``None`` when the rows are a whole run: everything else is removed from the
+            store. Otherwise they change the run the store holds, which must be ``base_run_id``
+            (the state they were computed from), or the store would mix two states.
     """
 
-    profiles: UserProfiles
+    embedding_dim: int
+    users: Iterable[Row] = ()
+    interests: Iterable[Row] = ()
+    segments: Iterable[Row] = ()
+    segment_links: Iterable[Row] = ()
     items: Iterable[Row] = ()
     categories: Iterable[Row] = ()
     queries: Iterable[Row] = ()
     tags: Iterable[Row] = ()
     edges: Mapping[EdgeType, Iterable[Row]] = field(default_factory=dict)
+    base_run_id: str | None = None
+    social_users: Sequence[str] = ()
+    social_links: Iterable[Row] = ()
+
+    @classmethod
+    def from_profiles(cls, profiles: UserProfiles, **rows: Any) -> "ProfileChanges":
+        """The changes that write ``profiles`` (vectors, attributes, tags, segments), plus ``rows``."""
+        return cls(
+            embedding_dim=int(profiles.vectors.shape[1]),
+            users=profiles.user_rows(),
+            interests=profiles.tag_rows(),
+            segments=profiles.segment_rows(),
+            segment_links=profiles.segment_link_rows(),
+            **rows,
+        )
+
+    @property
+    def whole_run(self) -> bool:
+        return self.base_run_id is None

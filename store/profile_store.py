@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from personagraph.errors import PersonaGraphError
 from personagraph.profiles.segment import Segment
 from personagraph.shop.schema import schema_attributes, shop_schema
+from personagraph.store.sync_state import SyncState
 
 #: Node labels the store writes, each with the property that identifies a node.
 NODE_KEYS: dict[str, str] = {
@@ -130,7 +131,34 @@ class ProfileStore(ABC):
 
     @abstractmethod
     def active_run_id(self) -> str | None:
-        """The run id of the most recently written profiles (an update's, after an update), or ``None``."""
+        """The run id of the profiles readers see (an update's, after an update), or ``None``;
+        refuses while a sync is incomplete (:meth:`SyncState.require_complete`)."""
+
+    # -- the sync marker: see store/profile_sync.py for how a sync uses it ----------------
+    @abstractmethod
+    def sync_state(self) -> SyncState:
+        """The active run and any unfinished sync (never refuses: `personagraph status` reads it)."""
+
+    @abstractmethod
+    def begin_sync(self, run_id: str, run_folder: str | None, kind: str) -> None:
+        """Mark a sync of ``run_id`` pending: from now until :meth:`commit_sync` readers refuse."""
+
+    @abstractmethod
+    def mark_sync_step(self, step: str) -> None:
+        """Record the step the pending sync is writing, so an interrupted one can be named."""
+
+    @abstractmethod
+    def prune_other_runs(self, run_id: str) -> dict[str, int]:
+        """Remove every node and relationship not written under ``run_id`` (in batches); returns
+        how many nodes and relationships went."""
+
+    @abstractmethod
+    def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int) -> None:
+        """Make ``run_id`` the active run and clear the pending sync."""
+
+    @abstractmethod
+    def count_by_run(self) -> dict[str, dict[str | None, int]]:
+        """Nodes per label and relationships per type, counted by the ``run_id`` that wrote them."""
 
     @abstractmethod
     def segments(self) -> list[Segment]:
@@ -166,3 +194,22 @@ class ProfileStore(ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    # -- erasure (personagraph forget) -------------------------------------------------
+    @abstractmethod
+    def forget_users(self, user_ids: Iterable[str]) -> dict[str, int]:
+        """Delete these users' nodes with every relationship they have (interactions, tags, segment),
+        lowering the size of the segments they were in. Returns how many were removed per kind
+        (``users``, each relationship type, ``segment_sizes_lowered``); ids not stored count nothing."""
+
+    @abstractmethod
+    def users_referenced(self, user_ids: Iterable[str]) -> int:
+        """How many nodes or relationships still hold one of these ids in any property (a full scan:
+        the check after an erasure, not a lookup)."""
+
+    # -- social links ------------------------------------------------------------------
+    @abstractmethod
+    def replace_social_links(self, user_ids: Iterable[str], rows: Iterable[Row]) -> int:
+        """Make the links out of ``user_ids`` exactly ``rows`` (``start``, ``end``, ``relation``, optional
+        ``since``): one ``(:User)-[:SOCIAL {relation}]->(:User)`` per start, end and relation; links of
+        these users that are not in ``rows`` are deleted. Returns how many links were written."""

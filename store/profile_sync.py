@@ -1,9 +1,13 @@
-"""Write a shop's graph and its profiles to a :class:`ProfileStore`: one path for `train` and `update`.
+"""Write a shop's graph and its profiles to a :class:`ProfileStore`: one path for `train`, `update` and `sync`.
 
 The store receives aggregated interactions (one relationship per user–item pair and event
 type, with its count and latest time), not raw events: that is what Cypher users query,
-and it keeps a re-sync idempotent. `train` hands :func:`sync_changes` the whole shop
-(:func:`sync_profiles`); `update` hands it what it touched.
+and it keeps a re-sync idempotent. `train` and `sync` hand :func:`sync_changes` the whole
+shop (:func:`sync_profiles`); `update` hands it what it touched.
+
+Neo4j mirrors one run: every node and relationship carries the ``run_id`` that wrote it, a
+sync marks itself pending before its first write (readers refuse from then on), a whole-run
+sync removes whatever another run wrote, and only the commit makes the new run the active one.
 """
 from __future__ import annotations
 
@@ -11,17 +15,21 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
+from personagraph.errors import PersonaGraphError
+from personagraph.profiles.tag_vocabulary import TagVocabulary
 from personagraph.profiles.user_profiles import UserProfiles
-from personagraph.shop.schema import EdgeType, shop_schema
+from personagraph.shop.schema import SOCIAL, EdgeType, shop_schema
 from personagraph.shop.shop_data import Catalog, ShopData
 from personagraph.store.profile_changes import ProfileChanges
-from personagraph.store.profile_store import ProfileStore
+from personagraph.store.profile_store import ProfileStore, Row
+from personagraph.store.sync_state import FULL_SYNC, UPDATE_SYNC, SyncState, finish_command
 
 #: Node label of each node type of the heterogeneous graph.
 LABEL_FOR_NODE = {"user": "User", "item": "Item", "query": "Query", "category": "Category"}
@@ -33,37 +41,94 @@ def sync_changes(
     run_id: str,
     progress: bool = True,
     description: str = "syncing to Neo4j",
+    *,
+    run_folder: str | Path | None = None,
 ) -> dict[str, int]:
-    """Write ``changes`` (the profiles under ``run_id``); returns rows written per kind.
+    """Write ``changes`` under ``run_id`` (the run folder ``run_folder`` holds); returns rows written per kind.
 
     Nodes go first, so every link finds both ends. Everything is an idempotent upsert, and a
     user's interactions, tags and segment replace that user's previous ones, so re-running a
-    sync changes nothing.
+    sync changes nothing. A whole run also removes every node and relationship of other runs.
+    A failure names the step it stopped at and the command that finishes the sync.
     """
-    profiles = changes.profiles
+    folder = None if run_folder is None else str(Path(run_folder).resolve())
+    before = store.sync_state()
+    if not changes.whole_run:
+        _check_base(before, changes.base_run_id, run_id, folder)
     steps: list[tuple[str, Callable[[], int]]] = [
-        ("items", partial(store.upsert_items, changes.items)),
-        ("categories", partial(store.upsert_categories, changes.categories)),
-        ("queries", partial(store.upsert_queries, changes.queries)),
-        ("users", lambda: store.upsert_users(profiles.user_rows(), run_id)),
+        ("schema", lambda: store.ensure_schema(changes.embedding_dim) or 0),
+        ("items", partial(store.upsert_items, _stamped(changes.items, run_id))),
+        ("categories", partial(store.upsert_categories, _stamped(changes.categories, run_id))),
+        ("queries", partial(store.upsert_queries, _stamped(changes.queries, run_id))),
+        ("users", partial(store.upsert_users, changes.users, run_id)),
     ]
     for (source, relation, target), rows in changes.edges.items():
         write = store.replace_relationships if source == "user" else store.upsert_relationships
         rel_type = shop_schema().relationship_for_edge[relation]
-        steps.append((rel_type, partial(write, rel_type, LABEL_FOR_NODE[source], LABEL_FOR_NODE[target], rows)))
+        steps.append((rel_type, partial(write, rel_type, LABEL_FOR_NODE[source], LABEL_FOR_NODE[target],
+                                        _stamped(rows, run_id))))
+    if changes.social_users:
+        steps.append(("SOCIAL", partial(store.replace_social_links, changes.social_users,
+                                        _stamped(changes.social_links, run_id))))
     steps += [
-        ("tags", partial(store.upsert_nodes, "Tag", changes.tags)),
-        ("INTERESTED_IN", lambda: store.replace_relationships("INTERESTED_IN", "User", "Tag", profiles.tag_rows())),
-        ("segments", lambda: store.replace_segments(profiles.segment_rows())),
-        ("IN_SEGMENT", lambda: store.replace_relationships("IN_SEGMENT", "User", "Segment",
-                                                           profiles.segment_link_rows())),
+        ("tags", partial(store.upsert_nodes, "Tag", _stamped(changes.tags, run_id))),
+        ("INTERESTED_IN", partial(store.replace_relationships, "INTERESTED_IN", "User", "Tag",
+                                  _stamped(changes.interests, run_id))),
+        ("segments", partial(store.replace_segments, _stamped(changes.segments, run_id))),
+        ("IN_SEGMENT", partial(store.replace_relationships, "IN_SEGMENT", "User", "Segment",
+                               _stamped(changes.segment_links, run_id))),
     ]
     written: dict[str, int] = {}
-    bar = tqdm(steps, desc=description, unit="step", disable=not progress)
-    for name, step in bar:
-        bar.set_postfix_str(name)
-        written[name] = step()
+    step = "begin"
+    try:
+        store.begin_sync(run_id, folder, FULL_SYNC if changes.whole_run else UPDATE_SYNC)
+        bar = tqdm(steps, desc=description, unit="step", disable=not progress)
+        for step, write_step in bar:
+            bar.set_postfix_str(step)
+            store.mark_sync_step(step)
+            written[step] = write_step()
+        del written["schema"]
+        if changes.whole_run:
+            step = "prune"
+            store.mark_sync_step(step)
+            removed = store.prune_other_runs(run_id)
+            written |= {f"removed_{kind}": count for kind, count in removed.items()}
+        step = "commit"
+        store.mark_sync_step(step)
+        store.commit_sync(run_id, folder, changes.embedding_dim)
+    except PersonaGraphError as exc:
+        raise PersonaGraphError(_stopped_message(run_id, step, before, folder, changes.whole_run, exc)) from None
     return written
+
+
+def _stamped(rows: Iterable[Row], run_id: str) -> Iterator[Row]:
+    """The rows with the run that writes them, so a later whole-run sync can tell what is stale."""
+    return ({**row, "run_id": run_id} for row in rows)
+
+
+def _check_base(state: SyncState, base_run_id: str | None, run_id: str, run_folder: str | None) -> None:
+    """An update changes one state of a run: the store must hold exactly that one, complete."""
+    state.require_complete()
+    if state.active_run != base_run_id:
+        holds = f"run {state.active_run}" if state.active_run else "no run"
+        raise PersonaGraphError(
+            f"Neo4j holds {holds}, but update {run_id} changes run {base_run_id}; nothing was written — "
+            f"sync the run first (`{finish_command(run_folder)}`), then send the update again"
+        )
+
+
+def _stopped_message(run_id: str, step: str, before: SyncState, run_folder: str | None, whole_run: bool,
+                     error: PersonaGraphError) -> str:
+    """One line: where the sync stopped, what the store serves now, and how to finish."""
+    cause = str(error).split(" — ")[0]
+    previous = f"run {before.active_run}" if before.active_run else "nothing"
+    again = "send the update again" if not whole_run else f"run `{finish_command(run_folder)}`"
+    if step == "begin":
+        return (f"sync of run {run_id} did not start ({cause}); nothing was written and Neo4j still serves "
+                f"{previous} — once Neo4j is back, {again}")
+    finish = f"`{finish_command(run_folder)}`" + (", then send the update again" if not whole_run else "")
+    return (f"sync of run {run_id} stopped at step '{step}' ({cause}); the sync is incomplete: Neo4j still names "
+            f"{previous} as active but refuses lookups until it is finished — once Neo4j is back, run {finish}")
 
 
 def sync_profiles(
@@ -75,26 +140,37 @@ def sync_profiles(
     run_id: str,
     derived_queries: bool = False,
     progress: bool = True,
+    *,
+    run_folder: str | Path | None = None,
 ) -> dict[str, int]:
-    """Write the whole shop: nodes (items with their vectors), interactions and every profile."""
+    """Write the whole shop (nodes, items with their vectors, interactions) and every profile as
+    run ``run_id``; whatever other runs left in the store is removed."""
+    changes = ProfileChanges.from_profiles(
+        profiles, tags=tag_rows(profiles), **shop_rows(shop, graph, item_vectors, derived_queries)
+    )
+    return sync_changes(store, changes, run_id, progress, run_folder=run_folder)
+
+
+def shop_rows(shop: ShopData, graph: HeteroData, item_vectors: np.ndarray, derived_queries: bool = False
+              ) -> dict[str, Any]:
+    """The shop's part of a whole-run :class:`ProfileChanges`: items, categories, queries and every edge."""
     names = {
         "user": list(shop.events.user_ids),
         "item": list(shop.catalog.item_ids),
         "query": list(shop.events.query_texts),
         "category": list(graph["category"].names),
     }
-    changes = ProfileChanges(
-        profiles,
-        items=item_rows(shop.catalog, item_vectors),
-        categories=category_rows(names["category"]),
-        queries=query_rows(names["query"], derived_queries),
-        tags=tag_rows(profiles),
-        edges={
+    return {
+        "items": item_rows(shop.catalog, item_vectors),
+        "categories": category_rows(names["category"]),
+        "queries": query_rows(names["query"], derived_queries),
+        "edges": {
             edge_type: edge_rows(graph, edge_type, names[edge_type[0]], names[edge_type[2]])
-            for edge_type in forward_edge_types(graph)
+            for edge_type in forward_edge_types(graph) if edge_type != SOCIAL.edge_type  # by relation, below
         },
-    )
-    return sync_changes(store, changes, run_id, progress)
+        "social_users": names["user"] if shop.social is not None and len(shop.social) else [],
+        "social_links": shop.social.rows(names["user"]) if shop.social is not None else [],
+    }
 
 
 def forward_edge_types(graph: HeteroData) -> list[EdgeType]:
@@ -128,7 +204,11 @@ def query_rows(texts: Iterable[str], derived: bool) -> Iterator[dict[str, Any]]:
 
 def tag_rows(profiles: UserProfiles) -> Iterator[dict[str, str]]:
     """Tag nodes of the profiles' tag vocabulary."""
-    vocabulary = profiles.tags.vocabulary
+    return vocabulary_rows(profiles.tags.vocabulary)
+
+
+def vocabulary_rows(vocabulary: TagVocabulary) -> Iterator[dict[str, str]]:
+    """Tag nodes of a tag vocabulary."""
     return ({"name": label, "kind": kind} for label, kind in zip(vocabulary.labels, vocabulary.kinds))
 
 

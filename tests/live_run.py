@@ -7,6 +7,7 @@ Importable from test modules because pytest puts ``tests/`` (the conftest's fold
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +25,21 @@ from personagraph.pipeline.run_folder import RunFolder
 DIM = 8
 
 
-def make_run(root: Path, users: int = 80, items: int = 40, seed: int = 1) -> RunFolder:
-    """Write a sample shop to ``root/shop`` and a run folder for it to ``root/run``."""
-    generate_sample_shop(root / "shop", users=users, items=items, seed=seed)
+def make_run(root: Path, users: int = 80, items: int = 40, seed: int = 1,
+             edit_shop: Callable[[Path], None] | None = None, social: bool = False,
+             social_weight: float = 0.0) -> RunFolder:
+    """Write a sample shop to ``root/shop`` (then ``edit_shop(root / "shop")``, if given) and a run
+    folder for it to ``root/run``; with ``social``, the shop has links and profiles mix in the
+    friends by ``social_weight``."""
+    generate_sample_shop(root / "shop", users=users, items=items, seed=seed, social=social)
+    if edit_shop is not None:
+        edit_shop(root / "shop")
     shop = read_shop(root / "shop", progress=False)
     graph = build_hetero_graph(shop)
     torch.manual_seed(seed)
     model = ProfileModel(dim=DIM, num_known_items=len(shop.catalog)).eval()
     torch.nn.init.normal_(model.user_out.weight, std=0.1)
-    space, profiles = ProfileSpace.build(model, graph, shop, seed=seed)
+    space, profiles = ProfileSpace.build(model, graph, shop, seed=seed, social_weight=social_weight)
     run = RunFolder(root / "run").create()
     save_checkpoint(run.checkpoint, model, TrainConfig(dim=DIM), None)
     run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())

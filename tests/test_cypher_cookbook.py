@@ -71,10 +71,7 @@ def facts(sample):
 
 
 def run(sample, facts, title):
-    query = QUERIES[title]
-    names = set(re.findall(r"\$(\w+)", query))
-    assert names <= set(facts["params"]), f"no test value for {names - set(facts['params'])}"
-    return sample.store.run_cypher(query, {name: facts["params"][name] for name in names})
+    return run_with(sample, title, facts["params"])
 
 
 def assert_columns(rows, columns):
@@ -251,6 +248,66 @@ def check_users_for_item(sample, facts, title):
     assert descending(row["score"] for row in rows)
 
 
+def social_facts(sample, facts):
+    """Who is linked to whom (either way), who bought what, and everyone's stored top tags."""
+    shop, events = sample.shop, sample.shop.events
+    links = shop.social
+    friends = defaultdict(set)
+    for u, v in zip(links.user.tolist(), links.other.tolist()):
+        friends[events.user_ids[u]].add(events.user_ids[v])
+        friends[events.user_ids[v]].add(events.user_ids[u])
+    bought = (events.kind == EVENT_CODE["purchase"]) & (events.item >= 0)
+    buyers = defaultdict(set)
+    for u, i in zip(events.user[bought].tolist(), events.item[bought].tolist()):
+        buyers[shop.catalog.item_ids[i]].add(events.user_ids[u])
+    return friends, buyers
+
+
+def run_with(sample, title, params):
+    query = QUERIES[title]
+    names = set(re.findall(r"\$(\w+)", query))
+    assert names <= set(params), f"no test value for {names - set(params)}"
+    return sample.store.run_cypher(query, {name: params[name] for name in names})
+
+
+def check_influential_in_segment(sample, facts, title):
+    rows = run(sample, facts, title)
+    assert_columns(rows, ["user", "influence", "links", "community"])
+    params, profiles = facts["params"], facts["profiles"]
+    members = {u: row["influence"] for u, row in profiles.items() if row["segment"] == params["segment"]}
+    assert len(rows) == min(params["k"], len(members))
+    assert descending(row["influence"] for row in rows)
+    assert [row["influence"] for row in rows] == pytest.approx(sorted(members.values(), reverse=True)[:len(rows)])
+    assert all(row["links"] == profiles[row["user"]]["social_links"] for row in rows)
+
+
+def check_friends_sharing_tag(sample, facts, title):
+    friends, buyers = social_facts(sample, facts)
+    profiles = facts["profiles"]
+    user = max(sorted(friends), key=lambda u: len(friends[u]))
+    tag = Counter(t for f in friends[user] for t in profiles[f]["top_tags"] or []).most_common(1)[0][0]
+    item = max(sorted(buyers), key=lambda i: len(buyers[i] & friends[user]))  # excludes some friends
+    rows = run_with(sample, title, {"user_id": user, "tag": tag, "item_id": item})
+    assert_columns(rows, ["friend", "relations", "tag_weight"])
+    stored_tags = {row["friend"]: row["tag_weight"] for row in rows}
+    interested = {f for f in friends[user] if sample.store.run_cypher(
+        "MATCH (:User {id: $f})-[:INTERESTED_IN]->(:Tag {name: $tag}) RETURN 1 AS x", {"f": f, "tag": tag})}
+    assert set(stored_tags) == interested - buyers[item]
+    assert buyers[item] & friends[user] and descending(stored_tags.values())
+
+
+def check_friends_bought(sample, facts, title):
+    friends, buyers = social_facts(sample, facts)
+    item = facts["params"]["item_id"]
+    rows = run(sample, facts, title)
+    assert_columns(rows, ["user", "friends_who_bought", "segment_name"])
+    expected = {u: len(linked & buyers[item]) for u, linked in friends.items()
+                if u not in buyers[item] and linked & buyers[item]}
+    assert len(rows) == min(facts["params"]["k"], len(expected))
+    assert all(row["friends_who_bought"] == expected[row["user"]] for row in rows)
+    assert [row["friends_who_bought"] for row in rows] == sorted(expected.values(), reverse=True)[:len(rows)]
+
+
 CHECKS = {
     1: check_similar_in_segment,
     2: check_tag_weight,
@@ -263,4 +320,7 @@ CHECKS = {
     9: check_segment_overview,
     10: check_recommendations,
     11: check_users_for_item,
+    12: check_influential_in_segment,
+    13: check_friends_sharing_tag,
+    14: check_friends_bought,
 }

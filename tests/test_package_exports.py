@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SUBPACKAGES = [f"personagraph.{name}" for name in (
-    "shop", "datasets", "graph", "encoders", "evaluation", "gnn", "profiles", "store", "pipeline")]
+    "shop", "datasets", "graph", "encoders", "evaluation", "gnn", "profiles", "store", "pipeline", "report")]
 
 
 @pytest.mark.parametrize("package", SUBPACKAGES)
@@ -29,5 +29,6 @@ def test_unknown_name_is_an_attribute_error():
 def test_folders_are_subpackages_of_personagraph():
     assert importlib.util.find_spec("personagraph.cli.main") is not None
     site_packages = Path(sysconfig.get_paths()["purelib"])
-    for top_level in ("shop", "datasets", "graph", "encoders", "evaluation", "gnn", "profiles", "store", "pipeline", "cli"):
+    for top_level in ("shop", "datasets", "graph", "encoders", "evaluation", "gnn", "profiles", "store", "pipeline",
+                      "report", "cli"):
         assert not (site_packages / top_level).exists(), f"the install put {top_level!r} at the top of site-packages"

@@ -11,7 +11,7 @@ def test_sample_writes_a_readable_shop(tmp_path):
     result = CliRunner().invoke(cli, ["sample", "--out", str(out), "--users", "30", "--items", "40", "--seed", "2"])
     assert result.exit_code == 0, result.output
     assert "Wrote 40 items" in result.output and "of 30 users" in result.output
-    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "items.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["events.csv", "items.csv", "social.csv"]
 
     result = CliRunner().invoke(cli, ["stats", str(out), "--json"])
     assert result.exit_code == 0, result.output
@@ -76,3 +76,9 @@ def test_stats_refuses_a_bad_window_option_in_one_line(tmp_path):
     assert result.output.strip().splitlines()[-1].startswith("Error: --not-before: cannot read 'soon'")
     result = CliRunner().invoke(cli, ["stats", str(tmp_path), "--not-before", "2030-01-01", "--not-after", "2020-01-01"])
     assert result.exit_code == 1 and "is empty" in result.output
+
+
+def test_sample_without_social_links_writes_the_two_tables(tmp_path):
+    result = CliRunner().invoke(cli, ["sample", "--out", str(tmp_path), "--users", "20", "--items", "10", "--no-social"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.csv", "items.csv"]

@@ -2,16 +2,29 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from live_run import write_csv
+from click.testing import CliRunner
+from live_run import make_run, profile_rows, write_csv
 from trained_sample import EMBEDDING_CACHE
+
+from personagraph.cli.main import cli
+from personagraph.pipeline.run import Run
 
 
 USER_PROPERTIES = ("MATCH (u:User) RETURN u.id AS id, u.run_id AS run_id, toString(u.updated_at) AS updated_at, "
                    "u.embedding AS embedding, u.top_tags AS top_tags, u.segment AS segment ORDER BY id")
+
+
+def friends_of(shop, user_id: str) -> list[str]:
+    """Ids of the users linked to ``user_id`` (either way) in the shop's social table."""
+    ids = shop.events.user_ids
+    return [ids[f] for f in shop.social.neighbours(np.array([ids.index(user_id)]), len(ids)).tolist()]
 
 
 def test_update_writes_only_the_touched_profiles_and_the_new_item(sample, run_cli, tmp_path):
@@ -33,16 +46,17 @@ def test_update_writes_only_the_touched_profiles_and_the_new_item(sample, run_cl
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     run_id = f"{sample.summary['run_id']}+update-0001"
-    assert summary["run_id"] == run_id and sorted(summary["touched_user_ids"]) == sorted([regular, "visitor-1"])
-    assert summary["counts"]["users_added"] == 1 and summary["counts"]["users_refreshed"] == 1
+    refreshed = [regular, *friends_of(shop, regular)]  # a friend's social mix and agreement read the user's profile
+    assert summary["run_id"] == run_id and sorted(summary["touched_user_ids"]) == sorted([*refreshed, "visitor-1"])
+    assert summary["counts"]["users_added"] == 1 and summary["counts"]["users_refreshed"] == len(refreshed)
 
     after = {row["id"]: row for row in store.run_cypher(USER_PROPERTIES)}
     assert set(after) == set(before) | {"visitor-1"}
     for user_id, row in before.items():
-        if user_id != regular:
+        if user_id not in refreshed:
             assert after[user_id] == row, user_id  # untouched, down to updated_at
     stored = {row["user_id"]: row for row in pq.read_table(sample.run_dir / "profiles.parquet").to_pylist()}
-    for user_id in (regular, "visitor-1"):
+    for user_id in (*refreshed, "visitor-1"):
         assert after[user_id]["run_id"] == run_id
         np.testing.assert_allclose(after[user_id]["embedding"], stored[user_id]["vector"], atol=1e-6)
         assert after[user_id]["top_tags"] == stored[user_id]["top_tags"]
@@ -114,7 +128,7 @@ def test_after_an_update_audience_and_explain_agree_with_the_stored_profiles(sam
     result = run_cli("update", str(events), "--run", str(sample.run_dir), "--cache-dir", str(EMBEDDING_CACHE),
                      "--quiet", "--json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["touched_user_ids"] == [user_id]
+    assert json.loads(result.stdout)["touched_user_ids"] == sorted([user_id, *friends_of(sample.shop, user_id)])
     after = audience()
     assert after[user_id] > before[user_id]
 
@@ -141,3 +155,71 @@ def test_after_an_update_audience_and_explain_agree_with_the_stored_profiles(sam
     assert report["vector_match"] == pytest.approx(1.0, abs=1e-4) and report["run_id"] == run.run_id
     assert {e["id"] for e in report["evidence"] if e["type"] == "query"} >= {text}
     assert result.stderr == ""
+
+
+# -- one writer per run ---------------------------------------------------------------------------
+def _senders(run, tmp_path) -> list:
+    """Two event files, each touching an existing user and bringing a new one."""
+    shop = Run.load(run.path).shop
+    users, items = shop.events.user_ids, shop.catalog.item_ids
+    return [write_csv(tmp_path / f"from_{name}.csv", [
+        {"user_id": users[k], "event": "view", "timestamp": "2025-09-01T10:00:00Z", "item_id": items[k]},
+        {"user_id": f"new-{name}", "event": "purchase", "timestamp": "2025-09-01T10:05:00Z", "item_id": items[k + 1]},
+    ]) for k, name in ((1, "a"), (2, "b"))]
+
+
+def test_update_of_a_run_being_written_fails_naming_the_writer(tmp_path):
+    run = make_run(tmp_path)
+    events_file = _senders(run, tmp_path)[0]
+    with run.writing("personagraph train shop"):
+        result = CliRunner().invoke(cli, ["update", str(events_file), "--run", str(run.path), "--no-sync", "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert line.startswith(f"Error: run folder {run.path} is in use by personagraph train shop (pid {os.getpid()}, "
+                           "since ")
+    assert line.endswith("wait for it to finish, or pass --wait SECONDS to wait for it")
+    assert not run.update_folder(1).exists()
+
+
+def test_update_sent_again_is_recognised_and_changes_nothing(tmp_path):
+    run = make_run(tmp_path)
+    events_file = _senders(run, tmp_path)[0]
+    args = ["update", str(events_file), "--run", str(run.path), "--no-sync", "--quiet"]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0 and f"update 1 of {run.path}" in first.output, first.output
+    files = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == f"{events_file} already ingested as update 1 of run {run.path}; nothing changed"
+    assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files
+
+
+@pytest.mark.slow
+def test_two_updates_started_at_once_take_turns(tmp_path, profile_store, neo4j_settings, neo4j_cli_env):
+    """Two `personagraph update` processes on one run: both succeed, one after the other, as updates 1 and 2."""
+    from personagraph.pipeline.run_sync import sync_run
+    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+
+    run = make_run(tmp_path)
+    sync_run(run.path, lambda: Neo4jProfileStore.connect(neo4j_settings), progress=False)
+    events_before = len(Run.load(run.path).shop.events)
+    commands = [[sys.executable, "-m", "personagraph.cli", "update", str(events_file), "--run", str(run.path),
+                 "--wait", "300", "--quiet", "--json"] for events_file in _senders(run, tmp_path)]
+    processes = [subprocess.Popen(command, env=os.environ | neo4j_cli_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for command in commands]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    summaries = [json.loads(stdout) for stdout, _ in outputs]
+    assert sorted(summary["number"] for summary in summaries) == [1, 2]
+
+    live = Run.load(run.path)
+    assert live.updates == 2 and len(live.shop.events) == events_before + 4  # none lost, none doubled
+    stored = profile_rows(run)
+    neo4j = {row["id"]: row for row in profile_store.run_cypher(
+        "MATCH (u:User) RETURN u.id AS id, u.embedding AS embedding, u.run_id AS run_id")}
+    assert set(neo4j) == set(stored) >= {"new-a", "new-b"}  # profiles.parquet and Neo4j agree
+    for user_id, row in neo4j.items():
+        np.testing.assert_allclose(row["embedding"], stored[user_id]["vector"], atol=1e-6)
+    latest = {user_id: summary["run_id"] for summary in sorted(summaries, key=lambda s: s["number"])
+              for user_id in summary["touched_user_ids"]}
+    assert {user_id: neo4j[user_id]["run_id"] for user_id in latest} == latest

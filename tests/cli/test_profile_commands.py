@@ -55,8 +55,9 @@ def test_explain_finds_the_run_of_the_stored_profiles(sample, run_cli, monkeypat
     result = run_cli("explain", user_id, "-n", "3", "--cache-dir", str(EMBEDDING_CACHE), "--quiet")
     assert result.exit_code == 0, result.output
     assert f"run {sample.summary['run_id']} · vector match 1.0000" in result.stdout
-    assert result.stdout.splitlines()[3].split()[:2] == ["rank", "type"]
-    assert len(result.stdout.strip().splitlines()) == 3 + 2 + 3  # header lines, table head, 3 rows
+    header = 4 if sample.shop.social is not None else 3  # user, social (with links), run, blank line
+    assert result.stdout.splitlines()[header].split()[:2] == ["rank", "type"]
+    assert len(result.stdout.strip().splitlines()) == header + 2 + 3  # header lines, table head, 3 rows
 
 
 def test_explain_errors_in_one_line(sample, run_cli, tmp_path, monkeypatch):
@@ -171,3 +172,22 @@ def test_commands_have_help(run_cli):
     for name in PROFILE_COMMANDS:
         result = run_cli(name, "--help")
         assert result.exit_code == 0 and "--json" in result.output
+
+
+def test_explain_shows_the_users_social_features(sample, run_cli):
+    """The sample has links: explain shows the stored links by relation, influence, circle and shared tags."""
+    links = sample.shop.social
+    user = int(np.bincount(np.concatenate([links.user, links.other])).argmax())
+    user_id = sample.shop.events.user_ids[user]
+    result = run_cli("explain", user_id, "--run", str(sample.run_dir), "--cache-dir", str(EMBEDDING_CACHE),
+                     "--quiet", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    social = report["social"]
+    linked = len(links.neighbours(np.array([user]), sample.shop.events.num_users))
+    assert social["social_links"] == linked <= sum(social["social_relation_counts"])  # one user, several relations
+    assert set(social["social_relations"]) <= set(links.relation_names) and social["influence"] > 1.0
+    assert social["social_community"] is not None and 0 <= social["friend_tag_agreement"] <= 1
+    assert report["vector_match"] == pytest.approx(1.0, abs=1e-4)
+    text = run_cli("explain", user_id, "--run", str(sample.run_dir), "--cache-dir", str(EMBEDDING_CACHE), "--quiet")
+    assert f"social: {linked} linked users (" in text.output and "influence" in text.output

@@ -20,13 +20,18 @@ def assert_same_shop(left, right):
     assert left.events.query_texts == right.events.query_texts
     for name in ("user", "kind", "timestamp", "item", "query"):
         np.testing.assert_array_equal(getattr(left.events, name), getattr(right.events, name))
+    assert (left.social is None) == (right.social is None)
+    if left.social is not None:
+        assert left.social.relation_names == right.social.relation_names
+        for name in ("user", "other", "relation", "timestamp"):
+            np.testing.assert_array_equal(getattr(left.social, name), getattr(right.social, name))
 
 
 def test_same_seed_writes_identical_files(tmp_path):
     first = generate_sample_shop(tmp_path / "a", users=60, items=50, seed=3)
     second = generate_sample_shop(tmp_path / "b", users=60, items=50, seed=3)
     other = generate_sample_shop(tmp_path / "c", users=60, items=50, seed=4)
-    assert [p.name for p in first.files] == ["items.csv", "events.csv"]
+    assert [p.name for p in first.files] == ["items.csv", "events.csv", "social.csv"]
     for a, b, c in zip(first.files, second.files, other.files):
         assert a.read_bytes() == b.read_bytes()
         assert a.read_bytes() != c.read_bytes()
@@ -35,7 +40,7 @@ def test_same_seed_writes_identical_files(tmp_path):
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 def test_written_files_read_back_to_the_returned_shop(tmp_path, fmt):
     result = generate_sample_shop(tmp_path, users=40, items=30, seed=1, fmt=fmt)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"events.{fmt}", f"items.{fmt}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"events.{fmt}", f"items.{fmt}", f"social.{fmt}"]
     assert_same_shop(read_shop(tmp_path, progress=False), result.shop)
 
 
@@ -105,3 +110,21 @@ def test_chinese_tree_mirrors_the_english_one():
 def test_unknown_language_is_refused():
     with pytest.raises(PersonaGraphError, match="unknown language 'fr'"):
         generate_sample_shop(users=5, items=5, lang="fr")
+
+
+def test_social_links_are_planted_with_homophily_and_leave_the_shop_as_it_was(tmp_path):
+    """Links join users with a shared planted interest far more often than random pairs, not always;
+    they come from their own random stream, so items and events do not change with them."""
+    with_links = generate_sample_shop(tmp_path / "with", users=300, items=120, seed=4)
+    without = generate_sample_shop(tmp_path / "without", users=300, items=120, seed=4, social=False)
+    assert [p.name for p in without.files] == ["items.csv", "events.csv"] and without.shop.social is None
+    for a, b in zip(with_links.files, without.files):
+        assert a.read_bytes() == b.read_bytes()
+    links, ids, interests = with_links.shop.social, with_links.shop.events.user_ids, with_links.interests
+    assert len(links) > 300 and set(links.relation_names) == {"follows", "friend", "shared_with", "invited"}
+    assert not np.any(links.user == links.other)
+    shared = np.mean([bool(set(interests[ids[u]]) & set(interests[ids[v]])) for u, v in zip(links.user, links.other)])
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(len(ids), size=(3000, 2))
+    chance = np.mean([bool(set(interests[ids[a]]) & set(interests[ids[b]])) for a, b in pairs if a != b])
+    assert 0.5 < shared < 0.95 and shared > 3 * chance

@@ -25,6 +25,7 @@ def test_counts_degrees_and_components(tiny_graph):
     assert stats["edges"] == {
         "user-view->item": 1, "user-click->item": 0, "user-add_to_cart->item": 0, "user-purchase->item": 1,
         "user-search->query": 1, "query-leads_to->item": 0, "item-in_category->category": 2,
+        "user-social->user": 0,
     }
     # item degrees: A = view + category, B = purchase + category, C = 0
     assert stats["degree"]["item"] == {"min": 0.0, "median": 2.0, "mean": pytest.approx(4 / 3), "p90": 2.0, "max": 2.0}

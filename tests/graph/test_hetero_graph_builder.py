@@ -4,6 +4,7 @@ import numpy as np
 import torch
 
 from personagraph.graph.hetero_graph_builder import FORWARD_EDGE_TYPES, build_hetero_graph
+from personagraph.shop.schema import SOCIAL
 from personagraph.shop.shop_reader import shop_from_rows
 
 ITEMS = [
@@ -55,8 +56,9 @@ def test_every_forward_type_is_present_with_contract_dtypes():
 
 def test_reverse_edges_mirror_forward_edges_with_their_attributes():
     data = build_hetero_graph(shop_from_rows(ITEMS, EVENTS))
-    assert len(data.edge_types) == 2 * len(FORWARD_EDGE_TYPES)
-    for source, relation, target in FORWARD_EDGE_TYPES:
+    mirrored = [edge_type for edge_type in FORWARD_EDGE_TYPES if edge_type != SOCIAL.edge_type]
+    assert len(data.edge_types) == 2 * len(mirrored) + 1  # social edges join users to users: no mirror
+    for source, relation, target in mirrored:
         forward, reverse = data[source, relation, target], data[target, f"rev_{relation}", source]
         assert torch.equal(reverse.edge_index, forward.edge_index.flip(0))
         assert torch.equal(reverse.count, forward.count)
@@ -73,3 +75,20 @@ def test_one_edge_per_distinct_pair_and_counts_add_up():
     assert view.count.sum().item() == 3000
     pairs = {(int(e["user_id"][1:]), int(e["item_id"][1:])) for e in events}
     assert view.edge_index.shape[1] == len(pairs)
+
+
+def test_social_links_are_directed_user_edges_one_per_pair():
+    users = sorted({row["user_id"] for row in EVENTS})
+    social = [
+        {"user_id": users[0], "other_user_id": users[1], "relation": "follows", "timestamp": 50},
+        {"user_id": users[0], "other_user_id": users[1], "relation": "friend", "timestamp": 70},
+        {"user_id": users[1], "other_user_id": users[0], "relation": "friend"},
+    ]
+    data = build_hetero_graph(shop_from_rows(ITEMS, EVENTS, social=social))
+    index, count, last_ts = edges(data, SOCIAL.edge_type)
+    assert index == [[0, 1], [1, 0]] and count == [2.0, 1.0]
+    assert last_ts[0] == 70.0 and math.isnan(last_ts[1])
+    assert ("user", "rev_social", "user") not in data.edge_types
+    assert data[SOCIAL.edge_type].edge_index.shape == (2, 2)
+    empty = build_hetero_graph(shop_from_rows(ITEMS, EVENTS))
+    assert empty[SOCIAL.edge_type].edge_index.shape == (2, 0)

@@ -1,9 +1,18 @@
 """`IncrementalUpdate`: which users change, merging, idempotence, and equality with a full recomputation."""
 from __future__ import annotations
 
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 from live_run import assert_same_tags, make_run, profile_rows, write_csv
+
+from personagraph.file_locks import LockBusy
+from personagraph.pipeline.run_sync import sync_run
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
 
 from personagraph.shop.shop_data import EVENT_CODE, Catalog, EventLog
 from personagraph.shop.shop_reader import shop_from_rows
@@ -180,3 +189,127 @@ def test_new_items_without_events_are_added_and_touch_nobody(run, tmp_path):
     shop, vectors = live.shop, live.item_vectors
     assert shop.catalog.item_ids[-1] == "fresh-1" and np.isfinite(vectors[-1]).all()
     assert np.linalg.norm(vectors[-1]) == pytest.approx(1.0, abs=1e-5)
+
+
+# -- one writer at a time, and files sent again ------------------------------------------------
+def _two_senders(run: RunFolder, tmp_path) -> list:
+    """Events of two senders: each touches an existing user and brings a new one."""
+    shop = Run.load(run.path).shop
+    users, items = shop.events.user_ids, shop.catalog.item_ids
+    return [write_csv(tmp_path / f"from_{name}.csv", [
+        {"user_id": users[k], "event": "view", "timestamp": "2025-09-01T10:00:00Z", "item_id": items[k]},
+        {"user_id": f"new-{name}", "event": "purchase", "timestamp": "2025-09-01T10:05:00Z", "item_id": items[k + 1]},
+    ]) for k, name in ((1, "a"), (2, "b"))]
+
+
+def test_concurrent_updates_take_turns_and_lose_nothing(run, tmp_path, monkeypatch, profile_store, neo4j_settings):
+    def open_store():
+        return Neo4jProfileStore.connect(neo4j_settings)
+
+    sync_run(run.path, open_store, progress=False)  # Neo4j holds the run the updates change
+    files = _two_senders(run, tmp_path)
+    shop = Run.load(run.path).shop
+    events_before, touched = len(shop.events), {shop.events.user_ids[1], shop.events.user_ids[2], "new-a", "new-b"}
+    spans: list[tuple[float, float]] = []
+    apply_locked = IncrementalUpdate._apply.__func__
+
+    def slow_apply(cls, *args):  # long enough that the two would overlap without the lock
+        start = time.monotonic()
+        time.sleep(0.3)
+        try:
+            return apply_locked(cls, *args)
+        finally:
+            spans.append((start, time.monotonic()))
+
+    monkeypatch.setattr(IncrementalUpdate, "_apply", classmethod(slow_apply))
+    barrier = threading.Barrier(2)
+
+    def send(events_file):
+        barrier.wait()
+        return IncrementalUpdate.apply(run.path, events_file, open_store=open_store, progress=False, wait=60)
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(send, files))
+    assert sorted(result.number for result in results) == [1, 2]
+    (_, first_end), (second_start, _) = sorted(spans)
+    assert first_end <= second_start  # one at a time
+
+    live = Run.load(run.path)
+    assert live.updates == 2 and len(live.shop.events) == events_before + 4  # none lost, none doubled
+    assert [entry["number"] for entry in run.read_journal()] == [1, 2]
+    stored = profile_rows(run)
+    neo4j = {row["id"]: row for row in profile_store.run_cypher(
+        "MATCH (u:User) RETURN u.id AS id, u.embedding AS embedding, u.run_id AS run_id")}
+    assert set(neo4j) == set(stored) and touched <= set(stored)  # profiles.parquet and Neo4j agree
+    for user_id, row in neo4j.items():
+        np.testing.assert_allclose(row["embedding"], stored[user_id]["vector"], atol=1e-6)
+    latest = {user_id: result.run_id for result in sorted(results, key=lambda r: r.number)
+              for user_id in result.touched_user_ids}
+    assert touched <= set(latest) and {user_id: neo4j[user_id]["run_id"] for user_id in latest} == latest
+
+    monkeypatch.undo()
+    files_now = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
+    again = IncrementalUpdate.apply(run.path, files[0], open_store=open_store, progress=False)
+    assert again.already_ingested_as == next(r.number for r in results if "new-a" in r.touched_user_ids)
+    assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files_now
+
+
+def test_a_file_sent_again_is_recognised_by_its_content(run, tmp_path):
+    events_file, items_file, _ = new_data(run, tmp_path)
+    first = IncrementalUpdate.apply(run.path, events_file, items_file, progress=False)
+    entry = run.read_journal()[0]
+    assert entry["number"] == 1 and entry["run_id"] == first.run_id
+    assert entry["events"]["rows"] == 4 and entry["events"]["added"] == 4 and len(entry["events"]["sha256"]) == 64
+    assert entry["items"]["rows"] == 2 and entry["items"]["added"] == 1
+    files = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
+
+    renamed = shutil.copy(events_file, tmp_path / "same_bytes_other_name.csv")
+    for again in (IncrementalUpdate.apply(run.path, events_file, items_file, progress=False),
+                  IncrementalUpdate.apply(run.path, renamed, progress=False)):  # its items came with it before
+        assert again.already_ingested_as == 1 and again.number is None and again.touched_user_ids == []
+        assert again.counts["events_already_ingested"] == 4 and again.counts["events_added"] == 0
+    assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files
+
+    other_items = write_csv(tmp_path / "other_items.csv", [{"item_id": "fresh-2", "title": "Another thing"}])
+    update = IncrementalUpdate.apply(run.path, events_file, other_items, progress=False)  # not a replay: new items
+    assert update.already_ingested_as is None and update.number == 2 and update.counts["items_added"] == 1
+    assert update.counts["events_already_ingested"] == 4
+
+
+def test_an_update_while_another_writes_the_run_fails_naming_it(run, tmp_path):
+    events_file = _two_senders(run, tmp_path)[0]
+    files = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
+    with run.writing("personagraph update other.csv"):
+        with pytest.raises(LockBusy, match=r"is in use by personagraph update other.csv \(pid \d+, since "):
+            IncrementalUpdate.apply(run.path, events_file, progress=False)
+    assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files
+    assert IncrementalUpdate.apply(run.path, events_file, progress=False).number == 1
+
+
+def test_with_links_an_update_refreshes_the_touched_users_friends_to_their_full_recomputation(tmp_path):
+    """A friend's mixed vector and tag agreement read the touched user's profile, so friends are touched too,
+    and every refreshed profile equals profiling everybody again; the links survive the shop state."""
+    run = make_run(tmp_path, social=True, social_weight=0.3)
+    before = profile_rows(run)
+    events_file, items_file, touched = new_data(run, tmp_path)
+    shop = Run.load(run.path).shop
+    assert Run.load(run.path).space.social_weight == pytest.approx(0.3)
+    ids = shop.events.user_ids
+    friends = {ids[f] for f in shop.social.neighbours(np.array([ids.index(touched[0]), ids.index(touched[1])]),
+                                                      shop.events.num_users).tolist()}
+    assert friends - set(touched)
+    update = IncrementalUpdate.apply(run.path, events_file, items_file, progress=False)
+    assert set(update.touched_user_ids) == set(touched) | friends
+    after = profile_rows(run)
+    for user_id, row in before.items():
+        if user_id not in set(touched) | friends:
+            assert after[user_id] == row, user_id
+    live = Run.load(run.path)
+    assert len(live.shop.social) == len(shop.social)  # kept in the shop state
+    full = live.space.profile_users(live.model, live.shop)
+    for user_id in set(touched) | friends:
+        u = live.shop.events.user_ids.index(user_id)
+        np.testing.assert_allclose(after[user_id]["vector"], full.vectors[u], atol=1e-6)
+        assert after[user_id]["social_links"] == full.social.linked_users[u]
+        agreement = full.social.agreement[u]
+        assert (after[user_id]["friend_tag_agreement"] is None) == bool(np.isnan(agreement))

@@ -51,3 +51,36 @@ def test_peak_rss_sees_memory_that_is_freed_before_the_end():
         del block
     assert memory.increase_mb > 150
     assert memory.peak_mb >= memory.start_mb + 150
+
+
+def test_ours_is_reported_with_and_without_the_social_mix_on_a_given_split(tmp_path):
+    """On a converted Last.fm-format folder (tiny, hand-made): ours and ours+social side by side from the
+    same trained models, the friends' weight chosen on validation and 0 included in the grid."""
+    from personagraph.datasets.lastfm_social_converter import convert_lastfm_social
+
+    rng = np.random.default_rng(0)
+    source = tmp_path / "src"
+    source.mkdir()
+    users, artists = 60, 40
+    taste = rng.integers(4, size=users)  # four circles with their own artists
+    train, test = [], []
+    for u in range(users):
+        picks = rng.choice(np.arange(taste[u] * 10, taste[u] * 10 + 10), size=7, replace=False)
+        train += [f"{u}\t{a}\t1" for a in picks[:5]]
+        test += [f"{u}\t{a}\t1" for a in picks[5:]]
+    friends = [f"{u}\t{v}" for u in range(users) for v in range(users) if u != v and taste[u] == taste[v]
+               and rng.random() < 0.3]
+    (source / "train.dat").write_text("\n".join(train) + "\n")
+    (source / "test.dat").write_text("\n".join(test) + "\n")
+    (source / "user_user.dat").write_text("\n".join(friends) + "\n")
+    convert_lastfm_social(source, tmp_path / "lastfm")
+    protocol = EvaluationProtocol.from_folder(tmp_path / "lastfm")
+    lines = []
+    report = ModelEvaluation(models=["ours"], ks=(20,), seeds=1, progress=False, log=lines.append,
+                             ours_settings={"dim": 8, "epochs": 2, "spectral_dim": 8}).run(protocol)
+    by_name = {m["model"]: m for m in report["models"]}
+    assert list(by_name) == ["ours", "ours+social"] and artists == len(protocol.history.catalog)
+    social = by_name["ours+social"]["per_seed"][0]
+    assert [row["weight"] for row in social["tuning"]][0] == 0.0
+    assert social["chosen"]["social_weight"] in [row["weight"] for row in social["tuning"]]
+    assert set(social["test"]) == {"recall@20", "ndcg@20"} and any(line.startswith("ours+social") for line in lines)

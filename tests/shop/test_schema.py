@@ -18,6 +18,7 @@ from personagraph.shop.schema import (
     PURCHASE,
     QUERY,
     SEARCH,
+    SOCIAL,
     EventType,
     extended_schema,
     shop_schema,
@@ -43,10 +44,10 @@ def test_default_schema_derives_codes_edges_relationships_and_weights():
     assert schema.item_event_codes == (0, 1, 2, 3) and schema.query_event_codes == (4,)
     assert schema.user_edge_types[schema.event_code["search"]] == ("user", "search", "query")
     assert schema.forward_edge_types == schema.user_edge_types + (
-        ("query", "leads_to", "item"), ("item", "in_category", "category"))
+        ("query", "leads_to", "item"), ("item", "in_category", "category"), ("user", "social", "user"))
     assert dict(schema.relationship_for_edge) == {
         "view": "VIEWED", "click": "CLICKED", "add_to_cart": "ADDED_TO_CART", "purchase": "PURCHASED",
-        "search": "SEARCHED", "leads_to": "LEADS_TO", "in_category": "IN_CATEGORY",
+        "search": "SEARCHED", "leads_to": "LEADS_TO", "in_category": "IN_CATEGORY", "social": "SOCIAL",
     }
     assert schema.interest_weights == {"purchase": 1.0, "add_to_cart": 0.6, "click": 0.3, "search": 0.2, "view": 0.1}
     assert list(schema.target_weights.items()) == [("purchase", 1.0), ("add_to_cart", 0.5), ("click", 0.25)]
@@ -60,7 +61,7 @@ def test_extending_appends_and_keeps_existing_codes():
     assert extended.event_names == DEFAULT_SCHEMA.event_names + ("wishlist",)
     assert all(extended.event_code[name] == code for name, code in DEFAULT_SCHEMA.event_code.items())
     assert extended.user_edge_types[-1] == ("user", "wishlist", "item")
-    assert extended.forward_edge_types[-2:] == (LEADS_TO.edge_type, IN_CATEGORY.edge_type)
+    assert extended.forward_edge_types[-3:] == (LEADS_TO.edge_type, IN_CATEGORY.edge_type, SOCIAL.edge_type)
     assert extended.relationship_for_edge["wishlist"] == "WISHLISTED"
     assert extended.positive_levels[2] == ("purchase", "add_to_cart", "wishlist")
     equal = DEFAULT_SCHEMA.extended(EventType("save", ITEM, "SAVED", interest_weight=0.5, target_weight=0.5))

@@ -1,0 +1,77 @@
+"""`personagraph sync`: make the profile store mirror a run folder again, without retraining.
+
+What finishes a sync that was cut short (Neo4j gone, the process killed), and what moves the
+store back to a run after another one was synced. The users' vectors and attributes, the item
+vectors and the segment links are the run folder's own; the interest tags (whose weights the
+folder does not keep) are pooled again in the run's frozen space, as `update` does.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from personagraph.errors import PersonaGraphError
+from personagraph.pipeline.run import Run
+from personagraph.pipeline.run_folder import RunFolder
+from personagraph.store.profile_changes import ProfileChanges
+from personagraph.store.profile_store import ProfileStore
+from personagraph.store.profile_sync import shop_rows, sync_changes, vocabulary_rows
+
+
+def sync_run(
+    run_dir: str | Path,
+    open_store: Callable[[], ProfileStore],
+    progress: bool = True,
+    wait: float | None = 0.0,
+) -> dict[str, Any]:
+    """Write the run in ``run_dir`` (as of its latest update) to the store as its one active run.
+
+    Holds the run folder's writer lock meanwhile (``wait`` seconds for a train or update at
+    work), so the folder cannot change under the sync. Returns the run id and rows written.
+    """
+    folder = RunFolder(run_dir)
+    with folder.writing("personagraph sync", wait):
+        run = Run.load(folder.path, progress=progress)
+        changes = run_changes(run)
+        with open_store() as store:
+            written = sync_changes(store, changes, run.run_id, progress, "syncing the run to Neo4j",
+                                   run_folder=run.folder.path)
+    return {"run_id": run.run_id, "run_folder": str(run.folder.path), "synced": written}
+
+
+def run_changes(run: Run) -> ProfileChanges:
+    """The whole run as one sync's rows."""
+    shop, model, space = run.shop, run.model, run.space
+    stored = pq.read_table(run.folder.profiles).to_pylist()
+    ids = [row["user_id"] for row in stored]
+    if sorted(ids) != sorted(shop.events.user_ids):
+        raise PersonaGraphError(f"{run.folder.profiles} does not list the users of the run's shop; "
+                                "the run folder is damaged — train again")
+    users = [{name: value for name, value in row.items() if name not in ("user_id", "vector") and value is not None}
+             | {"id": row["user_id"], "embedding": row["vector"]} for row in stored]
+    profiles = space.profile_users(model, shop)  # for the interest-tag weights only
+    item_vectors = _stored_item_vectors(run)
+    return ProfileChanges(
+        embedding_dim=len(stored[0]["vector"]) if stored else int(model.out_dim),
+        users=users,
+        interests=profiles.tag_rows(),
+        segments=profiles.segment_rows(),  # the space's segments, sized as of the latest update
+        segment_links=[{"start": row["user_id"], "end": int(row["segment"])} for row in stored],
+        tags=vocabulary_rows(profiles.tags.vocabulary),
+        **shop_rows(shop, run.graph, item_vectors, run.config.get("dataset", {}).get("derived_queries", False)),
+    )
+
+
+def _stored_item_vectors(run: Run) -> np.ndarray:
+    """The run folder's item vectors in catalogue order."""
+    table = pq.read_table(run.folder.item_vectors).to_pydict()
+    by_id = dict(zip(table["item_id"], table["vector"]))
+    missing = [item_id for item_id in run.shop.catalog.item_ids if item_id not in by_id]
+    if missing:
+        raise PersonaGraphError(f"{run.folder.item_vectors} lacks {len(missing)} item(s) of the run's catalogue "
+                                f"(e.g. {missing[0]!r}); the run folder is damaged — train again")
+    return np.asarray([by_id[item_id] for item_id in run.shop.catalog.item_ids], dtype=np.float32)

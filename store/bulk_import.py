@@ -1,0 +1,233 @@
+"""The first load of an empty managed Neo4j with ``neo4j-admin database import full``.
+
+Transactional ``UNWIND … MERGE`` writes (:func:`~personagraph.store.profile_sync.sync_changes`)
+pay for index lookups, locks and the transaction log on every row; the offline importer writes
+the store files directly from CSV. That only works for a database that is empty and offline,
+with access to its folder, so it is a capability of the managed server alone (a user's own
+Neo4j keeps the UNWIND path): the server is stopped, the CSV files written here are imported,
+the server is started again and the constraints and vector indexes are created over the data.
+The database holds the same nodes, relationships and properties as after ``sync_changes``, with
+two differences a Cypher user would not notice: item vectors are stored as float32 (as user
+vectors always are) and every row's ``updated_at`` is the one load time.
+
+Columns are converted with Arrow kernels: a vector column becomes one text per row by casting
+all floats at once and joining each row's slice, never per value in Python.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from tqdm.auto import tqdm
+
+from personagraph.errors import PersonaGraphError
+from personagraph.private_files import make_private_dir
+from personagraph.shop.schema import shop_schema
+from personagraph.store.connection_settings import ConnectionSettings
+from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.neo4j_server import Neo4jServer
+from personagraph.store.profile_changes import ProfileChanges
+from personagraph.store.profile_store import NODE_KEYS, Row
+from personagraph.store.sync_state import FULL_SYNC
+
+#: Between array elements: a control character, so no tag or text can contain it.
+ARRAY_DELIMITER = "\x1f"
+#: Node label of each node type of the graph (as profile_sync names them).
+_LABEL_FOR_NODE = {"user": "User", "item": "Item", "query": "Query", "category": "Category"}
+_TYPE_FOR_ARROW = (
+    (pa.types.is_boolean, "boolean"),
+    (pa.types.is_integer, "long"),
+    (pa.types.is_float32, "float"),
+    (pa.types.is_floating, "double"),
+    (pa.types.is_timestamp, "datetime"),
+    (pa.types.is_string, ""),
+    (pa.types.is_large_string, ""),
+)
+
+
+def database_is_empty(settings: ConnectionSettings) -> bool:
+    """Whether the database holds no node at all (the only state a full import may replace)."""
+    with Neo4jProfileStore.connect(settings) as store:
+        return not store.run_cypher("MATCH (n) RETURN 1 AS found LIMIT 1")
+
+
+def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progress: bool = True,
+              run_folder: str | Path | None = None, database: str = "neo4j") -> dict[str, int]:
+    """Load ``changes`` (a whole run, ``run_id``) into the managed ``server``'s empty database.
+
+    Returns rows written per kind, with the keys :func:`~personagraph.store.profile_sync.sync_changes`
+    uses, and leaves the store as that sync would: every row stamped with ``run_id``, the run
+    recorded as the active one. Refuses an update (``changes.base_run_id``) and a database that
+    holds any node. The server is stopped for the import and runs again afterwards (also when it
+    was not running before), with the constraints and vector indexes built over the data.
+    """
+    if not changes.whole_run:
+        raise PersonaGraphError("a bulk load writes a whole run into an empty database, not an update")
+    if server.is_running() and not database_is_empty(ConnectionSettings.resolve(environ={}, server=server)):
+        raise PersonaGraphError(
+            f"the managed Neo4j database in {server.home} is not empty; a bulk load only fills an empty one "
+            "(sync with the usual path instead, or empty it first)"
+        )
+    make_private_dir(server.home)
+    staging = Path(tempfile.mkdtemp(prefix="bulk-import-", dir=server.home))  # mode 0700
+    folder = None if run_folder is None else str(Path(run_folder).resolve())
+    try:
+        with tqdm(total=4, desc="bulk load", unit="step", disable=not progress, file=sys.stderr) as bar:
+            bar.set_postfix_str("writing CSV")
+            files = ImportFiles(staging, run_id)
+            written = files.write(changes)
+            bar.update()
+            bar.set_postfix_str("stopping Neo4j")
+            server.stop()
+            bar.update()
+            bar.set_postfix_str("importing")
+            server.run_admin("database", "import", "full", database, "--overwrite-destination=true",
+                             f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}", "--bad-tolerance=0",
+                             f"--report-file={staging / 'import.report'}",
+                             *(["--multiline-fields=true"] if files.multiline else []), *files.arguments)
+            bar.update()
+            bar.set_postfix_str("starting Neo4j, building indexes")
+            server.start(timeout=600)
+            with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=server)) as store:
+                store.ensure_schema(changes.embedding_dim)
+                store.begin_sync(run_id, folder, FULL_SYNC)
+                store.commit_sync(run_id, folder, changes.embedding_dim)
+            bar.update()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+class ImportFiles:
+    """The CSV files of one import (a header file and a data file per label or relationship type) and the
+    ``--nodes`` / ``--relationships`` arguments that name them; every row is stamped with ``run_id``."""
+
+    def __init__(self, folder: Path, run_id: str) -> None:
+        self.folder = folder
+        self.run_id = run_id
+        self.multiline = False
+        self.arguments: list[str] = []
+
+    def write(self, changes: ProfileChanges) -> dict[str, int]:
+        """Every file for ``changes``; returns rows per kind as ``sync_changes`` counts them."""
+        written = {
+            "items": self.nodes("Item", _table(changes.items)),
+            "categories": self.nodes("Category", _table(changes.categories)),
+            "queries": self.nodes("Query", _table(changes.queries)),
+            "users": self.nodes("User", _user_table(changes.users)),
+        }
+        for (source, relation, target), rows in changes.edges.items():
+            rel_type = shop_schema().relationship_for_edge[relation]
+            written[rel_type] = self.relationships(rel_type, _LABEL_FOR_NODE[source], _LABEL_FOR_NODE[target],
+                                                   _table(rows))
+        if changes.social_users:
+            written["SOCIAL"] = self.relationships("SOCIAL", "User", "User", _table(changes.social_links))
+        written["tags"] = self.nodes("Tag", _table(changes.tags))
+        written["INTERESTED_IN"] = self.relationships("INTERESTED_IN", "User", "Tag", _table(changes.interests))
+        written["segments"] = self.nodes("Segment", _table(changes.segments))
+        written["IN_SEGMENT"] = self.relationships("IN_SEGMENT", "User", "Segment", _table(changes.segment_links))
+        return written
+
+    def nodes(self, label: str, table: pa.Table) -> int:
+        if not table.num_rows:
+            return 0
+        key = NODE_KEYS[label]
+        ids = pa.table({f":ID({label})": table.column(key).cast(pa.string())})
+        self._write(f"nodes-{label}", "--nodes", label, _joined(ids, self._stamped(table)))
+        return table.num_rows
+
+    def relationships(self, rel_type: str, start_label: str, end_label: str, table: pa.Table) -> int:
+        if not table.num_rows:
+            return 0
+        ends = pa.table({f":START_ID({start_label})": table.column("start").cast(pa.string()),
+                         f":END_ID({end_label})": table.column("end").cast(pa.string())})
+        self._write(f"relationships-{rel_type}", "--relationships", rel_type,
+                    _joined(ends, self._stamped(table.drop_columns(["start", "end"]))))
+        return table.num_rows
+
+    def _stamped(self, table: pa.Table) -> pa.Table:
+        """The run that writes the rows, as ``sync_changes`` stamps them."""
+        if "run_id" in table.column_names:
+            table = table.drop_columns(["run_id"])
+        return table.append_column("run_id", pa.array([self.run_id] * table.num_rows, pa.string()))
+
+    def _write(self, stem: str, option: str, name: str, table: pa.Table) -> None:
+        header, data = self.folder / f"{stem}-header.csv", self.folder / f"{stem}.csv"
+        columns = []
+        for column_name, column in zip(table.column_names, table.columns):
+            columns.append(_csv_column(column))
+            if pa.types.is_string(columns[-1].type) and pc.any(pc.match_substring_regex(columns[-1], "[\r\n]")).as_py():
+                self.multiline = True
+        names = [_header_name(name_, column) for name_, column in zip(table.column_names, table.columns)]
+        header.write_text(",".join(names) + "\n", encoding="utf-8")
+        pacsv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), data,
+                        write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        self.arguments.append(f"{option}={name}={header},{data}")
+
+
+def _joined(ids: pa.Table, table: pa.Table) -> pa.Table:
+    for name, column in zip(table.column_names, table.columns):
+        ids = ids.append_column(name, column)
+    return ids
+
+
+def _header_name(name: str, column: pa.ChunkedArray) -> str:
+    if name.startswith(":"):
+        return name
+    data_type = column.type
+    array = pa.types.is_list(data_type) or pa.types.is_large_list(data_type)
+    value_type = data_type.value_type if array else data_type
+    kind = next((kind for test, kind in _TYPE_FOR_ARROW if test(value_type)), None)
+    if kind is None:
+        raise PersonaGraphError(f"cannot bulk-load property {name!r} of type {data_type}; this is a bug")
+    kind = (kind or "string") + "[]" if array else kind
+    return f"{name}:{kind}" if kind else name
+
+
+def _csv_column(column: pa.ChunkedArray) -> pa.Array:
+    """A column as the importer reads it: arrays joined by :data:`ARRAY_DELIMITER`, times as ISO 8601."""
+    array = column.combine_chunks()
+    data_type = array.type
+    if pa.types.is_timestamp(data_type):
+        return _iso(array)
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        values = array.values
+        texts = _iso(values) if pa.types.is_timestamp(values.type) else values.cast(pa.string())
+        rebuilt = pa.ListArray.from_arrays(array.offsets, texts, mask=array.is_null())
+        return pc.binary_join(rebuilt, ARRAY_DELIMITER)
+    return array
+
+
+def _iso(array: pa.Array) -> pa.Array:
+    """Timestamps as ``2025-01-01T10:00:00.000000Z`` (Arrow writes a space where ISO 8601 wants ``T``)."""
+    utc = array.cast(pa.timestamp("us", tz="UTC"))
+    return pc.replace_substring(utc.cast(pa.string()), " ", "T", max_replacements=1)
+
+
+def _table(rows: Iterable[Row]) -> pa.Table:
+    """Rows (dicts) as a table; an ``embedding`` (a vector per row) becomes a float32 list column."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return pa.table({})
+    table = pa.Table.from_pylist(rows)
+    if "embedding" in table.column_names:
+        index = table.column_names.index("embedding")
+        table = table.set_column(index, "embedding", table.column("embedding").cast(pa.list_(pa.float32())))
+    return table
+
+
+def _user_table(rows: Iterable[Row]) -> pa.Table:
+    """User nodes with their float32 vectors and the load time as ``updated_at`` (as ``upsert_users`` sets)."""
+    table = _table(rows)
+    if not table.num_rows:
+        return table
+    now = np.datetime64(datetime.now(timezone.utc).replace(tzinfo=None), "us")
+    return table.append_column("updated_at", pa.array(np.full(table.num_rows, now), pa.timestamp("us", tz="UTC")))
