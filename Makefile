@@ -24,13 +24,14 @@ demo: install
 	$(BIN)/personagraph similar "$$(cut -d, -f1 data/sample/events.csv | sed -n 2p)" -k 5
 	$(BIN)/personagraph report runs/demo --out runs/demo/report.html
 
-## The default suite (unit, integration against the real Neo4j, one CLI end-to-end); slow tests excluded.
+## The default suite (unit, integration against the real Neo4j, CLI end-to-end, the report in a real browser);
+## slow tests excluded. The test Neo4j is stopped afterwards, whatever the outcome.
 test: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow"; status=$$?; $(MAKE) --no-print-directory neo4j-test-stop; exit $$status
 
 ## Everything, slow tests included.
 test-all: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest; status=$$?; $(MAKE) --no-print-directory neo4j-test-stop; exit $$status
 
 neo4j-test-start: install
 	PERSONAGRAPH_HOME=$(PERSONAGRAPH_TEST_HOME) PERSONAGRAPH_NEO4J_PORT=$(PERSONAGRAPH_TEST_NEO4J_PORT) $(BIN)/personagraph neo4j start

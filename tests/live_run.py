@@ -77,3 +77,15 @@ def assert_same_tags(actual: list[tuple[str, float]], expected: list[tuple[str, 
             assert abs(expected_weight[tag] - weight) <= atol, tag
         else:
             assert abs(weight - boundary) <= atol, f"{tag} is not among the expected tags"
+
+
+def two_senders(run, tmp_path) -> list:
+    """Two event files, each touching an existing user and bringing a new one."""
+    from personagraph.pipeline.run import Run
+
+    shop = Run.load(run.path).shop
+    users, items = shop.events.user_ids, shop.catalog.item_ids
+    return [write_csv(tmp_path / f"from_{name}.csv", [
+        {"user_id": users[k], "event": "view", "timestamp": "2025-09-01T10:00:00Z", "item_id": items[k]},
+        {"user_id": f"new-{name}", "event": "purchase", "timestamp": "2025-09-01T10:05:00Z", "item_id": items[k + 1]},
+    ]) for k, name in ((1, "a"), (2, "b"))]

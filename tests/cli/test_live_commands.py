@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from live_run import make_run, profile_rows, write_csv
+from live_run import make_run, profile_rows, two_senders, write_csv
 from trained_sample import EMBEDDING_CACHE
 
 from personagraph.cli.main import cli
@@ -72,7 +72,7 @@ def test_update_writes_only_the_touched_profiles_and_the_new_item(sample, run_cl
     again = run_cli("update", str(events_file), "--items", str(items_file), "--run", str(sample.run_dir),
                     "--cache-dir", str(EMBEDDING_CACHE), "--quiet")
     assert again.exit_code == 0, again.output
-    assert "nothing new" in again.stdout
+    assert "already ingested as update 1" in again.stdout and "nothing changed" in again.stdout
     assert {row["id"]: row for row in store.run_cypher(USER_PROPERTIES)} == after
 
 
@@ -158,19 +158,9 @@ def test_after_an_update_audience_and_explain_agree_with_the_stored_profiles(sam
 
 
 # -- one writer per run ---------------------------------------------------------------------------
-def _senders(run, tmp_path) -> list:
-    """Two event files, each touching an existing user and bringing a new one."""
-    shop = Run.load(run.path).shop
-    users, items = shop.events.user_ids, shop.catalog.item_ids
-    return [write_csv(tmp_path / f"from_{name}.csv", [
-        {"user_id": users[k], "event": "view", "timestamp": "2025-09-01T10:00:00Z", "item_id": items[k]},
-        {"user_id": f"new-{name}", "event": "purchase", "timestamp": "2025-09-01T10:05:00Z", "item_id": items[k + 1]},
-    ]) for k, name in ((1, "a"), (2, "b"))]
-
-
 def test_update_of_a_run_being_written_fails_naming_the_writer(tmp_path):
     run = make_run(tmp_path)
-    events_file = _senders(run, tmp_path)[0]
+    events_file = two_senders(run, tmp_path)[0]
     with run.writing("personagraph train shop"):
         result = CliRunner().invoke(cli, ["update", str(events_file), "--run", str(run.path), "--no-sync", "--quiet"])
     assert result.exit_code == 1 and "Traceback" not in result.output
@@ -183,7 +173,7 @@ def test_update_of_a_run_being_written_fails_naming_the_writer(tmp_path):
 
 def test_update_sent_again_is_recognised_and_changes_nothing(tmp_path):
     run = make_run(tmp_path)
-    events_file = _senders(run, tmp_path)[0]
+    events_file = two_senders(run, tmp_path)[0]
     args = ["update", str(events_file), "--run", str(run.path), "--no-sync", "--quiet"]
     first = CliRunner().invoke(cli, args)
     assert first.exit_code == 0 and f"update 1 of {run.path}" in first.output, first.output
@@ -192,34 +182,3 @@ def test_update_sent_again_is_recognised_and_changes_nothing(tmp_path):
     assert again.exit_code == 0, again.output
     assert again.output.strip() == f"{events_file} already ingested as update 1 of run {run.path}; nothing changed"
     assert {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()} == files
-
-
-@pytest.mark.slow
-def test_two_updates_started_at_once_take_turns(tmp_path, profile_store, neo4j_settings, neo4j_cli_env):
-    """Two `personagraph update` processes on one run: both succeed, one after the other, as updates 1 and 2."""
-    from personagraph.pipeline.run_sync import sync_run
-    from personagraph.store.neo4j_profile_store import Neo4jProfileStore
-
-    run = make_run(tmp_path)
-    sync_run(run.path, lambda: Neo4jProfileStore.connect(neo4j_settings), progress=False)
-    events_before = len(Run.load(run.path).shop.events)
-    commands = [[sys.executable, "-m", "personagraph.cli", "update", str(events_file), "--run", str(run.path),
-                 "--wait", "300", "--quiet", "--json"] for events_file in _senders(run, tmp_path)]
-    processes = [subprocess.Popen(command, env=os.environ | neo4j_cli_env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for command in commands]
-    outputs = [process.communicate(timeout=600) for process in processes]
-    assert [process.returncode for process in processes] == [0, 0], outputs
-    summaries = [json.loads(stdout) for stdout, _ in outputs]
-    assert sorted(summary["number"] for summary in summaries) == [1, 2]
-
-    live = Run.load(run.path)
-    assert live.updates == 2 and len(live.shop.events) == events_before + 4  # none lost, none doubled
-    stored = profile_rows(run)
-    neo4j = {row["id"]: row for row in profile_store.run_cypher(
-        "MATCH (u:User) RETURN u.id AS id, u.embedding AS embedding, u.run_id AS run_id")}
-    assert set(neo4j) == set(stored) >= {"new-a", "new-b"}  # profiles.parquet and Neo4j agree
-    for user_id, row in neo4j.items():
-        np.testing.assert_allclose(row["embedding"], stored[user_id]["vector"], atol=1e-6)
-    latest = {user_id: summary["run_id"] for summary in sorted(summaries, key=lambda s: s["number"])
-              for user_id in summary["touched_user_ids"]}
-    assert {user_id: neo4j[user_id]["run_id"] for user_id in latest} == latest
