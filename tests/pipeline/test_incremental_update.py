@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from live_run import assert_same_tags, make_run, profile_rows, write_csv
+from live_run import assert_same_tags, make_run, profile_rows, two_senders, write_csv
 
 from personagraph.file_locks import LockBusy
 from personagraph.pipeline.run_sync import sync_run
@@ -192,14 +192,7 @@ def test_new_items_without_events_are_added_and_touch_nobody(run, tmp_path):
 
 
 # -- one writer at a time, and files sent again ------------------------------------------------
-def _two_senders(run: RunFolder, tmp_path) -> list:
-    """Events of two senders: each touches an existing user and brings a new one."""
-    shop = Run.load(run.path).shop
-    users, items = shop.events.user_ids, shop.catalog.item_ids
-    return [write_csv(tmp_path / f"from_{name}.csv", [
-        {"user_id": users[k], "event": "view", "timestamp": "2025-09-01T10:00:00Z", "item_id": items[k]},
-        {"user_id": f"new-{name}", "event": "purchase", "timestamp": "2025-09-01T10:05:00Z", "item_id": items[k + 1]},
-    ]) for k, name in ((1, "a"), (2, "b"))]
+
 
 
 def test_concurrent_updates_take_turns_and_lose_nothing(run, tmp_path, monkeypatch, profile_store, neo4j_settings):
@@ -207,7 +200,7 @@ def test_concurrent_updates_take_turns_and_lose_nothing(run, tmp_path, monkeypat
         return Neo4jProfileStore.connect(neo4j_settings)
 
     sync_run(run.path, open_store, progress=False)  # Neo4j holds the run the updates change
-    files = _two_senders(run, tmp_path)
+    files = two_senders(run, tmp_path)
     shop = Run.load(run.path).shop
     events_before, touched = len(shop.events), {shop.events.user_ids[1], shop.events.user_ids[2], "new-a", "new-b"}
     spans: list[tuple[float, float]] = []
@@ -277,7 +270,7 @@ def test_a_file_sent_again_is_recognised_by_its_content(run, tmp_path):
 
 
 def test_an_update_while_another_writes_the_run_fails_naming_it(run, tmp_path):
-    events_file = _two_senders(run, tmp_path)[0]
+    events_file = two_senders(run, tmp_path)[0]
     files = {path: path.read_bytes() for path in run.path.rglob("*") if path.is_file()}
     with run.writing("personagraph update other.csv"):
         with pytest.raises(LockBusy, match=r"is in use by personagraph update other.csv \(pid \d+, since "):
