@@ -8,11 +8,17 @@ benchmark's own (``--home``, ``--port``; stopped at the end). Both times include
 constraints and vector indexes; the bulk time also includes writing the CSV files, stopping
 the server and starting it again. Prints a markdown table.
 
-    .venv/bin/python benchmarks/bulk_load.py [--sizes 10000,100000] [--home /tmp/pg-bulk-neo4j] [--port 17787]
+Beside each time: rows per second and the growth over the previous size next to the growth of
+the rows (a path that scales linearly grows like the rows). ``--batch-sizes`` repeats the UNWIND
+sync with several transaction sizes (the store's ``batch_size``), to choose it by measurement.
+
+    .venv/bin/python benchmarks/bulk_load.py [--sizes 10000,100000] [--batch-sizes 5000] [--home /tmp/pg-bulk-neo4j]
+        [--port 17787]
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -83,7 +89,10 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--home", type=Path, default=Path("/tmp/pg-bulk-neo4j"))
     parser.add_argument("--port", type=int, default=17787)
+    parser.add_argument("--batch-sizes", default="5000", help="UNWIND transaction sizes to time (comma-separated)")
     args = parser.parse_args()
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+    print(f"$ {' '.join(sys.argv)} (load average {' '.join(f'{x:.1f}' for x in os.getloadavg())})", flush=True)
     server = Neo4jServer(home=args.home, port=args.port, heap="2g", pagecache="1g")
     results = []
     try:
@@ -92,25 +101,45 @@ def main() -> None:
             rows = sum(len(list(rows)) for rows in (changes.users, changes.interests, changes.segments,
                                                    changes.segment_links, changes.items, changes.categories,
                                                    changes.queries, changes.tags, *changes.edges.values()))
+            unwind = {}
+            for batch_size in batch_sizes:
+                _empty(server)
+                settings = ConnectionSettings.resolve(environ={}, server=server)
+                with Neo4jProfileStore.connect(settings, batch_size=batch_size) as store:
+                    started = time.perf_counter()
+                    sync_changes(store, changes, "bench", progress=False)
+                    unwind[batch_size] = time.perf_counter() - started
             _empty(server)
-            with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=server)) as store:
-                started = time.perf_counter()
-                sync_changes(store, changes, "bench", progress=False)
-                unwind = time.perf_counter() - started
-            _empty(server)
-            changes = made_up_run(users)  # the same rows again (the sync consumed nothing, but stay honest)
             started = time.perf_counter()
             bulk_load(server, changes, "bench", progress=False)
             bulk = time.perf_counter() - started
             results.append((users, rows, unwind, bulk))
-            print(f"{users:,} users: UNWIND {unwind:.1f} s, bulk {bulk:.1f} s", file=sys.stderr, flush=True)
+            print(f"{users:,} users: UNWIND {unwind} s, bulk {bulk:.1f} s (load average "
+                  f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})", file=sys.stderr, flush=True)
     finally:
         server.stop()
-    print("| users | rows (nodes + relationships) | UNWIND sync s | rows/s | bulk import s | rows/s | speed-up |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    for users, rows, unwind, bulk in results:
-        print(f"| {users:,} | {rows:,} | {unwind:.1f} | {rows / unwind:,.0f} | {bulk:.1f} | {rows / bulk:,.0f} | "
-              f"{unwind / bulk:.1f}x |")
+    print(_table(results))
+
+
+def _growth(values: list[float], i: int) -> str:
+    return "" if i == 0 else f"{values[i] / values[i - 1]:.1f}x"
+
+
+def _table(results: list[tuple[int, int, dict[int, float], float]]) -> str:
+    rows = [r[1] for r in results]
+    best = [min(r[2].values()) for r in results]
+    bulk = [r[3] for r in results]
+    batches = list(results[0][2])
+    lines = ["| users | rows (nodes + relationships) | rows growth | "
+             + " | ".join(f"UNWIND s (batch {b:,})" for b in batches)
+             + " | UNWIND rows/s (best) | UNWIND growth | bulk import s | bulk rows/s | bulk growth | speed-up |",
+             "|---:" * (8 + len(batches)) + "|"]
+    for i, (users, count, unwind, seconds) in enumerate(results):
+        lines.append(f"| {users:,} | {count:,} | {_growth(rows, i)} | "
+                     + " | ".join(f"{unwind[b]:.1f}" for b in batches)
+                     + f" | {count / best[i]:,.0f} | {_growth(best, i)} | {seconds:.1f} | {count / seconds:,.0f} "
+                     f"| {_growth(bulk, i)} | {best[i] / seconds:.1f}x |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,18 @@
 """Benchmark how training grows with the shop: one epoch alone, and every stage of `personagraph train`.
 
 For each size it generates a shop (``personagraph sample --users N --items N/10 --format
-parquet``, about 15 events per user), runs ``personagraph train --json --no-sync`` on it
-(``--neo4j``: with the sync to the managed server, which must be running), then times one
-training epoch alone in a fresh process (text features come from the embedding cache the
-run filled). Each measurement runs in its own process, so peak RSS is that process's.
-Prints a markdown table per part and the growth of each size over the previous one next to
-the growth of the events: linear training grows like the events.
+parquet``, about 15 events per user), runs ``personagraph train --json --no-sync`` on it, then
+times one training epoch alone in a fresh process (text features come from the embedding cache
+the run filled). Each measurement runs in its own process, so peak RSS is that process's.
+
+With ``--neo4j`` the train also writes to Neo4j: to a managed server of the benchmark's own
+(state folder ``<work>/neo4j``, port ``--port``), emptied before each size and stopped at the
+end, so the load path is the one a first ``train`` takes (``--load``; auto = bulk import into
+the empty database). Never the test server or a server someone else uses.
+
+Prints a markdown table for the epoch alone and one row per stage and size: seconds, peak RSS
+and rows per second (the stage's own unit), with the growth of each size over the previous one
+next to the growth of the events: a stage that scales linearly grows like the events.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000,100000[,1000000]] [--work /tmp/pg-scale] [--neo4j]
 """
@@ -17,6 +23,7 @@ import json
 import os
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -31,8 +38,8 @@ def _personagraph() -> list[str]:
             "sys.exit(main())"]
 
 
-def _run(command: list[str]) -> str:
-    done = subprocess.run(command, capture_output=True, text=True)
+def _run(command: list[str], env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode:
         sys.exit(f"failed ({done.returncode}): {shlex.join(command)}\n{done.stderr[-3000:]}")
     return done.stdout
@@ -46,10 +53,26 @@ def _shop(work: Path, users: int) -> Path:
     return folder
 
 
-def _train(shop: Path, work: Path, users: int, neo4j: bool) -> dict:
+def _train(shop: Path, work: Path, users: int, server: "Neo4jServer | None", load: str,
+           max_minutes: float | None) -> dict:
     command = _personagraph() + ["train", str(shop), "--out", str(work / f"run-{users}"), "--json", "--quiet",
                                  "--cache-dir", str(work / ".embedding-cache")]
-    return json.loads(_run(command + ([] if neo4j else ["--no-sync"])))
+    command += ["--max-minutes", str(max_minutes)] if max_minutes else []
+    if server is None:
+        return json.loads(_run(command + ["--no-sync"]))
+    _empty_database(server)
+    env = {name: value for name, value in os.environ.items() if not name.startswith("NEO4J_")}
+    env |= {"PERSONAGRAPH_HOME": str(server.home), "PERSONAGRAPH_NEO4J_PORT": str(server.port),
+            "PERSONAGRAPH_LOAD": load}
+    return json.loads(_run(command, env))
+
+
+def _empty_database(server: "Neo4jServer") -> None:
+    """A fresh, empty database: the server stopped, its database folders removed, started again."""
+    server.stop()
+    for kind in ("databases", "transactions"):
+        shutil.rmtree(server.home / "data" / kind / "neo4j", ignore_errors=True)
+    server.start(timeout=600)
 
 
 def _epoch(shop: Path, work: Path, epochs: int) -> dict:
@@ -64,7 +87,9 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
     from personagraph.encoders.load_text_encoder import load_text_encoder
     from personagraph.encoders.text_features import attach_text_features
     from personagraph.gnn.profile_model import ProfileModel
-    from personagraph.gnn.profile_trainer import _TargetCandidates, _train_epoch, _ValidationSample, epoch_batch_size
+    from personagraph.gnn.distributed_training import DistributedTraining
+    from personagraph.gnn.profile_trainer import (_RankingStep, _TargetCandidates, _train_epoch, _ValidationSample,
+                                                  epoch_batch_size)
     from personagraph.gnn.train_config import TrainConfig
     from personagraph.gnn.user_interactions import UserInteractions
     from personagraph.graph.hetero_graph_builder import build_hetero_graph
@@ -82,13 +107,14 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
     interactions = UserInteractions.from_graph(graph)
     candidates = _TargetCandidates(interactions, config.target_weights)
     model = ProfileModel.from_graph(graph, config.dim, config.use_item_ids, config.dropout)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step = _RankingStep(model, config.temperature)
     validation = _ValidationSample(interactions, torch.from_numpy(split.targets), config)
     baseline_rss = _peak_rss_mb(reset=True)
     epoch_seconds, evaluation_seconds = [], []
     for _ in range(epochs):
         started = time.perf_counter()
-        _train_epoch(model, optimizer, graph, interactions, candidates, config, generator)
+        _train_epoch(step, optimizer, graph, interactions, candidates, config, generator, DistributedTraining())
         epoch_seconds.append(time.perf_counter() - started)
         started = time.perf_counter()
         validation.evaluate(model, graph)
@@ -126,24 +152,47 @@ def _tables(rows: list[dict]) -> str:
         lines.append(f"| {e['users']:,} | {e['items']:,} | {e['events']:,} | {_ratio(events, i)} | {e['batch_size']} "
                      f"| {e['epoch_seconds']:.2f} | {_ratio(epoch, i)} | {e['evaluation_seconds']:.2f} "
                      f"| {e['peak_rss_mb']:,.0f} | {e['peak_rss_mb'] - e['rss_before_mb']:,.0f} |")
-    stages = [s for s in STAGES if any(s in r["train"]["stages"] for r in rows)]
-    lines += ["", "| users | " + " | ".join(f"{s} s" for s in stages) + " | total s | epochs | peak RSS MB "
-              "| events/s (whole run) | validation R@20 |", "|---" * (len(stages) + 6) + "|"]
-    for r in rows:
-        t = r["train"]
-        seconds = [t["stages"].get(s, {}).get("seconds", float("nan")) for s in stages]
-        peak = max(s["peak_rss_mb"] for s in t["stages"].values())
-        lines.append(f"| {t['counts']['users']:,} | " + " | ".join(f"{x:.1f}" for x in seconds)
-                     + f" | {t['total_seconds']:.1f} | {len(t['history'])} | {peak:,.0f} "
-                     f"| {t['counts']['events'] / t['total_seconds']:,.0f} | {t['validation']['recall@20']:.4f} |")
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n\n" + _stage_table([r["train"] for r in rows])
+
+
+def _stage_table(trains: list[dict]) -> str:
+    """One row per stage and size: seconds, peak RSS, rate, and growth over the previous size."""
+    events = [t["counts"]["events"] for t in trains]
+    lines = ["| stage | users | events | events growth | seconds | seconds growth | peak RSS MB | rows/s | unit |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    stages = [s for s in STAGES if any(s in t["stages"] for t in trains)]
+    for stage in [*stages, "total"]:
+        seconds = [t["total_seconds"] if stage == "total" else t["stages"].get(stage, {}).get("seconds", float("nan"))
+                   for t in trains]
+        for i, t in enumerate(trains):
+            record = t["stages"].get(stage, {})
+            peak = max(s["peak_rss_mb"] for s in t["stages"].values()) if stage == "total" else record.get(
+                "peak_rss_mb", float("nan"))
+            rate = record.get("rows_per_second")
+            unit = record.get("unit", "")
+            if stage == "total":
+                rate, unit = t["counts"]["events"] / t["total_seconds"], "events"
+            elif stage == "train":
+                unit = f"events ({record.get('epochs')} epochs)"
+            elif stage == "sync":
+                unit = f"rows ({t.get('load', {}).get('path', '?')})"
+            lines.append(f"| {stage} | {t['counts']['users']:,} | {events[i]:,} | {_ratio(events, i)} "
+                         f"| {seconds[i]:.1f} | {_ratio(seconds, i)} | {peak:,.0f} "
+                         f"| {'' if rate is None else f'{rate:,.0f}'} | {unit} |")
+    recall = ", ".join(f"{t['counts']['users']:,}: {t['validation']['recall@20']:.4f}" for t in trains)
+    return "\n".join(lines) + f"\n\nvalidation Recall@20 by users: {recall}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated user counts (items = users / 10)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/pg-scale"), help="shops, runs and the text cache")
-    parser.add_argument("--neo4j", action="store_true", help="include the sync to the managed Neo4j server")
+    parser.add_argument("--neo4j", action="store_true",
+                        help="include the write to Neo4j (a managed server of the benchmark's own, in <work>/neo4j)")
+    parser.add_argument("--port", type=int, default=17797, help="Bolt port of the benchmark's own Neo4j server")
+    parser.add_argument("--load", default="auto", choices=["auto", "bulk", "unwind"], help="train --load")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="train --max-minutes (the training stage's wall budget; default: none)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed alone (the fastest is reported)")
     parser.add_argument("--epoch-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -151,14 +200,28 @@ def main() -> None:
         print(json.dumps(measure_epoch(args.epoch_only, args.work, args.epochs)))
         return
     args.work.mkdir(parents=True, exist_ok=True)
-    print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]), f"(cores: {os.cpu_count()})", flush=True)
+    print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]), f"(cores: {os.cpu_count()}, "
+          f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())})", flush=True)
+    server = None
+    if args.neo4j:
+        from personagraph.store.neo4j_server import Neo4jServer
+
+        server = Neo4jServer(home=args.work / "neo4j", port=args.port)
     rows = []
-    for users in (int(size) for size in args.sizes.split(",")):
-        shop = _shop(args.work, users)
-        train = _train(shop, args.work, users, args.neo4j)
-        rows.append({"train": train, "epoch": _epoch(shop, args.work, args.epochs)})
-        print(f"{users:,} users done", file=sys.stderr, flush=True)
+    try:
+        for users in (int(size) for size in args.sizes.split(",")):
+            started = time.perf_counter()
+            shop = _shop(args.work, users)
+            generated = time.perf_counter() - started
+            train = _train(shop, args.work, users, server, args.load, args.max_minutes)
+            rows.append({"train": train, "epoch": _epoch(shop, args.work, args.epochs)})
+            print(f"{users:,} users done (shop made in {generated:.0f} s; load average "
+                  f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})", file=sys.stderr, flush=True)
+    finally:
+        if server is not None:
+            server.stop()
     print(_tables(rows))
+    print(f"\nload average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

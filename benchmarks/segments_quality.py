@@ -14,12 +14,21 @@ Printed measures:
   next-item hit (the held-out item's leaf is among its segment's top-3 leaf categories);
 - activity: Spearman correlation of the price percentile with the planted price sensitivity.
 
-Run: ``python benchmarks/segments_quality.py [--users 3000 --items 1000 --seeds 0 1 2]``.
+With ``--run RUN`` it measures a trained run instead (real data, e.g. Amazon Scientific): the
+run's stored profile vectors (`profiles.parquet`) and its shop; tags are rebuilt with the current
+vocabulary code and printed for a few users; segments (the default, Louvain communities, which
+choose their number by modularity) against k-means with the same number of segments on the same
+vectors and a random labelling: silhouette, purchase concentration (share of members' purchases
+in the segment's top-3 leaf categories) and every segment's name, size and top tags.
+
+Run: ``python benchmarks/segments_quality.py [--users 3000 --items 1000 --seeds 0 1 2]``, or
+``python benchmarks/segments_quality.py --run RUN``.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -135,6 +144,41 @@ def run(users: int, items: int, seed: int, vectors: str, dim: int) -> list[tuple
     return rows
 
 
+def real_run(run_dir: Path, seed: int) -> None:
+    """Tags and segments of a trained run's profiles (see the module docstring)."""
+    import pyarrow.parquet as pq
+
+    from personagraph.pipeline.run import Run
+
+    run = Run.load(run_dir)
+    shop = run.shop
+    table = pq.read_table(run.folder.profiles, columns=["user_id", "vector"]).to_pydict()
+    row = {user_id: n for n, user_id in enumerate(table["user_id"])}
+    vectors = np.asarray(table["vector"], dtype=np.float32)[[row[u] for u in shop.events.user_ids]]
+    vocabulary = TagVocabulary.from_shop(shop)
+    tags = InterestTags.from_shop(shop, vocabulary, vectors, run.item_vectors)
+    kinds = {kind: vocabulary.kinds.count(kind) for kind in ("category", "brand", "keyword")}
+    print(f"run {run_dir}: {shop.events.num_users:,} users, {len(shop.catalog):,} items; tags {kinds}")
+    print("\n| user | top-5 interest tags |\n| --- | --- |")
+    for user in np.random.default_rng(seed).choice(shop.events.num_users, 6, replace=False):
+        print(f"| {user} | {', '.join(f'{label} ({weight:.2f})' for label, weight in tags.for_user(user)[:5])} |")
+    counts = leaf_counts(shop, vocabulary)
+    no_target = np.full(shop.events.num_users, -1)
+    found = Segments.fit(vectors, tags, seed=seed)
+    kmeans = Segments.fit(vectors, tags, method="kmeans", num_segments=len(found.segments), seed=seed)
+    shuffled = np.random.default_rng(seed).permutation(found.labels)
+    print("\n| segmentation | segments | silhouette | purchase concentration (top-3 leaves) |\n| --- | --- | --- | --- |")
+    for name, labels, silhouette in (("communities (default)", found.labels, found.silhouette),
+                                     ("k-means, same k", kmeans.labels, kmeans.silhouette),
+                                     ("random, same sizes", shuffled, float("nan"))):
+        concentration, _ = behaviour(labels, counts, no_target)
+        print(f"| {name} | {int(labels.max()) + 1} | {silhouette:.3f} | {concentration:.3f} |")
+    print("\n| segment | size | top tags (mean weight) |\n| --- | --- | --- |")
+    for segment in found.segments:
+        print(f"| {segment.name} | {segment.size} | "
+              f"{', '.join(f'{label} ({weight:.2f})' for label, weight in segment.top_tags)} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=3000)
@@ -143,7 +187,11 @@ def main() -> None:
     parser.add_argument("--vectors", choices=("gnn", "svd"), default="gnn",
                         help="the profile GNN's vectors, or a PureSVD stand-in")
     parser.add_argument("--dim", type=int, default=32, help="PureSVD dimension")
+    parser.add_argument("--run", type=Path, help="measure this trained run (real data) instead of the sample shop")
     args = parser.parse_args()
+    if args.run:
+        real_run(args.run, args.seeds[0])
+        return
     source = "profile GNN vectors (no text features)" if args.vectors == "gnn" else f"PureSVD vectors (d={args.dim})"
     print(f"sample shop: {args.users} users, {args.items} items; {source}")
     for seed in args.seeds:

@@ -10,6 +10,15 @@ import click
 from personagraph.cli.store_commands import format_table
 from personagraph.errors import PersonaGraphError
 
+#: Default training budgets per seed (minutes), so the first command a user types on a large
+#: dataset ends in reasonable time; 0 on the command line = no budget.
+OURS_MINUTES = 10.0
+LIGHTGCN_MINUTES = 10.0
+#: ``--history-rule`` choices (evaluation/evaluation_protocol.py's rules, kept here so the CLI
+#: module imports nothing heavy); ``both`` reports each.
+HISTORY_RULE_CHOICES = ("excluded", "included", "both")
+
+
 def _int_list(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:
     try:
         ks = sorted({int(part) for part in value.split(",") if part.strip()})
@@ -33,10 +42,16 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
                    "itemknn (cosine item-kNN), lightgcn (IDs only), text (mean text embedding).")
 @click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
               help="Seeds per seed-dependent model (ours, lightgcn); results are mean ± std.")
-@click.option("--lightgcn-minutes", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Wall-time budget per seed for LightGCN's training (grid and refit together).")
-@click.option("--max-minutes", type=click.FloatRange(min=0.0, min_open=True), default=None,
-              help="Wall-time budget for ours' training per seed: stop after the epoch that passes it [default: none].")
+@click.option("--history-rule", type=click.Choice(HISTORY_RULE_CHOICES), default=None,
+              help="excluded: a user's history items are never ranked; included: all items are ranked, "
+                   "history too (the text-aware sequential papers' rule; each model lowers history items by a "
+                   "repeat weight chosen on validation); both: report each [default: DATA_DIR/dataset.json's "
+                   "history_rule, else excluded].")
+@click.option("--max-minutes", type=click.FloatRange(min=0.0), default=OURS_MINUTES, show_default=True,
+              help="Wall-time budget for ours' training per seed: stop after the epoch that passes it (0 = none).")
+@click.option("--lightgcn-minutes", type=click.FloatRange(min=0.0), default=LIGHTGCN_MINUTES, show_default=True,
+              help="Wall-time budget for LightGCN's training per seed, grid and refit together: each run stops "
+                   "after the epoch that passes its share (0 = none).")
 @click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
               help="Components of ours' spectral filter (0 = GNN only) [default: TrainConfig's, 1024].")
 @click.option("--model", "encoder_model", metavar="MODEL",
@@ -53,8 +68,8 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
               metavar="RUN_DIR", help="Also save the JSON report into this run folder (as evaluation.json, "
                                       "rewritten after each model), where `personagraph report` shows it.")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-model log lines.")
-def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, lightgcn_minutes: float,
-             max_minutes: float | None, spectral_dim: int | None, encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
+def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, history_rule: str | None,
+             max_minutes: float, lightgcn_minutes: float, spectral_dim: int | None, encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
              html_file: Path | None, save_to: Path | None, quiet: bool) -> None:
     """Measure Recall@K and NDCG@K of our profiles and of baselines on the shop in DATA_DIR.
 
@@ -64,10 +79,13 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
     carved at random out of the training items. Hyper-parameters are chosen on validation
     only (the grids are printed); for the test figure every model's input history is
     training + validation, folded in with the same weights, or refitted where a model has
-    per-user parameters (LightGCN). All items are ranked, those the user bought excluded.
-    Wall time and peak memory are measured per model.
+    per-user parameters (LightGCN). All items are ranked, those the user bought excluded
+    (--history-rule excluded) or not (included: the history is ranked too, each model lowering
+    it by a repeat weight chosen on validation). Ours and LightGCN train within a wall-time
+    budget per seed (printed at the start; the results say when it stopped a training). Wall
+    time and peak memory are measured per model.
     """
-    from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
+    from personagraph.evaluation.evaluation_protocol import EvaluationProtocol, parse_history_rule
     from personagraph.evaluation.lightgcn_ranker import LightGCNSettings
     from personagraph.pipeline.model_evaluation import ModelEvaluation
     from personagraph.pipeline.run_folder import RunFolder
@@ -79,10 +97,15 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
         raise PersonaGraphError(f"--save-to {save_to} is not a run folder (it has no config.json); "
                                 "pass the folder `personagraph train --out` wrote")
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
-    protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)
-    ours = {"max_minutes": max_minutes} | ({"spectral_dim": spectral_dim} if spectral_dim is not None else {})
-    evaluation = ModelEvaluation(models=models, ks=ks, seeds=seeds, lightgcn=LightGCNSettings(time_budget_s=lightgcn_minutes * 60),
+    ours = {"max_minutes": max_minutes or None} | ({"spectral_dim": spectral_dim} if spectral_dim is not None else {})
+    evaluation = ModelEvaluation(models=models, ks=ks, seeds=seeds,
+                                 history_rules=parse_history_rule(history_rule) if history_rule else None,
+                                 lightgcn=LightGCNSettings(time_budget_s=lightgcn_minutes * 60 or None),
                                  ours_settings=ours, encoder=encoder_model, cache_dir=cache_dir, progress=not quiet, log=log)
+    for line in budget_lines(evaluation.budgets_minutes(), models):
+        log(line)
+    protocol = EvaluationProtocol.from_folder(data_dir, progress=not quiet)
+
     def save(report: dict[str, Any], complete: bool) -> dict[str, Any]:
         report = {"data_dir": str(data_dir.resolve()), "complete": complete} | report
         if out_file is not None:
@@ -98,8 +121,55 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, light
     click.echo(json.dumps(report, indent=2, default=str) if as_json else describe_report(report))
 
 
+def budget_lines(budgets: dict[str, float | None], models: list[str]) -> list[str]:
+    """One line per budgeted model that runs: its training budget per seed and how to lift it."""
+    options = {"ours": ("--max-minutes", ""), "lightgcn": ("--lightgcn-minutes", ", grid and refit together")}
+    lines = []
+    for name, (option, scope) in options.items():
+        if name in models and name in budgets:
+            minutes = budgets[name]
+            limit = f"at most {minutes:g} min of training per seed{scope}" if minutes else "no training time budget"
+            lines.append(f"{name}: {limit} ({option} to change; {option} 0 = none)")
+    return lines
+
+
 def describe_report(report: dict[str, Any]) -> str:
-    """The results table: one row per model, metrics as mean ± std over seeds, time and memory."""
+    """The results: per history rule, one row per model (metrics as mean ± std over seeds, time,
+    memory, what was chosen on validation), then the budgets that stopped training."""
     from personagraph.report.model_comparison import comparison_header, comparison_notes, comparison_rows
 
-    return "\n".join([comparison_header(report), "", format_table(comparison_rows(report)), *comparison_notes(report)])
+    rules = report.get("history_rules") or ["excluded"]
+    lines = [comparison_header(report)]
+    for rule in rules:
+        view = report | {"models": [model | {"test": model["test_by_rule"][rule]} if "test_by_rule" in model
+                                    else model for model in report["models"]]}
+        rows = [row | {"chosen on validation": chosen_text(model, rule)}
+                for row, model in zip(comparison_rows(view), report["models"])]
+        lines += ["", report.get("history_rule_text", {}).get(rule, f"history {rule}"), format_table(rows)]
+    lines += comparison_notes(report) + budget_notes(report)
+    return "\n".join(lines)
+
+
+def chosen_text(model: dict[str, Any], rule: str) -> str:
+    """What a model chose on validation (first seed's run; every key it reports, as ``key=value``),
+    with the repeat weight under the rule that ranks the history."""
+    if not model["applicable"]:
+        return "-"
+    run = model["per_seed"][0]
+    chosen = dict(run["chosen"]) | ({"repeat_weight": run["repeat_weight"]}
+                                    if rule == "included" and "repeat_weight" in run else {})
+    return ", ".join(f"{k}={v}" for k, v in chosen.items()) or "(nothing to tune)"
+
+
+def budget_notes(report: dict[str, Any]) -> list[str]:
+    """A line per model whose training a wall-time budget stopped in some seed."""
+    budgets = report.get("budgets_minutes", {})
+    notes = []
+    for model in report["models"]:
+        stopped = model.get("stopped_by_budget", 0)
+        if stopped:
+            minutes = budgets.get(model["model"].split("+")[0])
+            notes.append(f"budget: {model['model']}: training stopped by its "
+                         + (f"{minutes:g}-minute " if minutes else "")
+                         + f"time budget in {stopped} of {model['runs']} seed(s); results may improve without it")
+    return notes

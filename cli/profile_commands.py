@@ -149,10 +149,10 @@ def audience(text: str, k: int, segment: str | None, run_dir: Path | None, cache
              **connection: str | None) -> None:
     """The users whose profiles are closest to TEXT, e.g. "gifts for home cooks".
 
-    TEXT is profiled in the run's profile space as if a new user had searched it and done
-    nothing else (what `update` would store for that user); that profile's nearest stored
-    users (cosine, via the vector index) are the audience. A text that is a known search
-    query uses that query's state, which also knows the items the query led to.
+    TEXT is profiled in the run's profile space as a new user who viewed the items it
+    describes (titles holding all its words, and the few items nearest it by text) and,
+    where the shop has searches, searched it (what `update` would store for that user);
+    that profile's nearest stored users (cosine, via the vector index) are the audience.
     """
     from personagraph.pipeline.text_audience import TextAudience
 

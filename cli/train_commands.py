@@ -39,6 +39,11 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="fail: store nothing if any row is bad; skip: keep good rows, write bad ones to rejected.csv.")
 @timestamp_window_options
 @click.option("--no-sync", is_flag=True, help="Do not write the profiles to Neo4j (run folder only).")
+@click.option("--load", type=click.Choice(["auto", "bulk", "unwind"]), default="auto", show_default=True,
+              envvar="PERSONAGRAPH_LOAD",
+              help="How the run reaches Neo4j: auto bulk-imports (neo4j-admin, much faster) when the store is the "
+                   "managed local server with an empty database and no other client, and syncs in UNWIND "
+                   "batches otherwise; bulk insists on the import, unwind never imports [env PERSONAGRAPH_LOAD].")
 @WAIT_OPTION
 @PSEUDONYMISE_OPTION
 @KEEP_QUERY_PII_OPTION
@@ -48,7 +53,7 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int,
           max_minutes: float | None, seed: int, encoder_model: str | None,
           batch_size: int, cache_dir: Path | None, on_error: str, not_before: str | None, not_after: str | None,
-          no_sync: bool, wait: float, pseudonymise: bool, keep_query_pii: bool, as_json: bool, quiet: bool,
+          no_sync: bool, load: str, wait: float, pseudonymise: bool, keep_query_pii: bool, as_json: bool, quiet: bool,
           uri: str | None, user: str | None, password: str | None, database: str | None) -> None:
     """Train profiles from the shop logs in DATA_DIR and store them in Neo4j.
 
@@ -64,9 +69,15 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
 
     The run is built beside --out and replaces an existing run there only when it is complete
     (then it is synced), so a train that fails leaves the previous run as it was.
+
+    Under torchrun (`torchrun --nproc-per-node N -m personagraph.cli train ...`) N processes
+    share each training step; rank 0 writes the run folder, syncs and prints (docs/SCALING.md).
     """
+    from personagraph.gnn.distributed_training import DistributedTraining
     from personagraph.gnn.train_config import TrainConfig
     from personagraph.pipeline.train_pipeline import TrainOptions, run_training
+
+    processes = DistributedTraining.from_environment()
 
     options = TrainOptions(
         data_dir=data_dir,
@@ -77,14 +88,29 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
         cache_dir=cache_dir,
         on_error=on_error,
         timestamp_window=timestamp_window(not_before, not_after),
-        progress=not quiet,
+        progress=not quiet and processes.is_main,
         wait=wait,
         privacy=shop_privacy(pseudonymise, keep_query_pii),
+        processes=processes,
+        load=load,
     )
-    open_store = None if no_sync else (lambda: open_profile_store(uri, user, password, database))
+    open_store = None if no_sync or not processes.is_main else (
+        lambda: open_profile_store(uri, user, password, database))
     if open_store is not None:
         open_store().close()  # fail on an unreachable server before hours of work, not after
-    summary = run_training(options, open_store, log=lambda line: click.echo(line, err=True))
+        from personagraph.pipeline.train_pipeline import load_refusal
+        from personagraph.store.bulk_import import managed_target
+        from personagraph.store.connection_settings import ConnectionSettings
+
+        options.managed_server = managed_target(ConnectionSettings.resolve(uri=uri, database=database))
+        load_refusal(options)  # --load bulk into a store that cannot take it fails now, not after training
+    processes.start()
+    try:
+        summary = run_training(options, open_store, log=lambda line: click.echo(line, err=True))
+    finally:
+        processes.stop()
+    if not processes.is_main:
+        return  # rank 0 reports the run
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
@@ -102,18 +128,31 @@ def describe_run(summary: dict[str, Any]) -> str:
         *(f"  {TableCount(**table)}" for table in summary.get("input", [])),
         "  " + ", ".join(f"{value:,} {name.replace('_', ' ')}" for name, value in counts.items()),
         f"  encoder {summary['encoder']['name']} (dim {summary['encoder']['dim']})",
+        f"  trained by {summary.get('training_processes', 1)} process"
+        + ("es (torch.distributed)" if summary.get("training_processes", 1) > 1 else ""),
         f"  best epoch {summary['best_epoch']}: validation "
         + ", ".join(f"{name} {value:.4f}" for name, value in sorted(validation.items())),
         f"  spectral part: {summary['spectral']['dim']} components, mix {summary['spectral']['mix']:g}"
         if summary["spectral"]["dim"] else "  spectral part: none (validation preferred the GNN alone)",
         "",
-        format_table([{"stage": name, "seconds": stats["seconds"], "peak RSS MB": stats["peak_rss_mb"]}
-                      for name, stats in summary["stages"].items()]),
+        format_table([{"stage": name, "seconds": stats["seconds"], "peak RSS MB": stats["peak_rss_mb"],
+                       "rate": _rate(stats)} for name, stats in summary["stages"].items()]),
         "",
         f"run folder: {summary['run_folder']}",
     ]
     if "synced" in summary:
-        lines.append("synced to Neo4j: " + ", ".join(f"{n} {c:,}" for n, c in summary["synced"].items()))
+        load = summary.get("load", {})
+        how = ("bulk import (neo4j-admin, into the empty managed database)" if load.get("path") == "bulk"
+               else f"UNWIND batches ({load['why_not_bulk']})" if load.get("why_not_bulk") else "UNWIND batches")
+        lines.append(f"synced to Neo4j by {how}: " + ", ".join(f"{n} {c:,}" for n, c in summary["synced"].items()))
     else:
         lines.append("not synced to Neo4j (--no-sync)")
     return "\n".join(lines)
+
+
+def _rate(stage: dict[str, Any]) -> str:
+    """``12,345 events/s`` (per epoch for training), or empty for a stage that counted no rows."""
+    if stage.get("rows_per_second") is None:
+        return ""
+    per_epoch = f" ({stage['epochs']} epochs)" if "epochs" in stage else ""
+    return f"{stage['rows_per_second']:,.0f} {stage['unit']}/s{per_epoch}"

@@ -10,6 +10,7 @@ _EXPORTS: dict[str, str] = {
     "Ranker": "ranker",
     "RankingData": "ranking_data",
     "evaluate_ranking": "ranking_metrics",
+    "evaluate_repeat_weights": "ranking_metrics",
     "evaluate_scorer": "ranking_metrics",
     "ndcg_at_k": "ranking_metrics",
     "recall_at_k": "ranking_metrics",

@@ -10,8 +10,16 @@ Three cases, chosen by the folder's ``dataset.json``:
 - ``given-split`` (e.g. Gowalla): the test pairs are fixed by ``test.parquet``; validation
   is a random fraction of each user's training items, so tuning never looks at the test.
 
-In both, the test input history is everything but the test targets, and rankings
-exclude the input history.
+In both, the test input history is everything but the test targets. Which of a user's
+input-history items a ranking may list is the *history rule* (``dataset.json``'s
+``history_rule``, default ``excluded``; ``both`` reports each):
+
+- ``excluded``: the items a user bought are never ranked (LightGCN's and most collaborative
+  filtering papers' rule);
+- ``included``: all items are ranked, history too (the rule of the text-aware sequential
+  papers on the Amazon splits); re-listing a history item is then each model's own decision,
+  a repeat weight chosen on validation under this rule (see
+  :meth:`~personagraph.evaluation.ranker.Ranker.choose_repeat_weight`).
 """
 from __future__ import annotations
 
@@ -34,6 +42,24 @@ LEAVE_ONE_OUT = "leave-one-out"
 GIVEN_SPLIT = "given-split"
 #: Share of each user's training items held out for validation on a given split.
 VALIDATION_FRACTION = 0.1
+HISTORY_EXCLUDED = "excluded"
+HISTORY_INCLUDED = "included"
+#: Every history rule, in report order; ``both`` (on the command line, in ``dataset.json``) means all.
+HISTORY_RULES: tuple[str, ...] = (HISTORY_EXCLUDED, HISTORY_INCLUDED)
+HISTORY_RULE_TEXT: dict[str, str] = {
+    HISTORY_EXCLUDED: "history excluded: items in a user's input history are never ranked",
+    HISTORY_INCLUDED: "history not excluded: all items ranked, history too, as in the text-aware sequential "
+                      "papers; each model lowers history items by a repeat weight it chose on validation",
+}
+
+
+def parse_history_rule(value: str) -> tuple[str, ...]:
+    """``excluded``, ``included`` or ``both`` as the rules to report, in :data:`HISTORY_RULES` order."""
+    if value == "both":
+        return HISTORY_RULES
+    if value not in HISTORY_RULES:
+        raise PersonaGraphError(f"unknown history rule {value!r}; use {', '.join(HISTORY_RULES)} or both")
+    return (value,)
 
 
 @dataclass
@@ -51,6 +77,11 @@ class EvaluationProtocol:
     history: ShopData
     test: Targets
     description: dict[str, Any]
+
+    @property
+    def history_rules(self) -> tuple[str, ...]:
+        """The rules to report unless told otherwise: ``dataset.json``'s ``history_rule`` (default excluded)."""
+        return parse_history_rule(self.description.get("history_rule", HISTORY_EXCLUDED))
 
     @classmethod
     def leave_one_out(cls, shop: ShopData, description: dict[str, Any] | None = None) -> "EvaluationProtocol":

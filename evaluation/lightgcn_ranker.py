@@ -29,6 +29,8 @@ from personagraph.evaluation.ranking_data import RankingData
 from personagraph.evaluation.ranking_metrics import Scorer, Targets, evaluate_scorer
 
 LAYERS_GRID: tuple[int, ...] = (1, 2, 3)
+#: How a training run that the wall-time budget ended is marked (``stopped``).
+TIME_BUDGET = "time budget"
 
 
 @dataclass
@@ -42,8 +44,9 @@ class LightGCNSettings:
     max_epochs: int = 300
     eval_every: int = 5
     patience: int = 3
-    #: Wall-time budget for all of this ranker's training (grid and refit), split evenly between them.
-    time_budget_s: float = 600.0
+    #: Wall-time budget per seed for all of this ranker's training (grid and refit), split evenly
+    #: between them; a run stops after the epoch that passes its share. ``None`` = no budget.
+    time_budget_s: float | None = 600.0
 
 
 class LightGCNRanker(Ranker):
@@ -58,7 +61,8 @@ class LightGCNRanker(Ranker):
         super().__init__(seed, batch_size)
         self.layers_grid = tuple(layers_grid)
         self.settings = settings or LightGCNSettings()
-        self.run_budget_s = self.settings.time_budget_s / (len(self.layers_grid) + 1)
+        budget = self.settings.time_budget_s
+        self.run_budget_s = budget / (len(self.layers_grid) + 1) if budget else float("inf")
         self.model: LightGCN | None = None
         self._adjacency: Tensor | None = None
 
@@ -68,6 +72,8 @@ class LightGCNRanker(Ranker):
             run = self._train(train, num_layers, self.settings.max_epochs, validation, progress)
             self.tuning.append({"num_layers": num_layers, "epochs": run["epochs"], "stopped": run["stopped"],
                                 "seconds": round(run["seconds"], 1)} | run["metrics"])
+            if run["stopped"] == TIME_BUDGET:
+                self.stopped_by_budget.append(f"num_layers={num_layers}")
             if run["metrics"][SELECTION_METRIC] > best:
                 best, best_model = run["metrics"][SELECTION_METRIC], self.model
                 self.chosen = {"num_layers": num_layers, "epochs": run["epochs"]}
@@ -80,6 +86,8 @@ class LightGCNRanker(Ranker):
     def refit(self, data: RankingData, progress: bool = False) -> None:
         run = self._train(data, self.chosen["num_layers"], self.chosen["epochs"], None, progress)
         self.chosen["refit_epochs"], self.chosen["refit_stopped"] = run["epochs"], run["stopped"]
+        if run["stopped"] == TIME_BUDGET:
+            self.stopped_by_budget.append("refit")
 
     def scorer(self, history: RankingData) -> Scorer:
         """Scores from the graph the model was last (re)fitted on, which ``history`` must be."""
@@ -141,7 +149,7 @@ class LightGCNRanker(Ranker):
                     stopped = "early stopping"
                     break
             if out_of_time:
-                stopped = "time budget"
+                stopped = TIME_BUDGET
                 break
         if best_state is not None:
             model.load_state_dict(best_state)

@@ -1,9 +1,12 @@
 """Full-ranking Recall@K and NDCG@K, the way LightGCN's evaluation computes them.
 
-Every item is ranked for every user, the user's history items are set to -inf (a
-recommender should not be credited for re-listing what the user already has), and
-the held-out items are looked up in the top K. Users are ranked in batches so the
-score matrix never exceeds ``batch_size x num_items``.
+Every item is ranked for every user and the held-out items are looked up in the top K.
+The user's history items are lowered by a *repeat weight*: 0 (the default) sets them to
+-inf, i.e. excludes them (a recommender should not be credited for re-listing what the
+user already has); under the rule of the text-aware sequential papers, which rank the
+history too, a model may keep some of their score (1 = as scored), a weight it chooses on
+validation. Users are ranked in batches so the score matrix never exceeds
+``batch_size x num_items``.
 
 Targets are either one item per user (a ``[num_users]`` tensor, -1 where the user
 has none) or a set per user (a CSR pair ``(indptr, indices)`` or a list of item
@@ -71,22 +74,57 @@ def dot_product_scorer(user_emb: Tensor, item_emb: Tensor) -> Scorer:
     return lambda users: user_emb[users] @ item_emb.T
 
 
+def lower_repeats(scores: Tensor, rows: Tensor, items: Tensor, repeat_weight: float,
+                  in_place: bool = False) -> Tensor:
+    """``scores`` with each ``(rows, items)`` history entry lowered by ``1 - repeat_weight`` times its
+    row's score range (max - min); weight 0 sets them to -inf (excluded), 1 leaves them as scored.
+
+    Relative to each row's range, so one weight means the same for any model's score scale.
+    ``in_place`` writes into ``scores`` (no copy of a possibly large batch).
+    """
+    if not 0.0 <= repeat_weight <= 1.0:
+        raise ValueError(f"repeat weight must lie in [0, 1], got {repeat_weight}")
+    if repeat_weight == 1.0 or rows.numel() == 0:
+        return scores
+    lowered = scores if in_place else scores.clone()
+    if repeat_weight == 0.0:
+        lowered[rows, items] = float("-inf")
+        return lowered
+    spread = scores.amax(dim=1) - scores.amin(dim=1)
+    lowered[rows, items] = scores[rows, items] - (1.0 - repeat_weight) * spread[rows]  # reads before writing
+    return lowered
+
+
+def top_k_for_repeat_weights(scorer: Scorer, history: tuple[Tensor, Tensor] | None, users: Tensor, k: int,
+                             repeat_weights: Sequence[float], batch_size: int = 1024) -> list[Tensor]:
+    """Per repeat weight, ``[len(users), k]``: each user's ``k`` best items, best first, ``history`` (CSR)
+    items lowered by that weight (:func:`lower_repeats`). Each batch is scored once for all weights;
+    ``k`` is cut to the number of items."""
+    ranked: list[list[Tensor]] = [[torch.empty(0, k, dtype=torch.long)] if users.numel() == 0 else []
+                                  for _ in repeat_weights]
+    for start in range(0, users.numel(), batch_size):
+        batch = users[start : start + batch_size]
+        scores = scorer(batch).float()
+        if history is not None:
+            sub_indptr, items = csr_rows(*history, batch)
+            rows = _row_ids(sub_indptr)
+        else:
+            rows = items = torch.zeros(0, dtype=torch.long)
+        for lists, weight in zip(ranked, repeat_weights):
+            lowered = lower_repeats(scores, rows, items, weight, in_place=len(repeat_weights) == 1)
+            lists.append(torch.topk(lowered, min(k, scores.shape[1]), dim=1).indices)
+    return [torch.cat(lists) for lists in ranked]
+
+
 def top_k_scored(scorer: Scorer, excluded: tuple[Tensor, Tensor] | None, users: Tensor, k: int,
-                 batch_size: int = 1024) -> Tensor:
-    """``[len(users), k]``: each user's ``k`` best-scored items, best first; ``excluded`` (CSR) items never.
+                 batch_size: int = 1024, repeat_weight: float = 0.0) -> Tensor:
+    """``[len(users), k]``: each user's ``k`` best-scored items, best first; ``excluded`` (CSR) items never
+    (or, with a ``repeat_weight`` above 0, lowered by it: :func:`lower_repeats`).
 
     Users are scored ``batch_size`` at a time, so scores never exceed ``batch_size x num_items``.
     ``k`` is cut to the number of items.
     """
-    ranked = [torch.empty(0, k, dtype=torch.long)] if users.numel() == 0 else []
-    for start in range(0, users.numel(), batch_size):
-        batch = users[start : start + batch_size]
-        scores = scorer(batch).float()
-        if excluded is not None:
-            sub_indptr, items = csr_rows(*excluded, batch)
-            scores[_row_ids(sub_indptr), items] = float("-inf")
-        ranked.append(torch.topk(scores, min(k, scores.shape[1]), dim=1).indices)
-    return torch.cat(ranked)
+    return top_k_for_repeat_weights(scorer, excluded, users, k, (repeat_weight,), batch_size)[0]
 
 
 def top_k_items(
@@ -135,24 +173,34 @@ def ndcg_at_k(ranked: Tensor, targets: Targets, k: int) -> Tensor:
 
 
 def evaluate_scorer(scorer: Scorer, excluded: tuple[Tensor, Tensor], targets: Targets, ks: Sequence[int],
-                    batch_size: int = 1024) -> dict[str, float]:
+                    batch_size: int = 1024, repeat_weight: float = 0.0) -> dict[str, float]:
     """Mean Recall@K / NDCG@K over the users that have at least one target.
 
-    ``excluded`` (a CSR pair over all users, which also gives their number) lists the items
-    never ranked for a user. Returns ``{"recall@10": ..., "ndcg@10": ..., ..., "num_users": n}``.
+    ``excluded`` (a CSR pair over all users, which also gives their number) lists each user's
+    history items: never ranked with ``repeat_weight`` 0, lowered by it otherwise
+    (:func:`lower_repeats`). Returns ``{"recall@10": ..., "ndcg@10": ..., ..., "num_users": n}``.
     """
-    num_users = excluded[0].numel() - 1
+    return evaluate_repeat_weights(scorer, excluded, targets, ks, (repeat_weight,), batch_size)[0]
+
+
+def evaluate_repeat_weights(scorer: Scorer, history: tuple[Tensor, Tensor], targets: Targets, ks: Sequence[int],
+                            repeat_weights: Sequence[float], batch_size: int = 1024) -> list[dict[str, float]]:
+    """:func:`evaluate_scorer` once per repeat weight, scoring every user only once."""
+    num_users = history[0].numel() - 1
     indptr, indices = as_csr(targets, num_users)
     users = torch.nonzero(indptr[1:] > indptr[:-1]).flatten()
-    metrics: dict[str, float] = {"num_users": float(users.numel())}
     if users.numel() == 0:
-        return metrics | {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
-    ranked = top_k_scored(scorer, excluded, users, max(ks), batch_size)
+        empty = {"num_users": 0.0} | {f"{name}@{k}": 0.0 for k in ks for name in ("recall", "ndcg")}
+        return [dict(empty) for _ in repeat_weights]
     user_targets = csr_rows(indptr, indices, users)
-    for k in ks:
-        metrics[f"recall@{k}"] = float(recall_at_k(ranked, user_targets, k).mean())
-        metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranked, user_targets, k).mean())
-    return metrics
+    results = []
+    for ranked in top_k_for_repeat_weights(scorer, history, users, max(ks), repeat_weights, batch_size):
+        metrics: dict[str, float] = {"num_users": float(users.numel())}
+        for k in ks:
+            metrics[f"recall@{k}"] = float(recall_at_k(ranked, user_targets, k).mean())
+            metrics[f"ndcg@{k}"] = float(ndcg_at_k(ranked, user_targets, k).mean())
+        results.append(metrics)
+    return results
 
 
 def evaluate_ranking(

@@ -5,6 +5,7 @@ _EXPORTS: dict[str, str] = {
     "Checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
+    "DistributedTraining": "distributed_training",
     "ProfileModel": "profile_model",
     "ProfileOutput": "profile_model",
     "UserPooling": "profile_model",

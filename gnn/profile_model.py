@@ -25,7 +25,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter, softmax
 
 from personagraph.gnn.spectral_filter import SpectralFilter
-from personagraph.gnn.train_config import USER_DEGREE_EXPONENT
+from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, USER_DEGREE_EXPONENT
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.shop.schema import IN_CATEGORY, LEADS_TO, shop_schema
 
@@ -83,7 +83,8 @@ class ProfileModel(nn.Module):
             (``0`` turns ID vectors off); later item indices are cold-start items.
         dropout: dropout on item inputs while training.
         spectral_items, spectral_dim: shape of the spectral filter's basis (``0`` = none).
-        user_degree_exponent: the spectral filter's ``degree_exponent``.
+        user_degree_exponent, item_degree_exponent, spectral_power: the spectral filter's shape
+            (its ``degree_exponent``, ``item_degree_exponent`` and ``power``).
         num_edge_types: user edge types the model learns an attention weight for (``None``: those
             of the shop schema in use); a checkpoint keeps the number it was trained with.
     """
@@ -99,6 +100,8 @@ class ProfileModel(nn.Module):
         spectral_dim: int = 0,
         user_degree_exponent: float = USER_DEGREE_EXPONENT,
         num_edge_types: int | None = None,
+        item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
+        spectral_power: float = SPECTRAL_POWER,
     ) -> None:
         super().__init__()
         num_edge_types = len(shop_schema().user_edge_types) if num_edge_types is None else num_edge_types
@@ -107,6 +110,7 @@ class ProfileModel(nn.Module):
             "num_known_items": num_known_items, "dropout": dropout,
             "spectral_items": spectral_items, "spectral_dim": spectral_dim,
             "user_degree_exponent": float(user_degree_exponent), "num_edge_types": num_edge_types,
+            "item_degree_exponent": float(item_degree_exponent), "spectral_power": float(spectral_power),
         }
         self.dim = dim
         self.num_known_items = num_known_items
@@ -129,19 +133,22 @@ class ProfileModel(nn.Module):
         self.user_out = nn.Linear(dim, dim)
         nn.init.zeros_(self.user_out.weight)
         nn.init.zeros_(self.user_out.bias)
-        self.spectral = SpectralFilter(spectral_items, spectral_dim, user_degree_exponent) if spectral_dim else None
+        self.spectral = (SpectralFilter(spectral_items, spectral_dim, user_degree_exponent, item_degree_exponent,
+                                        spectral_power) if spectral_dim else None)
         self.register_buffer("spectral_mix", torch.zeros(()))
         self.register_buffer("spectral_bound", torch.ones(()))
 
     @classmethod
     def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool | None = None,
                    dropout: float = 0.1, spectral_dim: int = 0, seed: int = 0,
-                   user_degree_exponent: float = USER_DEGREE_EXPONENT) -> "ProfileModel":
+                   user_degree_exponent: float = USER_DEGREE_EXPONENT,
+                   item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
+                   spectral_power: float = SPECTRAL_POWER) -> "ProfileModel":
         """A model sized for a training graph: its text widths and its items as the known ones.
 
         ``use_item_ids=None`` learns item ID vectors only when items have no text.
-        ``spectral_dim > 0`` fits a spectral filter of that many components to the graph
-        (its mix starts at 0: training sees the GNN part only).
+        ``spectral_dim > 0`` fits a spectral filter of that many components and that shape to the
+        graph (its mix starts at 0: training sees the GNN part only).
         """
         item_text_dim = _text_dim(data, "item")
         if use_item_ids is None:
@@ -153,10 +160,13 @@ class ProfileModel(nn.Module):
             num_known_items=int(data["item"].num_nodes) if use_item_ids else 0,
             dropout=dropout,
             user_degree_exponent=user_degree_exponent,
+            item_degree_exponent=item_degree_exponent,
+            spectral_power=spectral_power,
         )
         if spectral_dim:
             spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
-                                          spectral_dim, seed, user_degree_exponent)
+                                          spectral_dim, seed, user_degree_exponent, item_degree_exponent,
+                                          spectral_power)
             model.set_spectral(spectral, 0.0)
             if spectral is not None and model.item_id is not None:
                 model._start_ids_from(spectral)
@@ -176,7 +186,7 @@ class ProfileModel(nn.Module):
         self.item_id.weight[: start.shape[0], width:] *= 0.1
 
     def refit_spectral(self, data: HeteroData, seed: int = 0) -> None:
-        """Fit the spectral filter again on ``data``'s interactions, keeping its width and mix.
+        """Fit the spectral filter again on ``data``'s interactions, keeping its width, shape and mix.
 
         The filter is a property of the graph, not a learned weight: once its width and mix
         are chosen on validation, it is refitted to all the history the profiles are computed
@@ -185,7 +195,8 @@ class ProfileModel(nn.Module):
         if self.spectral is None:
             return
         spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
-                                      self.spectral.k, seed, self.spectral.degree_exponent)
+                                      self.spectral.k, seed, self.spectral.degree_exponent,
+                                      self.spectral.item_degree_exponent, self.spectral.power)
         self.set_spectral(spectral, float(self.spectral_mix))
 
     @property
@@ -205,7 +216,7 @@ class ProfileModel(nn.Module):
         self.hparams["spectral_items"] = int(spectral.basis.shape[0]) if spectral is not None else 0
         self.hparams["spectral_dim"] = spectral.k if spectral is not None else 0
         if spectral is not None:
-            self.hparams["user_degree_exponent"] = spectral.degree_exponent
+            self.hparams |= spectral.shape
 
     def forward(self, data: HeteroData, interactions: UserInteractions | None = None) -> ProfileOutput:
         """All of ``data``'s states and vectors; users are pooled from ``interactions`` (default: ``data``'s).
@@ -340,11 +351,19 @@ class ProfileModel(nn.Module):
 
 
 def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor) -> Tensor:
-    """Per item, the mean over its users of their mean item vector (item -> user -> item, two mean hops)."""
-    rows = interactions.is_item()
-    user, item = interactions.user[rows], interactions.node[rows]
-    user_mean = scatter(item_hidden[item], user, dim=0, dim_size=interactions.num_users, reduce="mean")
-    return scatter(user_mean[user], item, dim=0, dim_size=item_hidden.shape[0], reduce="mean")
+    """Per item, the mean over its users of their mean item vector (item -> user -> item, two mean hops).
+
+    Two sparse products with averaging operators built once per edge table (training reuses them
+    for every step of an epoch), so no ``[num_edges, dim]`` array is built, forward or backward.
+    """
+    def build() -> tuple[Tensor, Tensor]:
+        rows = interactions.is_item()
+        user, item = interactions.user[rows], interactions.node[rows]
+        return (mean_operator(user, item, interactions.num_users, item_hidden.shape[0]),
+                mean_operator(item, user, item_hidden.shape[0], interactions.num_users))
+
+    items_to_users, users_to_items = interactions.memo(("co_occurrence", item_hidden.shape[0]), build)
+    return torch.sparse.mm(users_to_items, torch.sparse.mm(items_to_users, item_hidden))
 
 
 def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> tuple[Tensor, Tensor]:
@@ -353,16 +372,27 @@ def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> 
     Consecutive item edges of a user (by ``last_ts``, strictly increasing, different
     items) are the transitions; shops without timestamps have none and get zeros.
     """
-    rows = torch.nonzero(interactions.is_item()).flatten()
-    rows = rows[torch.argsort(interactions.last_ts[rows], stable=True)]
-    rows = rows[torch.argsort(interactions.user[rows], stable=True)]
-    user, item, ts = interactions.user[rows], interactions.node[rows], interactions.last_ts[rows]
-    step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1]) & (item[1:] != item[:-1])
-    before, after = item[:-1][step], item[1:][step]
     num_items = item_hidden.shape[0]
-    previous = scatter(item_hidden[before], after, dim=0, dim_size=num_items, reduce="mean")
-    following = scatter(item_hidden[after], before, dim=0, dim_size=num_items, reduce="mean")
-    return previous, following
+
+    def build() -> tuple[Tensor, Tensor]:
+        rows = torch.nonzero(interactions.is_item()).flatten()
+        rows = rows[torch.argsort(interactions.last_ts[rows], stable=True)]
+        rows = rows[torch.argsort(interactions.user[rows], stable=True)]
+        user, item, ts = interactions.user[rows], interactions.node[rows], interactions.last_ts[rows]
+        step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1]) & (item[1:] != item[:-1])
+        before, after = item[:-1][step], item[1:][step]
+        return mean_operator(after, before, num_items, num_items), mean_operator(before, after, num_items, num_items)
+
+    from_previous, from_following = interactions.memo(("transitions", num_items), build)
+    return torch.sparse.mm(from_previous, item_hidden), torch.sparse.mm(from_following, item_hidden)
+
+
+def mean_operator(rows: Tensor, columns: Tensor, num_rows: int, num_columns: int) -> Tensor:
+    """Sparse ``[num_rows, num_columns]`` whose product with ``x`` averages, per row ``r``, ``x[c]`` over
+    the pairs ``(r, c)`` (repeated pairs count again; rows without pairs give zeros), as a mean scatter."""
+    count = torch.bincount(rows, minlength=num_rows).clamp(min=1).float()
+    return torch.sparse_coo_tensor(torch.stack([rows, columns]), count[rows].reciprocal(), (num_rows, num_columns),
+                                   check_invariants=False).coalesce()
 
 
 def recency(interactions: UserInteractions) -> tuple[Tensor, Tensor]:

@@ -14,8 +14,8 @@ import copy
 import torch
 
 from personagraph.gnn.profile_model import ProfileModel
-from personagraph.gnn.profile_trainer import train_profile_model
-from personagraph.evaluation.ranker import Ranker, Scorer
+from personagraph.gnn.profile_trainer import TrainResult, train_profile_model
+from personagraph.evaluation.ranker import SELECTION_METRIC, Ranker, Scorer
 from personagraph.evaluation.ranking_data import RankingData
 from personagraph.evaluation.ranking_metrics import Targets, as_csr, dot_product_scorer
 from personagraph.gnn.train_config import TrainConfig
@@ -33,6 +33,15 @@ def one_target_per_user(targets: Targets, num_users: int) -> torch.Tensor:
     return one
 
 
+def stopped_by_budget(result: TrainResult, config: TrainConfig) -> bool:
+    """Whether training ended on ``config.max_minutes``: fewer epochs than allowed while early
+    stopping had not yet seen ``patience`` evaluations without gain after the best epoch."""
+    if not config.max_minutes or len(result.history) >= config.epochs:
+        return False
+    stale = sum(1 for record in result.history if record["epoch"] > result.best_epoch and SELECTION_METRIC in record)
+    return stale < config.patience
+
+
 class ProfileModelRanker(Ranker):
     """The heterogeneous profile GNN; its tuning is the trainer's early stopping and spectral choice."""
 
@@ -47,13 +56,17 @@ class ProfileModelRanker(Ranker):
 
     def fit(self, train: RankingData, validation: Targets, progress: bool = False) -> None:
         result = train_profile_model(train.graph, one_target_per_user(validation, train.num_users), self.config,
-                                     progress)
+                                     progress, spectral_targets=validation)
         self.model = result.model
         self._validation = result.best_metrics
+        self.stopped_by_budget = ["training"] if stopped_by_budget(result, self.config) else []
         seconds = sum(record["seconds"] for record in result.history)
         spectral = self.model.spectral
         self.chosen = {"best_epoch": result.best_epoch, "spectral_dim": spectral.k if spectral is not None else 0,
-                       "spectral_mix": round(float(self.model.spectral_mix), 4)}
+                       "spectral_mix": round(float(self.model.spectral_mix), 4),
+                       **(spectral.shape if spectral is not None else {}),
+                       **{name: round(value, 4) for name, value in (result.spectral_tuning or [{}])[-1].items()
+                          if name in ("filter_alone", "gain_over_filter")}}
         self.tuning = [{"epochs_run": len(result.history), "best_epoch": result.best_epoch,
                         "seconds": round(seconds, 1)} | result.best_metrics, *result.spectral_tuning]
 
@@ -62,6 +75,13 @@ class ProfileModelRanker(Ranker):
 
     def scorer(self, history: RankingData) -> Scorer:
         return dot_product_scorer(*self.vectors(history))
+
+    def validation_scorer(self, train: RankingData) -> Scorer:
+        """The trained model on the training graph as is: its spectral part was fitted there and
+        cut to the chosen width, which a refit of that width would only approximate."""
+        with torch.no_grad():
+            output = self.model(train.graph)
+        return dot_product_scorer(output.user_vectors, output.item_vectors)
 
     def vectors(self, history: RankingData) -> tuple[torch.Tensor, torch.Tensor]:
         """User and item vectors for ``history``, as `personagraph train` makes them after tuning:

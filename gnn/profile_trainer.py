@@ -13,12 +13,13 @@ interactions are sorted by user), the number of steps is capped
 catalogues rank against sampled negatives, and early stopping scores a bounded sample of
 validation users.
 
-After training, the spectral filter's width and mix are chosen on the validation targets
-(a mix of 0 drops the filter), so the kept model is the one that ranks them best.
+After training, the spectral filter's width and shape, then its mix, are chosen on the validation
+targets (a mix of 0 drops the filter), so the kept model is the one that ranks them best.
 """
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -30,9 +31,13 @@ from torch_geometric.utils import scatter
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
+from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.profile_model import ProfileModel
-from personagraph.evaluation.ranking_metrics import as_csr, csr_rows, evaluate_ranking
-from personagraph.gnn.train_config import TrainConfig
+from personagraph.evaluation.ranking_metrics import Targets, as_csr, csr_rows, evaluate_ranking
+from personagraph.gnn.spectral_filter import SpectralFilter
+from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXPONENTS, SPECTRAL_POWER,
+                                           SPECTRAL_POWERS, USER_DEGREE_EXPONENT, USER_DEGREE_EXPONENTS,
+                                           TrainConfig)
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.shop.schema import shop_schema
 
@@ -43,6 +48,8 @@ SPECTRAL_MIXES = (0.0, 0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 1.0)
 #: many, and more while a setting scores at most SPECTRAL_SELECTION_SCORES (user, item) pairs.
 SPECTRAL_SELECTION_USERS = 3000
 SPECTRAL_SELECTION_SCORES = 120_000_000
+#: The settings of the spectral filter searched together (see :func:`_choose_spectral`), in order.
+SPECTRAL_SEARCH_GROUPS = (("spectral_dim", "spectral_power"), ("user_degree_exponent",), ("item_degree_exponent",))
 
 
 @dataclass
@@ -57,9 +64,20 @@ class TrainResult:
 
 
 def train_profile_model(
-    train_graph: HeteroData, val_targets: Tensor, config: TrainConfig, progress: bool = True
+    train_graph: HeteroData, val_targets: Tensor, config: TrainConfig, progress: bool = True,
+    processes: DistributedTraining | None = None, spectral_targets: Targets | None = None,
 ) -> TrainResult:
-    """Train on ``train_graph``, early-stop on Recall@20 of ``val_targets`` (item per user, -1 = none)."""
+    """Train on ``train_graph``, early-stop on Recall@20 of ``val_targets`` (item per user, -1 = none).
+
+    The spectral filter is chosen on ``spectral_targets`` (default ``val_targets``): all of each
+    user's validation items where there are several, since one per user picked by position is
+    not a fair sample of them (on a given split the first held-out item is the lowest index).
+
+    Under torchrun (``processes``) each step's users are split between the processes and the
+    main one validates, decides when to stop and chooses the spectral part; the other
+    processes return the trained weights without that choice (they write nothing).
+    """
+    processes = processes or DistributedTraining()
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     interactions = UserInteractions.from_graph(train_graph)
@@ -70,19 +88,21 @@ def train_profile_model(
             f"check the event log or TrainConfig.target_weights ({config.target_weights})"
         )
     model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids, config.dropout,
-                                    config.spectral_dim, config.seed, config.user_degree_exponent)
+                                    config.spectral_dim, config.seed, **_starting_shape(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    step = processes.wrap(_RankingStep(model, config.temperature))
     validation = _ValidationSample(interactions, val_targets, config)
     result = TrainResult(model=model)
     best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
     deadline = time.perf_counter() + 60.0 * config.max_minutes if config.max_minutes else float("inf")
-    bar = tqdm(range(1, config.epochs + 1), desc="training profiles", unit="epoch", disable=not progress)
+    bar = tqdm(range(1, config.epochs + 1), desc="training profiles", unit="epoch",
+               disable=not (progress and processes.is_main))
     for epoch in bar:
         started = time.perf_counter()
-        loss = _train_epoch(model, optimizer, train_graph, interactions, candidates, config, generator)
+        loss = _train_epoch(step, optimizer, train_graph, interactions, candidates, config, generator, processes)
         record = {"epoch": float(epoch), "loss": loss}
         if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record |= validation.evaluate(model, train_graph)
+            record |= processes.from_main(lambda: validation.evaluate(model, train_graph))
             if record[SELECTION_METRIC] > best_score:
                 best_state, best_score, stale = copy.deepcopy(model.state_dict()), record[SELECTION_METRIC], 0
                 result.best_epoch, result.best_metrics = epoch, {k: v for k, v in record.items() if "@" in k}
@@ -91,13 +111,14 @@ def train_profile_model(
         record["seconds"] = time.perf_counter() - started
         result.history.append(record)
         bar.set_postfix(loss=f"{loss:.3f}", r20=f"{record.get(SELECTION_METRIC, float('nan')):.4f}")
-        if stale >= config.patience or time.perf_counter() > deadline:
+        if processes.from_main(lambda: stale >= config.patience or time.perf_counter() > deadline):
             break
     model.load_state_dict(best_state)
     model.eval()
-    if model.spectral is not None:
-        result.spectral_tuning = _choose_spectral(model, train_graph, interactions.item_history(), val_targets,
-                                                  generator)
+    if model.spectral is not None and processes.is_main:
+        result.spectral_tuning = _choose_spectral(
+            model, train_graph, interactions.item_history(),
+            val_targets if spectral_targets is None else spectral_targets, generator, config)
         result.best_metrics = validation.evaluate(model, train_graph)
     return result
 
@@ -137,16 +158,22 @@ class _TargetCandidates:
 
 
 def _train_epoch(
-    model: ProfileModel,
+    step: nn.Module,
     optimizer: torch.optim.Optimizer,
     graph: HeteroData,
     interactions: UserInteractions,
     candidates: _TargetCandidates,
     config: TrainConfig,
     generator: torch.Generator,
+    processes: DistributedTraining,
 ) -> float:
-    """One pass with one target per user; returns the mean loss."""
-    model.train()
+    """One pass with one target per user; returns the mean loss.
+
+    ``step`` is a :class:`_RankingStep` (DDP-wrapped under torchrun). Every process draws the
+    same targets, batches and negatives (same seed) and computes the loss of its share of
+    each batch.
+    """
+    step.train()
     picked = candidates.draw(generator)
     num_users = interactions.num_users
     target_item = torch.full((num_users,), -1, dtype=torch.long)
@@ -181,24 +208,42 @@ def _train_epoch(
     total_loss, total_weight = 0.0, 0.0
     for start in range(0, users.numel(), batch_size):
         batch = users[start : start + batch_size]
-        batch_context = contexts.rows_of(batch, context_indptr)
-        item_states = model.item_states(graph, propagation)
-        pooling = model.pool(batch_context, item_states, model.query_states(graph, item_states))
-        batch_excluded = excluded.rows_of(batch, excluded_indptr)
         negatives = (None if num_items <= config.full_softmax_items
                      else torch.randperm(num_items, generator=generator)[: config.sampled_negatives])
-        losses = softmax_ranking_loss(
-            nn.functional.normalize(pooling.state, dim=-1), nn.functional.normalize(item_states, dim=-1),
-            target_item[batch], (batch_excluded.user, batch_excluded.node), config.temperature, negatives,
-        )
-        weight = target_weight[batch]
-        loss = (losses * weight).sum() / weight.sum()
+        # Each process's loss is its share's weighted sum over the batch's weight / processes:
+        # DDP averages the gradients, so they are those of the whole batch's weighted mean.
+        share, weight = processes.shard(batch), float(target_weight[batch].sum())
+        loss = step(graph, propagation, contexts.rows_of(share, context_indptr),
+                    excluded.rows_of(share, excluded_indptr), target_item[share], target_weight[share],
+                    negatives, weight / processes.world_size)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        total_loss += loss.item() * float(weight.sum())
-        total_weight += float(weight.sum())
-    return total_loss / max(total_weight, 1e-12)
+        total_loss += loss.item() * weight / processes.world_size
+        total_weight += weight
+    return processes.sum(total_loss) / max(total_weight, 1e-12)
+
+
+class _RankingStep(nn.Module):
+    """One training step's loss as a module: DistributedDataParallel syncs gradients only through ``forward``."""
+
+    def __init__(self, model: ProfileModel, temperature: float) -> None:
+        super().__init__()
+        self.model = model
+        self.temperature = temperature
+
+    def forward(self, graph: HeteroData, propagation: UserInteractions, context: UserInteractions,
+                excluded: UserInteractions, targets: Tensor, weights: Tensor, negatives: Tensor | None,
+                divisor: float) -> Tensor:
+        """``Σ loss·weight / divisor`` over the users of ``context`` (renumbered from 0, like ``excluded``)."""
+        model = self.model
+        item_states = model.item_states(graph, propagation)
+        pooling = model.pool(context, item_states, model.query_states(graph, item_states))
+        losses = softmax_ranking_loss(
+            nn.functional.normalize(pooling.state, dim=-1), nn.functional.normalize(item_states, dim=-1),
+            targets, (excluded.user, excluded.node), self.temperature, negatives,
+        )
+        return (losses * weights).sum() / divisor
 
 
 def epoch_batch_size(num_users: int, config: TrainConfig) -> int:
@@ -269,13 +314,40 @@ class _ValidationSample:
         return metrics
 
 
-@torch.no_grad()
-def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, targets: Tensor,
-                     generator: torch.Generator) -> list[dict[str, float]]:
-    """Set the spectral width and mix that rank validation targets best; returns every setting tried.
+def _starting_shape(config: TrainConfig) -> dict[str, float]:
+    """The spectral filter's shape while training: the config's, or the defaults where it is to be chosen."""
+    return {"user_degree_exponent": _or(config.user_degree_exponent, USER_DEGREE_EXPONENT),
+            "item_degree_exponent": _or(config.item_degree_exponent, ITEM_DEGREE_EXPONENT),
+            "spectral_power": _or(config.spectral_power, SPECTRAL_POWER)}
 
-    Widths are prefixes of the fitted basis (a quarter, half, all of it). The GNN part is
-    computed once; each setting only re-weights the two parts.
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def spectral_grid(config: TrainConfig, k: int) -> dict[str, tuple[float, ...]]:
+    """What the spectral choice tries per setting: a fixed config value, or the setting's grid."""
+    def grid(value: float | None, choices: tuple[float, ...]) -> tuple[float, ...]:
+        return choices if value is None else (float(value),)
+
+    return {"spectral_dim": tuple(sorted({max(k // 4, 1), max(k // 2, 1), k})),
+            "user_degree_exponent": grid(config.user_degree_exponent, USER_DEGREE_EXPONENTS),
+            "item_degree_exponent": grid(config.item_degree_exponent, ITEM_DEGREE_EXPONENTS),
+            "spectral_power": grid(config.spectral_power, SPECTRAL_POWERS)}
+
+
+@torch.no_grad()
+def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, targets: Targets,
+                     generator: torch.Generator, config: TrainConfig) -> list[dict[str, float]]:
+    """Set the spectral filter's width and shape, then its mix, that rank validation targets best.
+
+    Returns every setting tried. The shape is searched on the filter alone (mix 1) over
+    :func:`spectral_grid`, one group of settings at a time: width and power together (how far the
+    filter reaches into the spectrum and how smoothly: they trade off), then the user, then the
+    item degree exponent, passes repeated until none improves; the mix with the GNN is then chosen
+    for that shape. The last entry reports the filter alone against the chosen mix, so the GNN's
+    validation gain over the training-free filter is on record. The GNN part and the users'
+    pooling are computed once; each setting only re-weights columns.
     """
     spectral = model.spectral
     num_users = int(graph["user"].num_nodes)
@@ -289,21 +361,46 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     item_states = model.item_states(graph, interactions)
     subset_rows = interactions.rows_of(users, interactions.indptr())  # only the chosen users are pooled
     pooling = model.pool(subset_rows, item_states, model.query_states(graph, item_states))
-    gnn_users, full_spectral_users = model.user_parts(subset_rows, pooling)
+    gnn_users = nn.functional.normalize(pooling.state, dim=-1)
     gnn_items = nn.functional.normalize(item_states, dim=-1)
-    widths = sorted({max(spectral.k // 4, 1), max(spectral.k // 2, 1), spectral.k})
-    tried, best = [], (-1.0, 0.0, spectral.k)
-    for width in widths:
-        spectral_users = nn.functional.normalize(full_spectral_users[:, :width], dim=-1)
-        spectral_items = spectral.truncated(width).item_part(gnn_items.shape[0])
-        for mix in SPECTRAL_MIXES if width == widths[-1] else SPECTRAL_MIXES[1:]:
-            model.spectral_mix.fill_(mix)
-            metrics = evaluate_ranking(model.mix_parts(gnn_users, spectral_users),
-                                       model.mix_parts(gnn_items, spectral_items),
-                                       history_csr, user_targets, ks=(20,))
-            tried.append({"spectral_dim": float(width), "mix": mix, SELECTION_METRIC: metrics[SELECTION_METRIC]})
-            if metrics[SELECTION_METRIC] > best[0]:
-                best = (metrics[SELECTION_METRIC], mix, width)
-    _, mix, width = best
-    model.set_spectral(spectral.truncated(width) if mix > 0 else None, mix)
+    num_items = gnn_items.shape[0]
+
+    def parts(shape: dict[str, float]) -> tuple[SpectralFilter, Tensor, Tensor]:
+        candidate = spectral.reshaped(int(shape["spectral_dim"]), shape["user_degree_exponent"],
+                                      shape["item_degree_exponent"], shape["spectral_power"])
+        return candidate, candidate.user_part(subset_rows, pooling.attention), candidate.item_part(num_items)
+
+    def score(user_rows: Tensor, item_rows: Tensor) -> float:
+        return evaluate_ranking(user_rows, item_rows, history_csr, user_targets, ks=(20,))[SELECTION_METRIC]
+
+    grid = spectral_grid(config, spectral.k)
+    shape = {"spectral_dim": float(spectral.k), **spectral.shape}
+    shape = {name: value if value in grid[name] else grid[name][0] for name, value in shape.items()}
+    scores: dict[tuple[float, ...], float] = {}
+    tried: list[dict[str, float]] = []
+    improved = True
+    while improved:
+        improved = False
+        for group in SPECTRAL_SEARCH_GROUPS:
+            for choice in itertools.product(*(grid[name] for name in group)):
+                candidate_shape = shape | {name: float(value) for name, value in zip(group, choice)}
+                key = tuple(candidate_shape.values())
+                if key in scores:
+                    continue
+                _, spectral_users, spectral_items = parts(candidate_shape)
+                scores[key] = score(spectral_users, spectral_items)
+                tried.append(candidate_shape | {"mix": 1.0, SELECTION_METRIC: scores[key]})
+                if scores[key] > scores.get(tuple(shape.values()), -1.0):
+                    shape, improved = candidate_shape, True
+    alone = scores[tuple(shape.values())]
+    chosen, spectral_users, spectral_items = parts(shape)
+    best_mix, best = 1.0, alone
+    for mix in SPECTRAL_MIXES[:-1]:
+        model.spectral_mix.fill_(mix)
+        metric = score(model.mix_parts(gnn_users, spectral_users), model.mix_parts(gnn_items, spectral_items))
+        tried.append(shape | {"mix": mix, SELECTION_METRIC: metric})
+        if metric > best:
+            best_mix, best = mix, metric
+    model.set_spectral(chosen if best_mix > 0 else None, best_mix)
+    tried.append(shape | {"mix": best_mix, SELECTION_METRIC: best, "filter_alone": alone, "gain_over_filter": best - alone})
     return tried

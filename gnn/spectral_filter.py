@@ -1,15 +1,18 @@
 """A training-free low-pass filter of the user–item graph: the structural part of a profile.
 
-The top-k right singular vectors ``V`` of the degree-normalised interaction matrix
-``D_U^-1/2 R D_I^-1/2`` are the smoothest item signals on the graph. Projecting a user's
-items onto them and back is the "ideal low-pass filter" of GF-CF (Shen et al., CIKM 2021),
-which on ID-only data such as Gowalla ranks about as well as a LightGCN trained for
-hundreds of epochs. In embedding form it is a k-wide user part (the attention-weighted
-sum of the user's items' rows of ``D_I^-a V``) and a k-wide item part (``D_I^1/2 V``), so
-it sits beside the GNN's vectors in one dot product. GF-CF has ``a = 1/2``; the filter's
-``degree_exponent`` (``TrainConfig.user_degree_exponent``, saved with the model) sets it. It is
-fitted once, from the training graph; users are pooled with the model's weights, so new users
-and new events need no refit. Items that arrive later have no row: they rely on the GNN.
+The top-k right singular vectors ``V`` (singular values ``σ``) of the degree-normalised
+interaction matrix ``D_U^-1/2 R D_I^-1/2`` are the smoothest item signals on the graph; ``σ²``
+are the eigenvalues of the normalised item–item graph ``P = V Σ² V^T``. Graph-filter
+recommenders (GF-CF, BSPM, ChebyCF) score a user's items through a function ``h`` of that
+spectrum plus degree normalisations; in embedding form that is a k-wide user part (the
+attention-weighted sum of the user's items' rows of ``D_I^-a V``) and a k-wide item part
+(``D_I^b V diag(h(σ))``), so it sits beside the GNN's vectors in one dot product. The shape
+(``a``, ``b``, and ``h(σ) = σ^(2p)``: ``p = 0`` is GF-CF's ideal low-pass filter, ``p = 1`` its
+linear filter ``P`` truncated to k components) is not one recipe for every shop: the trainer
+chooses it, and the width k, on validation. Only the item part carries ``h`` and ``b``, so a
+user's part stays a sum over their edges and new users and new events need no refit. The
+filter is fitted once, from the training graph; items that arrive later have no row: they
+rely on the GNN.
 """
 from __future__ import annotations
 
@@ -19,13 +22,15 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from personagraph.gnn.train_config import USER_DEGREE_EXPONENT
+from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, USER_DEGREE_EXPONENT
 from personagraph.gnn.user_interactions import UserInteractions
+
 #: Matrices with at most this many cells are decomposed densely (exact, and any k works).
 DENSE_SVD_CELLS = 4_000_000
-#: Above that, the right singular vectors are eigenvectors of the item Gram matrix ``R^T R``
-#: (its non-zeros are the co-occurring item pairs, so it grows with the log, not with users x
-#: items): an exact dense eigen-solver up to this many items, a randomised one beyond.
+#: Above that, the singular vectors come from the smaller Gram matrix: the users' ``R R^T``
+#: (exact, all components, for shops with few users) or the items' ``R^T R`` (its non-zeros are
+#: the co-occurring item pairs, so it grows with the log, not with users x items). Up to this
+#: size an exact dense eigen-solver, beyond it (items only) a randomised one.
 DENSE_GRAM_ITEMS = 8192
 #: The randomised eigen-solver's extra columns and power iterations (Halko et al., 2011).
 RANDOMISED_OVERSAMPLING = 64
@@ -33,20 +38,29 @@ RANDOMISED_POWER_ITERATIONS = 4
 
 
 class SpectralFilter(nn.Module):
-    """``basis``: ``[num_items, k]`` singular vectors; ``degree``: each item's training interactions.
+    """``basis``: ``[num_items, k]`` singular vectors; ``values``: their singular values (largest first);
+    ``degree``: each item's training interactions.
 
-    ``degree_exponent`` is ``a`` above: a user's part weighs each of their items by ``degree ** -a``.
+    The shape: ``degree_exponent`` is ``a`` above (a user's part weighs each of their items by
+    ``degree ** -a``), ``item_degree_exponent`` is ``b`` and ``power`` is ``p``. Checkpoints from
+    before the values were kept load with ``values`` = 1, which with their ``p = 0`` is the filter
+    they always had.
     """
 
-    def __init__(self, num_items: int, k: int, degree_exponent: float = USER_DEGREE_EXPONENT) -> None:
+    def __init__(self, num_items: int, k: int, degree_exponent: float = USER_DEGREE_EXPONENT,
+                 item_degree_exponent: float = ITEM_DEGREE_EXPONENT, power: float = SPECTRAL_POWER) -> None:
         super().__init__()
         self.degree_exponent = float(degree_exponent)
+        self.item_degree_exponent = float(item_degree_exponent)
+        self.power = float(power)
         self.register_buffer("basis", torch.zeros(num_items, k))
+        self.register_buffer("values", torch.ones(k))
         self.register_buffer("degree", torch.zeros(num_items))
 
     @classmethod
     def fit(cls, interactions: UserInteractions, num_items: int, k: int, seed: int = 0,
-            degree_exponent: float = USER_DEGREE_EXPONENT) -> "SpectralFilter | None":
+            degree_exponent: float = USER_DEGREE_EXPONENT, item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
+            power: float = SPECTRAL_POWER) -> "SpectralFilter | None":
         """The top-``k`` filter of the user→item edges (each pair once); ``None`` when the graph is too small."""
         rows = interactions.is_item()
         pairs = np.unique(np.stack([interactions.user[rows].numpy(), interactions.node[rows].numpy()]), axis=1)
@@ -58,22 +72,47 @@ class SpectralFilter(nn.Module):
         user_degree = np.asarray(matrix.sum(axis=1)).ravel()
         item_degree = np.asarray(matrix.sum(axis=0)).ravel()
         normalised = sp.diags(_inverse_sqrt(user_degree)) @ matrix @ sp.diags(_inverse_sqrt(item_degree))
-        basis = _top_right_singular_vectors(normalised.tocsr(), k, seed)
-        spectral = cls(num_items, k, degree_exponent)
+        basis, values = _top_right_singular_vectors(normalised.tocsr(), k, seed)
+        spectral = cls(num_items, basis.shape[1], degree_exponent, item_degree_exponent, power)
         spectral.basis.copy_(torch.from_numpy(basis))
+        spectral.values.copy_(torch.from_numpy(values))
         spectral.degree.copy_(torch.from_numpy(item_degree.astype(np.float32)))
         return spectral
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # noqa: ANN001
+        # Before the singular values were kept, the filter was ideal (p = 0): any values give it.
+        if prefix + "basis" in state_dict and prefix + "values" not in state_dict:
+            state_dict[prefix + "values"] = torch.ones(state_dict[prefix + "basis"].shape[1])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def k(self) -> int:
         return int(self.basis.shape[1])
 
-    def truncated(self, k: int) -> "SpectralFilter":
-        """The filter keeping only the ``k`` smoothest components."""
-        spectral = SpectralFilter(self.basis.shape[0], k, self.degree_exponent)
+    @property
+    def shape(self) -> dict[str, float]:
+        """The settings the trainer chooses on validation (besides the width ``k``)."""
+        return {"user_degree_exponent": self.degree_exponent, "item_degree_exponent": self.item_degree_exponent,
+                "spectral_power": self.power}
+
+    def reshaped(self, k: int | None = None, degree_exponent: float | None = None,
+                 item_degree_exponent: float | None = None, power: float | None = None) -> "SpectralFilter":
+        """This filter with the ``k`` smoothest components and the given shape (``None`` keeps a setting)."""
+        k = self.k if k is None else k
+        spectral = SpectralFilter(
+            self.basis.shape[0], k,
+            self.degree_exponent if degree_exponent is None else degree_exponent,
+            self.item_degree_exponent if item_degree_exponent is None else item_degree_exponent,
+            self.power if power is None else power,
+        )
         spectral.basis.copy_(self.basis[:, :k])
+        spectral.values.copy_(self.values[:k])
         spectral.degree.copy_(self.degree)
         return spectral
+
+    def truncated(self, k: int) -> "SpectralFilter":
+        """The filter keeping only the ``k`` smoothest components."""
+        return self.reshaped(k)
 
     def user_part(self, interactions: UserInteractions, weight: Tensor) -> Tensor:
         """``[num_users, k]`` unit rows: each user's items (weighted by ``weight``, one per edge) in the basis.
@@ -100,9 +139,20 @@ class SpectralFilter(nn.Module):
         item = interactions.node[known]
         return known, weight[known] * self.degree[item].clamp(min=1.0).pow(-self.degree_exponent)
 
+    def response(self) -> Tensor:
+        """``[k]``: the filter's gain ``h(σ) = σ^(2p)`` per component (all 1 for the ideal filter, ``p = 0``)."""
+        if self.power == 0.0:
+            return torch.ones(self.k)
+        return self.values.clamp(min=0.0).pow(2.0 * self.power)
+
     def item_part(self, num_items: int) -> Tensor:
-        """``[num_items, k]``: item rows of ``D_I^1/2 V`` scaled to unit root-mean-square norm; later items are zero."""
-        rows = self.basis * self.degree.sqrt().unsqueeze(1)
+        """``[num_items, k]``: item rows of ``D_I^b V diag(h(σ))`` scaled to unit root-mean-square norm; later items
+        are zero.
+
+        Only items' degrees count here (items without training interactions get a zero row).
+        """
+        scale = torch.where(self.degree > 0, self.degree.clamp(min=1e-12).pow(self.item_degree_exponent), 0.0)
+        rows = self.basis * scale.unsqueeze(1) * self.response()
         rows = rows * rows.pow(2).sum(dim=1).mean().clamp(min=1e-12).rsqrt()
         known = min(num_items, rows.shape[0])
         out = torch.zeros(num_items, self.k)
@@ -114,34 +164,43 @@ def _inverse_sqrt(degree: np.ndarray) -> np.ndarray:
     return np.where(degree > 0, 1.0 / np.sqrt(np.maximum(degree, 1e-12)), 0.0).astype(np.float32)
 
 
-def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
-    """``[num_items, k]`` right singular vectors, largest singular value first, signs fixed.
+def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[num_items, k]`` right singular vectors, largest singular value first, signs fixed, and their values.
 
     Time and memory grow with the matrix's non-zeros and ``num_items x k``, never with
-    ``num_users x num_items`` (except below ``DENSE_SVD_CELLS``).
+    ``num_users x num_items`` (except below ``DENSE_SVD_CELLS``). With at most ``DENSE_GRAM_ITEMS``
+    users, the users' Gram matrix gives every component exactly (``V = R^T U / σ``).
     """
-    if matrix.shape[0] * matrix.shape[1] <= DENSE_SVD_CELLS:
-        _, _, vt = np.linalg.svd(matrix.toarray(), full_matrices=False)
-        basis = vt[:k].T
+    num_users, num_items = matrix.shape
+    if num_users * num_items <= DENSE_SVD_CELLS:
+        _, values, vt = np.linalg.svd(matrix.toarray(), full_matrices=False)
+        basis, values = vt[:k].T, values[:k]
+    elif num_users <= DENSE_GRAM_ITEMS and num_users < num_items:
+        eigenvalues, vectors = scipy.linalg.eigh((matrix @ matrix.T).toarray().astype(np.float64),
+                                                 subset_by_index=[num_users - k, num_users - 1])
+        values = np.sqrt(np.maximum(eigenvalues[::-1], 0.0))
+        keep = values > values[0] * 1e-6 if values.size and values[0] > 0 else values > 0
+        values = values[keep]  # a null direction has no right singular vector
+        basis = (matrix.T @ vectors[:, ::-1][:, keep]) / values
     else:
         gram = (matrix.T @ matrix).tocsr()
-        num_items = gram.shape[0]
         if num_items <= DENSE_GRAM_ITEMS:
-            _, vectors = scipy.linalg.eigh(gram.toarray(), subset_by_index=[num_items - k, num_items - 1])
+            eigenvalues, vectors = scipy.linalg.eigh(gram.toarray(), subset_by_index=[num_items - k, num_items - 1])
         else:
-            vectors = _randomised_top_eigenvectors(gram, k, seed)
-        basis = vectors[:, ::-1]
+            eigenvalues, vectors = _randomised_top_eigenvectors(gram, k, seed)
+        basis, values = vectors[:, ::-1], np.sqrt(np.maximum(eigenvalues[::-1], 0.0))
     # A singular vector's sign is arbitrary; fix it so that refits give the same vectors.
     signs = np.sign(basis[np.abs(basis).argmax(axis=0), np.arange(basis.shape[1])])
-    return np.ascontiguousarray(basis * np.where(signs == 0, 1.0, signs), dtype=np.float32)
+    return (np.ascontiguousarray(basis * np.where(signs == 0, 1.0, signs), dtype=np.float32),
+            np.ascontiguousarray(values, dtype=np.float32))
 
 
-def _randomised_top_eigenvectors(gram: sp.csr_matrix, k: int, seed: int) -> np.ndarray:
-    """The top-``k`` eigenvectors of a symmetric PSD sparse matrix, smallest eigenvalue first (as eigh)."""
+def _randomised_top_eigenvectors(gram: sp.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top-``k`` eigenvalues and eigenvectors of a symmetric PSD sparse matrix, smallest first (as eigh)."""
     width = min(gram.shape[0], k + RANDOMISED_OVERSAMPLING)
     basis = np.random.default_rng(seed).standard_normal((gram.shape[0], width)).astype(np.float32)
     basis, _ = np.linalg.qr(basis)
     for _ in range(RANDOMISED_POWER_ITERATIONS):
         basis, _ = np.linalg.qr(gram @ basis)
-    _, vectors = np.linalg.eigh(basis.T @ (gram @ basis))
-    return basis @ vectors[:, width - k:]
+    eigenvalues, vectors = np.linalg.eigh(basis.T @ (gram @ basis))
+    return eigenvalues[width - k:], basis @ vectors[:, width - k:]

@@ -6,9 +6,17 @@ from typing import Any
 
 from personagraph.shop.schema import shop_schema
 
-#: Default of ``TrainConfig.user_degree_exponent``: how much a popular item in a history is
-#: discounted in the spectral part (GF-CF uses 1/2; 1/4 ranked better on validation data).
+#: The spectral filter's shape before it is chosen on validation (and of checkpoints that do not
+#: record it): how much a popular item in a history is discounted in the user part (GF-CF: 1/2)...
 USER_DEGREE_EXPONENT = 0.25
+#: ... how much an item's degree lifts it in the item part (GF-CF: 1/2) ...
+ITEM_DEGREE_EXPONENT = 0.5
+#: ... and the power ``p`` of the filter's gain ``σ^(2p)`` per component (0: GF-CF's ideal low-pass filter).
+SPECTRAL_POWER = 0.0
+#: What the trainer tries on validation for each setting of the shape left as ``None`` in the config.
+USER_DEGREE_EXPONENTS = (0.0, 0.25, 0.4, 0.5)
+ITEM_DEGREE_EXPONENTS = (0.2, 0.3, 0.4, 0.5)
+SPECTRAL_POWERS = (0.0, 0.25, 0.5, 1.0)
 
 
 @dataclass
@@ -23,11 +31,13 @@ class TrainConfig:
     one target per user; training stops when validation Recall@20 has not improved for
     ``patience`` evaluations (every ``eval_every`` epochs), or after the epoch that passes
     ``max_minutes`` of training. ``spectral_dim``: components of the training-free spectral
-    filter fitted beside the GNN (``0`` = none); its width (a quarter, half or all of them)
-    and mix are then chosen on validation.
-    ``user_degree_exponent``: a user's spectral part weighs each item by ``degree ** -exponent``
-    (see :class:`~personagraph.gnn.spectral_filter.SpectralFilter`); the model keeps it, so a
-    loaded checkpoint profiles with the exponent it was trained with.
+    filter fitted beside the GNN (``0`` = none); its width (a quarter, half or all of them),
+    shape and mix are then chosen on validation.
+    The shape (see :class:`~personagraph.gnn.spectral_filter.SpectralFilter`):
+    ``user_degree_exponent`` (a user's spectral part weighs each item by ``degree ** -exponent``),
+    ``item_degree_exponent`` and ``spectral_power``; ``None`` chooses it on validation from
+    ``USER_DEGREE_EXPONENTS`` / ``ITEM_DEGREE_EXPONENTS`` / ``SPECTRAL_POWERS``, a number fixes it.
+    The model keeps the chosen shape, so a loaded checkpoint profiles with the one it was trained with.
     """
 
     dim: int = 64
@@ -44,7 +54,9 @@ class TrainConfig:
     eval_batch_size: int = 2048
     max_minutes: float | None = None
     spectral_dim: int = 1024
-    user_degree_exponent: float = USER_DEGREE_EXPONENT
+    user_degree_exponent: float | None = None
+    item_degree_exponent: float | None = None
+    spectral_power: float | None = None
     # Every step recomputes all item states (O(items + edges)), so an epoch of many small
     # batches grows with users x edges; capping the steps (bigger batches on big shops) keeps
     # an epoch linear in the log. Shops up to 32 x batch_size users keep batch_size.

@@ -6,7 +6,9 @@ contract format, with users the model never saw, is profiled the same way.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -50,8 +52,19 @@ class UserInteractions:
         order = torch.argsort(columns["user"], stable=True)
         return cls(num_users=int(data[USER].num_nodes), **{name: col[order] for name, col in columns.items()})
 
+    def __post_init__(self) -> None:
+        self._memo: dict[Hashable, Any] = {}
+
     def __len__(self) -> int:
         return int(self.user.numel())
+
+    def memo(self, key: Hashable, build: Callable[[], Any]) -> Any:
+        """``build()``, computed once per table: operators derived from the edges (e.g. the model's
+        propagation matrices) are reused by every step that passes the same table. Tables are
+        never modified in place (:meth:`select` and :meth:`rows_of` make new ones)."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def select(self, mask: Tensor) -> "UserInteractions":
         """The rows where ``mask`` is true (or the rows at the given indices), still sorted by user."""

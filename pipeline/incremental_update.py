@@ -54,6 +54,7 @@ from personagraph.store.profile_sync import category_rows, edge_rows, item_rows,
 from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import RunFolder, file_sha256
 from personagraph.pipeline.stage_clock import StageClock
+from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.user_profiles import UserProfiles
 
 
@@ -160,7 +161,8 @@ class IncrementalUpdate:
                 synced = sync_update(store, merged, new_item_vectors, profiles, touched, first_item, first_query,
                                      is_new, run_id, run.config.get("dataset", {})
                                      .get("derived_queries", False), progress,
-                                     base_run_id=run.run_id, run_folder=folder.path)
+                                     base_run_id=run.run_id, run_folder=folder.path,
+                                     search_projection=run.search_projection)
         update = cls(str(folder.path), number, run_id, counts, list(profiles.user_ids), clock.stages, synced)
         with clock.stage("write"):
             record = folder.update_folder(number)
@@ -292,6 +294,7 @@ def sync_update(
     *,
     base_run_id: str,
     run_folder: str | Path | None = None,
+    search_projection: SearchProjection | None = None,
 ) -> dict[str, int]:
     """Write what an update changed, through the same sync as `train`: new items (with
     ``new_item_vectors``), categories and queries, the touched users (profile, interactions, tags,
@@ -324,6 +327,7 @@ def sync_update(
         queries=query_rows(query_texts[first_query:], derived_queries),
         edges=edges,
         base_run_id=base_run_id,
+        search_projection=search_projection,  # the run's, so touched users get search vectors like the rest
     )
     return sync_changes(store, changes, run_id, progress, "syncing the update to Neo4j", run_folder=run_folder)
 

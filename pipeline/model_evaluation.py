@@ -9,6 +9,12 @@ the RSS when the model started (earlier models' memory is freed between models, 
 shared inputs, graphs and text features stay resident). Models whose result depends on
 the seed run once per seed and are reported as mean ± sample std; deterministic ones run once.
 
+Each model is tested under every history rule asked for (see
+:mod:`~personagraph.evaluation.evaluation_protocol`), from the same fitted model: its own
+hyper-parameters are chosen on validation with the history excluded, and, for the rule that
+ranks the history too, its repeat weight on validation under that rule. A run also records
+which of its training runs a wall-time budget stopped.
+
 When the shop has social links, ours is reported twice from the same trained models: ``ours``
 (the friends left out) and ``ours+social`` (the social mix of
 :mod:`~personagraph.profiles.social_mix`, its weight chosen on validation like every other
@@ -30,15 +36,21 @@ import torch
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.errors import PersonaGraphError
-from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
+from personagraph.evaluation.evaluation_protocol import (
+    HISTORY_EXCLUDED,
+    HISTORY_INCLUDED,
+    HISTORY_RULE_TEXT,
+    HISTORY_RULES,
+    EvaluationProtocol,
+)
 from personagraph.evaluation.item_knn_ranker import ItemKNNRanker
 from personagraph.evaluation.lightgcn_ranker import LAYERS_GRID, LightGCNRanker, LightGCNSettings
 from personagraph.evaluation.popularity_ranker import PopularityRanker
 from personagraph.gnn.profile_model_ranker import ProfileModelRanker
 from personagraph.gnn.train_config import TrainConfig
-from personagraph.evaluation.ranker import Ranker
+from personagraph.evaluation.ranker import Ranker, choose_repeat_weight
 from personagraph.evaluation.ranking_data import RankingData
-from personagraph.evaluation.ranking_metrics import dot_product_scorer, evaluate_scorer
+from personagraph.evaluation.ranking_metrics import Scorer, dot_product_scorer, evaluate_repeat_weights
 from personagraph.evaluation.text_mean_ranker import TextMeanRanker
 from personagraph.profiles.social_mix import choose_social_mix, mix_social
 
@@ -57,10 +69,12 @@ OURS_WITH_SOCIAL = f"{ProfileModelRanker.name}+social"
 
 @dataclass
 class ModelEvaluation:
-    """Which models to run, at which cut-offs, over how many seeds, and with which text encoder."""
+    """Which models to run, at which cut-offs, over how many seeds, under which history rules
+    (``None``: the protocol's), and with which text encoder."""
 
     models: Sequence[str] = MODEL_NAMES
     ks: Sequence[int] = (10, 20)
+    history_rules: Sequence[str] | None = None
     seeds: int = 1
     lightgcn: LightGCNSettings = field(default_factory=LightGCNSettings)
     lightgcn_layers: Sequence[int] = LAYERS_GRID
@@ -78,6 +92,16 @@ class ModelEvaluation:
             raise PersonaGraphError(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
         if self.seeds < 1:
             raise PersonaGraphError(f"seeds must be at least 1, not {self.seeds}")
+        odd_rules = [rule for rule in self.history_rules or () if rule not in HISTORY_RULES]
+        if odd_rules:
+            raise PersonaGraphError(f"unknown history rule(s) {', '.join(odd_rules)}; "
+                                    f"choose from {', '.join(HISTORY_RULES)}")
+
+    def budgets_minutes(self) -> dict[str, float | None]:
+        """Training wall-time budget per seed of each budgeted model (``None`` = no budget)."""
+        lightgcn = self.lightgcn.time_budget_s
+        return {ProfileModelRanker.name: self.ours_settings.get("max_minutes") or None,
+                LightGCNRanker.name: lightgcn / 60 if lightgcn else None}
 
     def run(self, protocol: EvaluationProtocol,
             on_model: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
@@ -86,15 +110,20 @@ class ModelEvaluation:
         ``on_model`` gets the report so far after each model, so a long run can be saved as it goes.
         """
         train, history = RankingData(protocol.train), RankingData(protocol.history)
+        rules = [rule for rule in HISTORY_RULES if rule in (self.history_rules or protocol.history_rules)]
         report: dict[str, Any] = {
             "dataset": protocol.description.get("name"),
             "protocol": protocol.name,
+            "history_rules": rules,
+            "history_rule_text": {rule: HISTORY_RULE_TEXT[rule] for rule in rules},
             "derived_queries": bool(protocol.description.get("derived_queries", False)),
             "counts": protocol.counts(),
             "ks": list(self.ks),
             "seeds": self.seeds,
             "text_features": self._attach_text(protocol, train, history),
             "lightgcn_time_budget_s": self.lightgcn.time_budget_s,
+            "budgets_minutes": {name: minutes for name, minutes in self.budgets_minutes().items()
+                                if name in self.models},
             "ours_settings": dict(self.ours_settings),
             "memory": MEMORY_METHOD,
             "models": [],
@@ -107,7 +136,8 @@ class ModelEvaluation:
             else:
                 seeds = [0] if RANKERS[name].deterministic else list(range(self.seeds))
                 social_runs: list[dict[str, Any]] = []
-                runs = [self._run_model(name, seed, protocol, train, history, social_runs) for seed in seeds]
+                runs = [self._run_model(name, seed, protocol, train, history, rules, social_runs)
+                        for seed in seeds]
                 report["models"].append(_summarise(name, runs))
                 if social_runs:
                     report["models"].append(_summarise(OURS_WITH_SOCIAL, social_runs))
@@ -135,27 +165,35 @@ class ModelEvaluation:
         return RANKERS[name](seed=seed)
 
     def _run_model(self, name: str, seed: int, protocol: EvaluationProtocol,
-                   train: RankingData, history: RankingData,
+                   train: RankingData, history: RankingData, rules: Sequence[str],
                    social_runs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """One model and seed; for ours on a shop with social links, its ``ours+social`` run is
-        appended to ``social_runs``."""
+        """One model and seed, tested under each of ``rules``; for ours on a shop with social links,
+        its ``ours+social`` run is appended to ``social_runs``."""
         gc.collect()
         with PeakRss() as memory:
             started = time.perf_counter()
             ranker = self._make(name, seed)
             ranker.fit(train, protocol.validation, self.progress)
+            if HISTORY_INCLUDED in rules:  # on the training history, so before any refit
+                ranker.choose_repeat_weight(train, protocol.validation)
             fit_seconds = time.perf_counter() - started
             if ranker.refits_on_new_history:
                 ranker.refit(history, self.progress)
-            test = ranker.evaluate(history, protocol.test, self.ks)
+            test = self._test_by_rule(ranker.scorer(history), history, protocol, rules, ranker.repeat_weight)
             total_seconds = time.perf_counter() - started
-        test.pop("num_users")
+        validation = {HISTORY_EXCLUDED: ranker.validation_metrics(),
+                      HISTORY_INCLUDED: ranker.repeat_validation_metrics()}
         run = {
             "seed": seed,
-            "test": test,
-            "validation": ranker.validation_metrics(),
+            "test": test[rules[0]],
+            "test_by_rule": test,
+            "validation": validation[rules[0]],
+            "validation_by_rule": {rule: validation[rule] for rule in rules},
             "chosen": ranker.chosen,
             "tuning": ranker.tuning,
+            **({"repeat_weight": ranker.repeat_weight, "repeat_tuning": ranker.repeat_tuning}
+               if HISTORY_INCLUDED in rules else {}),
+            "stopped_by_budget": list(ranker.stopped_by_budget),
             "fit_seconds": fit_seconds,
             "total_seconds": total_seconds,
             "peak_rss_mb": round(memory.peak_mb, 1),
@@ -164,28 +202,62 @@ class ModelEvaluation:
         self.log(f"{name} (seed {seed}): validation grid, selected by recall@20:")
         for row in ranker.tuning:
             self.log("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))
-        self.log(f"  chosen {ranker.chosen}; test " + ", ".join(f"{k} {v:.4f}" for k, v in test.items())
+        self._log_repeat_tuning(ranker.repeat_tuning if HISTORY_INCLUDED in rules else [])
+        self.log(f"  chosen {ranker.chosen}" + (f"; repeat weight {ranker.repeat_weight}" if "repeat_weight" in run
+                                                 else "") + "; test " + _describe_test(test)
                  + f"; {total_seconds:.1f} s, peak RSS {memory.peak_mb:.0f} MB")
+        if ranker.stopped_by_budget:
+            self.log(f"  stopped by the time budget: {', '.join(ranker.stopped_by_budget)}")
         links = history.shop.social
         if social_runs is not None and isinstance(ranker, ProfileModelRanker) and links is not None and len(links):
-            social_runs.append(self._run_with_social(ranker, protocol, train, history, run))
+            social_runs.append(self._run_with_social(ranker, protocol, train, history, rules, run))
         return run
 
+    def _test_by_rule(self, scorer: Scorer, history: RankingData, protocol: EvaluationProtocol,
+                      rules: Sequence[str], repeat_weight: float) -> dict[str, dict[str, float]]:
+        """Test metrics per rule from one scoring pass: excluded = repeat weight 0."""
+        weights = [repeat_weight if rule == HISTORY_INCLUDED else 0.0 for rule in rules]
+        results = evaluate_repeat_weights(scorer, history.excluded, protocol.test, self.ks, weights)
+        return {rule: {k: v for k, v in metrics.items() if k != "num_users"} for rule, metrics in zip(rules, results)}
+
+    def _log_repeat_tuning(self, tried: list[dict[str, Any]]) -> None:
+        if tried:
+            self.log("  repeat weights tried on validation with the history ranked too: "
+                     + ", ".join(f"{row['repeat_weight']}: {row['recall@20']:.4f}" for row in tried))
+
     def _run_with_social(self, ranker: ProfileModelRanker, protocol: EvaluationProtocol, train: RankingData,
-                         history: RankingData, base: dict[str, Any]) -> dict[str, Any]:
-        """Ours' trained model with the social mix chosen on validation, tested as ours is."""
+                         history: RankingData, rules: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
+        """Ours' trained model with the social mix chosen on validation, tested as ours is (under the
+        rule ranking the history, with a repeat weight chosen for the mixed vectors on validation)."""
         started = time.perf_counter()
         links = history.shop.social
         mix = choose_social_mix(ranker.model, train.graph, links, protocol.validation, train.excluded)
+        repeat: dict[str, Any] = {}
+        if HISTORY_INCLUDED in rules:
+            with torch.no_grad():
+                output = ranker.model(train.graph)
+            mixed_train = torch.from_numpy(mix_social(output.user_vectors.numpy(),
+                                                      links.adjacency(train.num_users), mix.weight))
+            weight, tried = choose_repeat_weight(dot_product_scorer(mixed_train, output.item_vectors),
+                                                 train.excluded, protocol.validation)
+            repeat = {"repeat_weight": weight, "repeat_tuning": tried}
+            self._log_repeat_tuning(tried)
         users, items = ranker.vectors(history)
         mixed = torch.from_numpy(mix_social(users.numpy(), links.adjacency(history.num_users), mix.weight))
-        test = evaluate_scorer(dot_product_scorer(mixed, items), history.excluded, protocol.test, self.ks)
-        test.pop("num_users")
+        test = self._test_by_rule(dot_product_scorer(mixed, items), history, protocol, rules,
+                                  repeat.get("repeat_weight", 0.0))
         extra = time.perf_counter() - started
         chosen_row = next(row for row in mix.tried if row["weight"] == mix.weight)
-        run = base | {
-            "test": test,
-            "validation": {k: v for k, v in chosen_row.items() if "@" in k},
+        validation = {HISTORY_EXCLUDED: {k: v for k, v in chosen_row.items() if "@" in k}}
+        if repeat:
+            validation[HISTORY_INCLUDED] = next({k: v for k, v in row.items() if "@" in k}
+                                                for row in repeat["repeat_tuning"]
+                                                if row["repeat_weight"] == repeat["repeat_weight"])
+        run = base | repeat | {
+            "test": test[rules[0]],
+            "test_by_rule": test,
+            "validation": validation[rules[0]],
+            "validation_by_rule": validation,
             "chosen": base["chosen"] | {"social_weight": mix.weight},
             "tuning": mix.tried,
             "social_reason": mix.reason,
@@ -194,8 +266,7 @@ class ModelEvaluation:
         self.log(f"{OURS_WITH_SOCIAL} (seed {base['seed']}): social weights tried on validation:")
         for row in mix.tried:
             self.log("  " + "  ".join(f"{k}={_short(v)}" for k, v in row.items()))
-        self.log(f"  chosen w={mix.weight} ({mix.reason}); test "
-                 + ", ".join(f"{k} {v:.4f}" for k, v in test.items()))
+        self.log(f"  chosen w={mix.weight} ({mix.reason}); test " + _describe_test(test))
         return run
 
 
@@ -236,18 +307,30 @@ def _summarise(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     def spread(values: list[float]) -> dict[str, float]:
         return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
 
+    def spreads(part: str, rule: str) -> dict[str, dict[str, float]]:
+        return {k: spread([r[part][rule][k] for r in runs]) for k in runs[0][part][rule]}
+
+    rules = list(runs[0]["test_by_rule"])
     return {
         "model": name,
         "applicable": True,
         "runs": len(runs),
-        "test": {k: spread([r["test"][k] for r in runs]) for k in runs[0]["test"]},
-        "validation": {k: spread([r["validation"][k] for r in runs]) for k in runs[0]["validation"]},
+        "test": spreads("test_by_rule", rules[0]),
+        "test_by_rule": {rule: spreads("test_by_rule", rule) for rule in rules},
+        "validation": spreads("validation_by_rule", rules[0]),
+        "validation_by_rule": {rule: spreads("validation_by_rule", rule) for rule in rules},
+        "stopped_by_budget": sum(1 for r in runs if r["stopped_by_budget"]),
         "fit_seconds": spread([r["fit_seconds"] for r in runs]),
         "total_seconds": spread([r["total_seconds"] for r in runs]),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
         "peak_increase_mb": max(r["peak_increase_mb"] for r in runs),
         "per_seed": runs,
     }
+
+
+def _describe_test(test: dict[str, dict[str, float]]) -> str:
+    return "; ".join(f"[history {rule}] " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                     for rule, metrics in test.items())
 
 
 def _short(value: Any) -> str:

@@ -26,6 +26,7 @@ from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.pipeline.run_folder import ASIDE_MARK, RunFolder, trained_run_id
 from personagraph.profiles.profile_space import ProfileSpace
+from personagraph.profiles.search_projection import SearchProjection
 from personagraph.shop.schema import shop_schema
 from personagraph.shop.shop_data import ShopData
 
@@ -96,6 +97,12 @@ class Run:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Text vectors as the model expects them (a :data:`~personagraph.profiles.profile_space.Encode`)."""
         return self.encoder.encode(list(texts))
+
+    @cached_property
+    def search_projection(self) -> SearchProjection | None:
+        """The run's search projection (what the store's user index is over), ``None`` when search is exact."""
+        path = self.folder.search_projection
+        return SearchProjection.load(path) if path.is_file() else None
 
     @cached_property
     def graph(self) -> HeteroData:

@@ -39,7 +39,7 @@ STAGING_MARK, ASIDE_MARK = ".tmp-", ".old-"
 #: What the writers of a run folder put in it; an existing `--out` holding anything else is not replaced.
 RUN_FILE_NAMES = frozenset({
     "checkpoint.pt", "config.json", "profiles.parquet", "item_vectors.parquet", "metrics.json", "rejected.csv",
-    "profile_space.pt", "shop_state", "updates", "erasures.jsonl",
+    "profile_space.pt", "shop_state", "updates", "erasures.jsonl", "search_projection.npz",
 })
 
 
@@ -76,6 +76,11 @@ class RunFolder:
     @property
     def profile_space(self) -> Path:
         return self.path / "profile_space.pt"
+
+    @property
+    def search_projection(self) -> Path:
+        """The run's :class:`~personagraph.profiles.search_projection.SearchProjection` (absent: search is exact)."""
+        return self.path / "search_projection.npz"
 
     @property
     def erasure_log(self) -> Path:

@@ -62,6 +62,7 @@ def run_changes(run: Run) -> ProfileChanges:
         segments=profiles.segment_rows(),  # the space's segments, sized as of the latest update
         segment_links=[{"start": row["user_id"], "end": int(row["segment"])} for row in stored],
         tags=vocabulary_rows(profiles.tags.vocabulary),
+        search_projection=run.search_projection,
         **shop_rows(shop, run.graph, item_vectors, run.config.get("dataset", {}).get("derived_queries", False)),
     )
 

@@ -7,6 +7,7 @@ folder's writer lock: a train that fails leaves the previous run there as it was
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
 from personagraph.encoders.text_features import attach_text_features
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.checkpoint import save_checkpoint
+from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.shop.leave_last_out import leave_last_out
 from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.gnn.train_config import TrainConfig
@@ -32,8 +35,12 @@ from personagraph.shop.shop_reading import ShopReading
 from personagraph.shop.timestamp_window import TimestampWindow
 from personagraph.evaluation.ranking_data import RankingData
 from personagraph.profiles.profile_space import ProfileSpace
+from personagraph.profiles.search_projection import MIN_USERS, SEARCH_DIM, SearchProjection
 from personagraph.profiles.social_mix import choose_social_mix
-from personagraph.store.profile_sync import sync_profiles
+from personagraph.store.bulk_import import BULK_IMPORT, LOAD_PATHS, UNWIND, bulk_load, first_load_refusal
+from personagraph.store.neo4j_server import Neo4jServer
+from personagraph.store.profile_changes import ProfileChanges
+from personagraph.store.profile_sync import sync_changes, whole_run_changes
 from personagraph.pipeline.run_folder import SHOP_STATE_ONLY, RunFolder
 from personagraph.pipeline.stage_clock import StageClock
 
@@ -53,6 +60,15 @@ class TrainOptions:
     privacy: ShopPrivacy = field(default_factory=ShopPrivacy)  # default: raw ids, contact details redacted
     progress: bool = True
     wait: float | None = 0.0  # seconds to wait for another writer of out_dir (an update); None: as long as it takes
+    # How the run reaches the store: "auto" bulk-imports into the managed server's empty database
+    # (``managed_server``: the one ``open_store`` reaches, None for any other) and UNWINDs otherwise.
+    load: str = "auto"
+    managed_server: Neo4jServer | None = None
+    processes: DistributedTraining = field(default_factory=DistributedTraining)  # under torchrun: this one's rank
+    # The store's user index is over search vectors this wide when profiles are wider and there
+    # are at least search_min_users users (SearchProjection.for_profiles); else over the profiles.
+    search_dim: int = SEARCH_DIM
+    search_min_users: int = MIN_USERS
 
 
 def run_training(
@@ -66,6 +82,8 @@ def run_training(
     time: a train or update already writing it makes this one wait ``options.wait`` seconds, then fail.
     """
     target = RunFolder(options.out_dir)
+    if not options.processes.is_main:  # a helper of distributed training: it trains, rank 0 writes
+        return _train(options, target, None, log)
     target.check_replaceable()  # at once, before anything is made beside it (checked again under the lock)
     with target.writing(f"personagraph train {options.data_dir}", options.wait):
         return _train(options, target, open_store, log)
@@ -79,16 +97,19 @@ def _train(
 ) -> dict[str, Any]:
     """The stages, building the run beside ``target`` and swapping it in before the sync."""
     clock = StageClock()
-    run = target.staging()  # fails at once if out_dir is something other than a run folder
+    processes = options.processes
+    # Fails at once if out_dir is something other than a run folder; a helper process writes none.
+    run = target.staging() if processes.is_main else None
     run_id = f"{target.path.name}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}"
 
     window = options.timestamp_window or TimestampWindow.default()
     with clock.stage("validate"):
         reading = _read(options, window)
         dataset = read_dataset_description(options.data_dir)
+    clock.count("validate", reading.tables[1].rows_read, "events")  # tables: items, events[, social]
     # Right after reading, before the graph: raw ids and contact details never go further.
     shop, rejected = options.privacy.shop(reading.shop), options.privacy.rejected(reading.rejected)
-    if rejected:
+    if rejected and run is not None:
         write_rejected(rejected, run.rejected)
         log(f"skipped {len(rejected)} bad rows; they are in {target.rejected}")
 
@@ -96,31 +117,47 @@ def _train(
         split = leave_last_out(shop)
         graph = build_hetero_graph(shop)
         train_graph = build_hetero_graph(split.train)
+    clock.count("graph", len(shop.events), "events")
 
-    with clock.stage("encode"):
+    with clock.stage("encode"), processes.main_first():  # the others then read rank 0's embedding cache
         encoder = load_text_encoder(options.model, _cache_dir(options))
         encoded = attach_text_features(shop, [graph, train_graph], encoder, options.encode_batch_size, options.progress)
+    clock.count("encode", encoded["texts"], "texts", encoded=encoded["encoded"])
 
     with clock.stage("train"):
         torch.manual_seed(options.config.seed)
-        result = train_profile_model(train_graph, torch.from_numpy(split.targets), options.config, options.progress)
+        result = train_profile_model(train_graph, torch.from_numpy(split.targets), options.config, options.progress,
+                                     processes)
+        if run is None:  # a helper process is done: rank 0 chooses the rest, writes and syncs
+            return {"rank": processes.rank, "training_processes": processes.world_size}
         # The friends' weight is chosen on validation too, with the model as validated (0 without links).
         social_mix = choose_social_mix(result.model, train_graph, split.train.social, torch.from_numpy(split.targets),
                                        RankingData(split.train, train_graph).excluded)
         # Width and mix were chosen on validation; the filter itself is fitted to all the history.
         result.model.refit_spectral(graph, options.config.seed)
+    # Events seen per second over all epochs (validation and choosing the mixes included).
+    clock.count("train", len(split.train.events) * len(result.history), "events", epochs=len(result.history))
 
     with clock.stage("profiles"):
         # Profiles are pooled over the run's frozen space, as `personagraph update` pools them later.
         space, profiles = ProfileSpace.build(result.model, graph, shop, seed=options.config.seed,
                                              social_weight=social_mix.weight)
         item_vectors = space.item_vectors(result.model)
+        search = SearchProjection.for_profiles(profiles.vectors, options.config.seed, options.search_dim,
+                                               options.search_min_users)
+    clock.count("profiles", len(profiles.user_ids), "users")
 
-    with clock.stage("write"):
+    with clock.stage("write"), tqdm(total=len(profiles.user_ids) + len(shop.catalog), unit="row", unit_scale=True,
+                                    desc="writing the run folder", disable=not options.progress, file=sys.stderr,
+                                    leave=False) as bar:
         save_checkpoint(run.checkpoint, result.model, options.config, encoder.name)
         run.write_profiles(profiles.user_ids, profiles.vectors, profiles.attribute_columns())
+        bar.update(len(profiles.user_ids))
         run.write_item_vectors(shop.catalog.item_ids, item_vectors)
+        bar.update(len(shop.catalog))
         space.save(run.profile_space)
+        if search is not None:
+            search.save(run.search_projection)
         pseudonymised = options.privacy.pseudonymiser is not None
         if pseudonymised:  # the data folder holds raw ids: the run never reads it again
             run.write_shop_state(shop, 0)
@@ -136,6 +173,7 @@ def _train(
             **({SHOP_STATE_ONLY: True} if pseudonymised else {}),
         })
 
+    clock.count("write", len(profiles.user_ids) + len(shop.catalog), "rows")  # profiles and item vectors
     summary: dict[str, Any] = {
         "run_id": run_id,
         "run_folder": str(target.path),
@@ -151,6 +189,7 @@ def _train(
         },
         "input": reading.counts(),
         "encoder": {"name": encoder.name, **encoded},
+        "training_processes": processes.world_size,
         "best_epoch": result.best_epoch,
         "spectral": {"dim": result.model.spectral.k if result.model.spectral is not None else 0,
                      "mix": round(float(result.model.spectral_mix), 4), "tried": result.spectral_tuning},
@@ -158,21 +197,53 @@ def _train(
         "history": result.history,
         "segments": {"method": profiles.segments.method, "silhouette": profiles.segments.silhouette},
         "social": {"links": len(shop.social) if shop.social is not None else 0, **social_mix.to_dict()},
+        "search_vector": search.summary() if search is not None
+        else {"dim": None, "width": int(profiles.vectors.shape[1])},
     }
     summary["stages"] = clock.stages
     summary["total_seconds"] = clock.total_seconds
     run.write_json("metrics.json", summary)
     target.replace_with(run)  # complete: only now does it replace the previous run, and only then is it synced
     if open_store is not None:
-        with clock.stage("sync"), open_store() as store:
-            summary["synced"] = sync_profiles(
-                store, shop, graph, profiles, item_vectors, run_id, dataset.get("derived_queries", False),
-                options.progress, run_folder=target.path
-            )
+        with clock.stage("sync"):
+            changes = whole_run_changes(shop, graph, profiles, item_vectors, dataset.get("derived_queries", False),
+                                        search)
+            summary["load"], summary["synced"] = _store_run(options, open_store, changes, run_id, target.path)
+        clock.count("sync", sum(summary["synced"].values()), "rows")
     summary["stages"] = clock.stages
     summary["total_seconds"] = clock.total_seconds
     target.write_json("metrics.json", summary)
     return summary
+
+
+def load_refusal(options: TrainOptions) -> str | None:
+    """Why the run will not be bulk-imported (``None``: it will); ``--load bulk`` refuses rather than UNWINDs."""
+    if options.load not in LOAD_PATHS:
+        raise PersonaGraphError(f"--load must be one of {', '.join(LOAD_PATHS)}, not {options.load!r}")
+    if options.load == UNWIND:
+        return "--load unwind"
+    if options.managed_server is None:
+        refusal = "the store is not the managed local Neo4j"
+    else:
+        refusal = first_load_refusal(options.managed_server)
+    if refusal is not None and options.load == BULK_IMPORT:
+        raise PersonaGraphError(f"--load bulk imports into the managed Neo4j only when it is empty: {refusal}; "
+                                "nothing was written — drop --load bulk to sync with UNWIND")
+    return refusal
+
+
+def _store_run(options: TrainOptions, open_store: Callable[[], ProfileStore], changes: ProfileChanges, run_id: str,
+               run_folder: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """Write the run: a first load into the managed server by bulk import, anything else with UNWIND.
+    Returns the path taken (and why not the bulk import) and the rows written per kind."""
+    refusal = load_refusal(options)
+    if refusal is None:
+        assert options.managed_server is not None
+        return {"path": BULK_IMPORT}, bulk_load(options.managed_server, changes, run_id, options.progress,
+                                                run_folder=run_folder)
+    with open_store() as store:
+        written = sync_changes(store, changes, run_id, options.progress, run_folder=run_folder)
+    return {"path": UNWIND, "why_not_bulk": refusal}, written
 
 
 def _read(options: TrainOptions, window: TimestampWindow) -> ShopReading:
@@ -181,7 +252,7 @@ def _read(options: TrainOptions, window: TimestampWindow) -> ShopReading:
         raise PersonaGraphError(f"--on-error must be 'fail' or 'skip', not {options.on_error!r}")
     reading = read_shop_files(options.data_dir, options.on_error, options.progress, window)  # type: ignore[arg-type]
     if not len(reading.shop.events):
-        events = reading.tables[-1]
+        events = reading.tables[1]
         raise PersonaGraphError(f"{events.file} holds no usable events ({events}); training needs the shop's events"
                                 + (" (--on-error fail lists why rows were rejected)" if events.rows_rejected else ""))
     return reading

@@ -8,6 +8,7 @@ _EXPORTS: dict[str, str] = {
     "Evidence": "profile_explainer",
     "ProfileExplainer": "profile_explainer",
     "ProfileSpace": "profile_space",
+    "SearchProjection": "search_projection",
     "Segment": "segment",
     "segment_names": "segment_names",
     "Segments": "segments",

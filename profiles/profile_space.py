@@ -44,7 +44,7 @@ from personagraph.profiles.segment import Segment
 from personagraph.profiles.segments import Segments
 from personagraph.profiles.social_features import SocialFeatures
 from personagraph.profiles.social_mix import mix_social
-from personagraph.profiles.tag_vocabulary import CATEGORY_SEPARATOR, TagVocabulary, keywords, tag_key
+from personagraph.profiles.tag_vocabulary import TagVocabulary, category_levels, keywords, tag_key
 from personagraph.profiles.user_profiles import TOP_TAGS_ON_NODE, UserProfiles
 
 FORMAT_VERSION = 1
@@ -366,7 +366,7 @@ def _extended_vocabulary(vocabulary: TagVocabulary, catalog: Catalog, queries: l
     item_rows, leaves = [], []
     for i in range(first_item, len(catalog)):
         row: dict[int, float] = {}
-        path = [level.strip() for level in catalog.categories[i].split(CATEGORY_SEPARATOR) if level.strip()]
+        path = category_levels(catalog.categories[i])
         leaf = -1
         for depth, level in enumerate(reversed(path)):
             t = index.get(tag_key(level))

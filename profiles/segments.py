@@ -31,10 +31,14 @@ from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segment import Segment
 from personagraph.profiles.segment_names import segment_names
 from personagraph.profiles.silhouette import cosine_silhouette
+from personagraph.profiles.tag_vocabulary import tag_key
 
 Method = Literal["kmeans", "communities"]
 _KMEANS_RESTARTS = 3
 _KMEANS_ITERATIONS = 30
+#: A brand names a segment only when its mean tag weight among the members reaches this (1 = every
+#: member's top tag): the segment is that brand's fans, not buyers of a category the brand leads.
+BRAND_FANS_WEIGHT = 0.5
 
 
 @dataclass
@@ -166,10 +170,16 @@ def _by_size(labels: np.ndarray) -> np.ndarray:
 
 
 def _describe(labels: np.ndarray, tags: InterestTags | None, top_tags: int) -> list[Segment]:
-    """Size, distinctive top tags and a unique name for each segment."""
+    """Size, distinctive top tags and a unique name for each segment.
+
+    A segment is named after what its members buy (category and product-word tags); a brand (or
+    a title word that is only part of a brand name, "karter" of "Karter Scientific") names it
+    only when it is strong among the members (:data:`BRAND_FANS_WEIGHT`).
+    """
     num_segments = int(labels.max()) + 1 if labels.size else 0
     sizes = np.bincount(labels, minlength=num_segments)
     tag_lists: list[list[tuple[str, float]]] = [[] for _ in range(num_segments)]
+    name_tags: list[list[str]] = [[] for _ in range(num_segments)]
     if tags is not None and len(tags.vocabulary):
         membership = sp.csr_matrix(
             (np.ones(labels.size), (labels, np.arange(labels.size))), shape=(num_segments, labels.size)
@@ -179,11 +189,22 @@ def _describe(labels: np.ndarray, tags: InterestTags | None, top_tags: int) -> l
         overall_mean = np.asarray(weights.mean(axis=0))
         # mean x lift (mean / overall mean): strong among the members and stronger than elsewhere.
         score = np.divide(segment_mean**2, overall_mean, out=np.zeros_like(segment_mean), where=overall_mean > 0)
+        is_brand = _brand_like(tags.vocabulary.labels, tags.vocabulary.kinds)
         for s in range(num_segments):
-            order = np.lexsort((np.arange(score.shape[1]), -score[s]))
-            chosen = [t for t in order[:top_tags] if score[s, t] > 0]
-            tag_lists[s] = [(tags.vocabulary.labels[t], float(segment_mean[s, t])) for t in chosen]
-    names = segment_names([[label for label, _ in top] for top in tag_lists])
+            order = [t for t in np.lexsort((np.arange(score.shape[1]), -score[s])) if score[s, t] > 0]
+            tag_lists[s] = [(tags.vocabulary.labels[t], float(segment_mean[s, t])) for t in order[:top_tags]]
+            nameable = [t for t in order if not is_brand[t] or segment_mean[s, t] >= BRAND_FANS_WEIGHT]
+            name_tags[s] = [tags.vocabulary.labels[t] for t in nameable[:top_tags]]
+    names = segment_names(name_tags)
     return [
         Segment(id=s, name=names[s], size=int(sizes[s]), top_tags=tag_lists[s]) for s in range(num_segments)
     ]
+
+
+def _brand_like(labels: list[str], kinds: list[str]) -> np.ndarray:
+    """Per tag: a brand, or a keyword made only of brand-name words."""
+    brand_words = {word for label, kind in zip(labels, kinds) if kind == "brand" for word in tag_key(label).split()}
+    return np.asarray([
+        kind == "brand" or (kind == "keyword" and set(tag_key(label).split()) <= brand_words)
+        for label, kind in zip(labels, kinds)
+    ])

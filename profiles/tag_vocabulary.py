@@ -2,7 +2,10 @@
 
 Tags come from three sources: every level of an item's category path (``Tools > Power
 Tools > Drills`` gives "Drills", "Power Tools" and "Tools"), its brand, and keywords of
-item titles and query texts. Keywords are kept only when they are neither one-off nor
+item titles and query texts. A level that visibly glues several levels together (catalogues
+whose paths lost their separators: "Radial Ball Bearings Deep Groove Ball Bearings") is split
+back into readable levels by :func:`category_levels`, and text that is no category name at all
+(a sentence, a list of pack sizes) is not a tag. Keywords are kept only when they are neither one-off nor
 ubiquitous (document-frequency limits), so a tag says something about a user. Tags are
 identified by a light normal form (lower case, plural ``s`` dropped), so the query word
 "drill", the title word "drills" and the category "Drills" are one tag.
@@ -40,6 +43,12 @@ STOP_WORDS: frozenset[str] = frozenset(
 MIN_PHRASE_SHARE = 0.3
 #: Separator between the levels of a category path.
 CATEGORY_SEPARATOR = ">"
+#: A category level with more words than this is a sentence that slipped into the path, not a name.
+MAX_LEVEL_WORDS = 8
+#: Small words a category name may hold in lower case ("Paper and Film", "Tools for Wood").
+_NAME_CONNECTORS = frozenset({"&", "and", "or", "of", "for", "with", "the", "to", "in", "a", "x", "-"})
+#: Endings of words that describe rather than name (a level does not end on "Protective").
+_MODIFIER_ENDINGS = ("ive", "ous", "ial", "ical", "able", "ible")
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -72,6 +81,73 @@ def keywords(text: str, bigrams: bool) -> list[str]:
     if bigrams:
         words += [f"{a} {b}" for a, b in zip(kept, kept[1:]) if a is not None and b is not None and a != b]
     return words
+
+
+def category_levels(category: str) -> list[str]:
+    """The readable levels of a category path, root first.
+
+    The path is split at :data:`CATEGORY_SEPARATOR`; each level is then split where it glues
+    several levels together (:func:`split_glued_level`). Text that is no category name (a
+    sentence or a list of sizes: lower-case words) and pieces longer than
+    :data:`MAX_LEVEL_WORDS` words are left out.
+    """
+    return [
+        piece
+        for level in category.split(CATEGORY_SEPARATOR)
+        if _is_capitalised(level.split())
+        for piece in split_glued_level(level)
+        if len(piece.split()) <= MAX_LEVEL_WORDS
+    ]
+
+
+def split_glued_level(level: str) -> list[str]:
+    """A level that holds several levels, split where the words say a new level starts.
+
+    A new level starts after a plural noun followed by a capitalised word ("Radial Ball
+    Bearings | Deep Groove Ball Bearings"), and where a word of the current level starts it
+    again ("Pressure & Vacuum | Pressure & Vacuum Gauges"; "Apparel | Protective Apparel &
+    Gloves" when the words before the repeat would end on a modifier). Words joined by "&"
+    or a comma are never split apart.
+    """
+    tokens = level.split()
+    pieces: list[list[str]] = [[]]
+    for n, token in enumerate(tokens):
+        if n and _can_split(tokens, n) and _is_plural(tokens[n - 1]) and token[:1].isupper():
+            pieces.append([])
+        pieces[-1].append(token)
+    return [" ".join(part) for piece in pieces for part in _split_at_repeat(piece)]
+
+
+def _can_split(tokens: list[str], n: int) -> bool:
+    """Whether a level may end before ``tokens[n]``: not inside "A & B" or "A, B"."""
+    return tokens[n - 1] not in _NAME_CONNECTORS and not tokens[n - 1].endswith(",") and tokens[n] not in _NAME_CONNECTORS
+
+
+def _is_plural(word: str) -> bool:
+    return len(word) > 3 and word.isalpha() and word.endswith("s") and not word.endswith(("ss", "us", "is"))
+
+
+def _split_at_repeat(tokens: list[str]) -> list[list[str]]:
+    """Split before the first word that repeats a word of its level (see :func:`split_glued_level`)."""
+    seen: dict[str, int] = {}
+    for n, token in enumerate(tokens):
+        key = _singular(token.lower())
+        first = seen.get(key)
+        # "Draw Latches & Tension Latches" is one level naming two kinds of latches.
+        pair_of_kinds = first is not None and n == len(tokens) - 1 and tokens[first + 1:first + 2] == ["&"]
+        if first is not None and _can_split(tokens, n) and key.isalpha() and not pair_of_kinds:
+            if tokens[n - 1].lower().endswith(_MODIFIER_ENDINGS) and first + 1 < n and _can_split(tokens, first + 1):
+                n = first + 1  # "Apparel Protective Apparel & Gloves": the modifier starts the next level
+            return [tokens[:n], *_split_at_repeat(tokens[n:])]
+        seen.setdefault(key, n)
+    return [tokens] if tokens else []
+
+
+def _is_capitalised(words: list[str]) -> bool:
+    """Whether the words read as a name ("Lab Supplies & Consumables"), not as a sentence."""
+    return bool(words) and all(
+        w[:1].isupper() or w[:1].isdigit() or w.lower() in _NAME_CONNECTORS or not w[:1].isalpha() for w in words
+    )
 
 
 @dataclass
@@ -133,10 +209,7 @@ class TagVocabulary:
                 kinds.append(kind)
             return index[key]
 
-        item_paths = [
-            [level.strip() for level in category.split(CATEGORY_SEPARATOR) if level.strip()]
-            for category in catalog.categories
-        ]
+        item_paths = [category_levels(category) for category in catalog.categories]
         level_items = Counter(tag_key(level) for path in item_paths for level in set(path))
         rows: list[int] = []
         cols: list[int] = []

@@ -32,12 +32,20 @@ from personagraph.errors import PersonaGraphError
 from personagraph.private_files import make_private_dir
 from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
-from personagraph.store.neo4j_profile_store import Neo4jProfileStore
+from personagraph.store.neo4j_profile_store import STATE_LABEL, Neo4jProfileStore
 from personagraph.store.neo4j_server import Neo4jServer
 from personagraph.store.profile_changes import ProfileChanges
 from personagraph.store.profile_store import NODE_KEYS, Row
-from personagraph.store.sync_state import FULL_SYNC
+from personagraph.store.sync_state import FULL_SYNC, finish_command
 
+#: The one user database of Neo4j Community (what the managed server serves).
+DEFAULT_DATABASE = "neo4j"
+#: How `train` writes a run: the offline importer (a first load of the managed server) or UNWIND batches;
+#: ``auto`` takes the importer when it may.
+BULK_IMPORT, UNWIND = "bulk", "unwind"
+LOAD_PATHS = ("auto", BULK_IMPORT, UNWIND)
+#: Vector properties, stored as float32 like ``upsert_users`` stores them.
+_VECTOR_COLUMNS = frozenset({"embedding", "search_embedding"})
 #: Between array elements: a control character, so no tag or text can contain it.
 ARRAY_DELIMITER = "\x1f"
 #: Node label of each node type of the graph (as profile_sync names them).
@@ -59,8 +67,35 @@ def database_is_empty(settings: ConnectionSettings) -> bool:
         return not store.run_cypher("MATCH (n) RETURN 1 AS found LIMIT 1")
 
 
+def managed_target(settings: ConnectionSettings, server: Neo4jServer | None = None) -> Neo4jServer | None:
+    """The managed server (``server``, default: the one this environment names) when ``settings`` reach it
+    and its default database; ``None`` for any other server, which only the UNWIND sync can fill."""
+    server = server or Neo4jServer()
+    if settings.uri != server.uri or settings.trusted_certificate != server.certificate_file:
+        return None
+    return server if settings.database in (None, DEFAULT_DATABASE) else None
+
+
+def first_load_refusal(server: Neo4jServer) -> str | None:
+    """Why the managed ``server`` may not be filled by :func:`bulk_load` now (``None``: it may).
+
+    The import stops the server, so it is only for a first load: the server runs, its database
+    is empty, and no other program is connected (stopping it would cut that program off).
+    """
+    if not server.is_running():
+        return "the managed Neo4j server is not running"
+    with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=server)) as store:
+        if store.run_cypher("MATCH (n) RETURN 1 AS found LIMIT 1"):
+            return "the database already holds data (the UNWIND sync replaces it run by run)"
+        others = len(store.run_cypher("CALL dbms.listConnections() YIELD connectionId RETURN connectionId",
+                                      write=True)) - 1  # this connection is one of them
+    if others > 0:
+        return f"{others} other client(s) are connected to the managed Neo4j server, which an import would stop"
+    return None
+
+
 def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progress: bool = True,
-              run_folder: str | Path | None = None, database: str = "neo4j") -> dict[str, int]:
+              run_folder: str | Path | None = None, database: str = DEFAULT_DATABASE) -> dict[str, int]:
     """Load ``changes`` (a whole run, ``run_id``) into the managed ``server``'s empty database.
 
     Returns rows written per kind, with the keys :func:`~personagraph.store.profile_sync.sync_changes`
@@ -68,6 +103,11 @@ def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progres
     recorded as the active one. Refuses an update (``changes.base_run_id``) and a database that
     holds any node. The server is stopped for the import and runs again afterwards (also when it
     was not running before), with the constraints and vector indexes built over the data.
+
+    The sync marker is imported with the data, pending at step ``import``, and committed only once
+    the indexes are built: a failure after the import leaves an incomplete sync that readers refuse
+    and `personagraph sync` finishes, as after a cut-short UNWIND sync. A failed import leaves the
+    database empty again. Either way the error is one line.
     """
     if not changes.whole_run:
         raise PersonaGraphError("a bulk load writes a whole run into an empty database, not an update")
@@ -79,45 +119,100 @@ def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progres
     make_private_dir(server.home)
     staging = Path(tempfile.mkdtemp(prefix="bulk-import-", dir=server.home))  # mode 0700
     folder = None if run_folder is None else str(Path(run_folder).resolve())
+    step = "CSV"
     try:
         with tqdm(total=4, desc="bulk load", unit="step", disable=not progress, file=sys.stderr) as bar:
             bar.set_postfix_str("writing CSV")
-            files = ImportFiles(staging, run_id)
+            files = ImportFiles(staging, run_id, progress)
             written = files.write(changes)
+            files.marker(folder)
             bar.update()
             bar.set_postfix_str("stopping Neo4j")
             server.stop()
             bar.update()
             bar.set_postfix_str("importing")
-            server.run_admin("database", "import", "full", database, "--overwrite-destination=true",
-                             f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}", "--bad-tolerance=0",
-                             f"--report-file={staging / 'import.report'}",
-                             *(["--multiline-fields=true"] if files.multiline else []), *files.arguments)
+            step = "import"
+            _import(server, files, staging, database)
             bar.update()
             bar.set_postfix_str("starting Neo4j, building indexes")
+            step = "start"
             server.start(timeout=600)
             with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=server)) as store:
-                store.ensure_schema(changes.embedding_dim)
-                store.begin_sync(run_id, folder, FULL_SYNC)
+                step = "schema"
+                store.begin_sync(run_id, folder, FULL_SYNC)  # the marker's constraint; it is pending already
+                store.mark_sync_step(step)
+                store.ensure_schema(changes.embedding_dim, changes.search_dim)
+                step = "empty lists"
+                store.mark_sync_step(step)
+                files.restore_empty_lists(store)
+                step = "commit"
+                store.mark_sync_step(step)
                 store.commit_sync(run_id, folder, changes.embedding_dim)
             bar.update()
+    except (PersonaGraphError, OSError, pa.ArrowException) as exc:
+        raise PersonaGraphError(_failure_message(run_id, step, folder, exc)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+def _import(server: Neo4jServer, files: "ImportFiles", staging: Path, database: str) -> None:
+    """Run the importer; if it fails (or is interrupted), empty the database again and restart the server."""
+    try:
+        server.run_admin("database", "import", "full", database, "--overwrite-destination=true",
+                         f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}", "--bad-tolerance=0",
+                         f"--report-file={staging / 'import.report'}",
+                         *(["--multiline-fields=true"] if files.multiline else []), *files.arguments)
+    except BaseException:
+        # What the importer left is no database; without its folders Neo4j makes an empty one on start.
+        for kind in ("databases", "transactions"):
+            shutil.rmtree(server.home / "data" / kind / database, ignore_errors=True)
+        server.start(timeout=600)
+        raise
+
+
+def _failure_message(run_id: str, step: str, run_folder: str | None, error: Exception) -> str:
+    """One line: what failed, what Neo4j holds now, and how to go on."""
+    cause = " ".join(str(error).split(" — ")[0].split())
+    if step in ("CSV", "import"):
+        doing = "writing the CSV files" if step == "CSV" else "importing the CSV files"
+        return (f"bulk load of run {run_id} failed while {doing} ({cause}); nothing was loaded and the "
+                f"managed Neo4j database is empty — fix the cause, then run `{finish_command(run_folder)}` "
+                "(or train again)")
+    return (f"bulk load of run {run_id} stopped at step '{step}' ({cause}); the data is imported but the sync is "
+            f"incomplete, so lookups are refused — once Neo4j runs, finish it with `{finish_command(run_folder)}`")
 
 
 class ImportFiles:
     """The CSV files of one import (a header file and a data file per label or relationship type) and the
     ``--nodes`` / ``--relationships`` arguments that name them; every row is stamped with ``run_id``."""
 
-    def __init__(self, folder: Path, run_id: str) -> None:
+    def __init__(self, folder: Path, run_id: str, progress: bool = False) -> None:
         self.folder = folder
         self.run_id = run_id
+        self.progress = progress
         self.multiline = False
         self.arguments: list[str] = []
+        self._bar: tqdm | None = None
+        #: Per label, per list property: the keys of the nodes whose list is empty (see :meth:`restore_empty_lists`).
+        self.empty_lists: dict[str, dict[str, pa.Array]] = {}
 
     def write(self, changes: ProfileChanges) -> dict[str, int]:
         """Every file for ``changes``; returns rows per kind as ``sync_changes`` counts them."""
+        with tqdm(desc="writing CSV", unit="row", unit_scale=True, disable=not self.progress, file=sys.stderr,
+                  leave=False) as self._bar:
+            return self._write_all(changes)
+
+    def marker(self, run_folder: str | None) -> None:
+        """The sync marker, pending at step ``import`` (as ``begin_sync`` and ``mark_sync_step`` leave it)."""
+        now = pa.array([datetime.now(timezone.utc)], pa.timestamp("us", tz="UTC"))
+        self._write("nodes-state", "--nodes", STATE_LABEL, pa.table({
+            f":ID({STATE_LABEL})": ["sync"], "id": ["sync"], "pending_run": [self.run_id],
+            "pending_run_folder": pa.array([run_folder], pa.string()), "pending_kind": [FULL_SYNC],
+            "pending_since": now, "step": ["import"], "step_since": now,
+        }))
+
+    def _write_all(self, changes: ProfileChanges) -> dict[str, int]:
         written = {
             "items": self.nodes("Item", _table(changes.items)),
             "categories": self.nodes("Category", _table(changes.categories)),
@@ -140,18 +235,42 @@ class ImportFiles:
         if not table.num_rows:
             return 0
         key = NODE_KEYS[label]
+        self._note_empty_lists(label, key, table)
         ids = pa.table({f":ID({label})": table.column(key).cast(pa.string())})
         self._write(f"nodes-{label}", "--nodes", label, _joined(ids, self._stamped(table)))
         return table.num_rows
 
+    def restore_empty_lists(self, store: Neo4jProfileStore) -> int:
+        """Set the empty lists the CSV could not carry (the importer reads an empty field as no property,
+        the UNWIND sync stores ``[]``); returns the nodes written."""
+        written = 0
+        for label, columns in self.empty_lists.items():
+            key = NODE_KEYS[label]
+            rows: dict[object, dict[str, list]] = {}
+            for name, keys in columns.items():
+                for node_key in keys.to_pylist():
+                    rows.setdefault(node_key, {})[name] = []
+            written += store.upsert_nodes(label, ({key: node_key, **lists} for node_key, lists in rows.items()))
+        return written
+
+    def _note_empty_lists(self, label: str, key: str, table: pa.Table) -> None:
+        for name, column in zip(table.column_names, table.columns):
+            if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+                empty = pc.fill_null(pc.equal(pc.list_value_length(column), 0), False)
+                if pc.any(empty).as_py():
+                    self.empty_lists.setdefault(label, {})[name] = table.column(key).filter(empty).combine_chunks()
+
     def relationships(self, rel_type: str, start_label: str, end_label: str, table: pa.Table) -> int:
         if not table.num_rows:
             return 0
+        written = table.num_rows  # rows, as the UNWIND sync counts them
+        # MERGE makes one relationship per pair (per pair and relation for SOCIAL), the last row's values winning.
+        table = _last_per_key(table, ["start", "end", *(["relation"] if rel_type == "SOCIAL" else [])])
         ends = pa.table({f":START_ID({start_label})": table.column("start").cast(pa.string()),
                          f":END_ID({end_label})": table.column("end").cast(pa.string())})
         self._write(f"relationships-{rel_type}", "--relationships", rel_type,
                     _joined(ends, self._stamped(table.drop_columns(["start", "end"]))))
-        return table.num_rows
+        return written
 
     def _stamped(self, table: pa.Table) -> pa.Table:
         """The run that writes the rows, as ``sync_changes`` stamps them."""
@@ -171,6 +290,15 @@ class ImportFiles:
         pacsv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), data,
                         write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
         self.arguments.append(f"{option}={name}={header},{data}")
+        if self._bar is not None:
+            self._bar.update(table.num_rows)
+
+
+def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
+    """The last row of each distinct ``keys`` value, in the rows' order (the table itself when none repeats)."""
+    numbered = table.select(keys).append_column("row", pa.array(np.arange(table.num_rows)))
+    last = numbered.group_by(keys, use_threads=False).aggregate([("row", "max")]).column("row_max")
+    return table if len(last) == table.num_rows else table.take(np.sort(last.to_numpy()))
 
 
 def _joined(ids: pa.Table, table: pa.Table) -> pa.Table:
@@ -217,11 +345,19 @@ def _table(rows: Iterable[Row]) -> pa.Table:
     rows = rows if isinstance(rows, list) else list(rows)
     if not rows:
         return pa.table({})
-    table = pa.Table.from_pylist(rows)
-    if "embedding" in table.column_names:
-        index = table.column_names.index("embedding")
-        table = table.set_column(index, "embedding", table.column("embedding").cast(pa.list_(pa.float32())))
-    return table
+    names = dict.fromkeys(name for row in rows for name in row)  # every row's keys: rows omit missing values
+    return pa.table({name: _column([row.get(name) for row in rows], name in _VECTOR_COLUMNS) for name in names})
+
+
+def _column(values: list, vector: bool) -> pa.Array:
+    """One column; a vector column (no row without one) as float32 lists from one numpy block."""
+    if vector and all(value is not None for value in values):
+        block = np.asarray(values, dtype=np.float32)
+        if block.ndim == 2:
+            flat = pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), block.shape[1])
+            return flat.cast(pa.list_(pa.float32()))
+    array = pa.array(values)
+    return array.cast(pa.list_(pa.float32())) if vector else array
 
 
 def _user_table(rows: Iterable[Row]) -> pa.Table:

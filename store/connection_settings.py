@@ -3,12 +3,15 @@
 One resolution rule for every command, so `personagraph similar` and a training run that
 syncs profiles always talk to the same database. The managed server is reached over TLS
 pinned to the certificate in its state folder, so its password is never sent to another
-program that happens to listen on its port.
+program that happens to listen on its port — through ``bolt://`` or the routing ``neo4j://``
+scheme alike. A cluster or Aura is reached through ``neo4j://`` / ``neo4j+s://`` (the driver
+routes writes to the leader and reads to followers; the store says which a transaction is).
 """
 from __future__ import annotations
 
 import os
 import ssl
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,8 @@ MAX_RETRY_SECONDS = 5.0
 CONNECTION_TIMEOUT_SECONDS = 10.0
 #: URI schemes the Neo4j driver speaks (Bolt, direct or routed; +s / +ssc: encrypted).
 BOLT_SCHEMES: tuple[str, ...] = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+#: Schemes whose TLS the driver lets us configure, hence pin (the +s / +ssc ones fix their own trust).
+PINNABLE_SCHEMES: tuple[str, ...] = ("bolt", "neo4j")
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,16 @@ class ConnectionSettings:
     trusted_certificate: Path | None = None
 
     def __str__(self) -> str:
-        return f"{self.user}@{self.uri}" + (f" (database {self.database})" if self.database else "")
+        return f"{self.user}@{self.shown_uri}" + (f" (database {self.database})" if self.database else "")
+
+    def __repr__(self) -> str:
+        return (f"ConnectionSettings(uri={self.shown_uri!r}, user={self.user!r}, database={self.database!r}, "
+                f"trusted_certificate={self.trusted_certificate!r})")
+
+    @property
+    def shown_uri(self) -> str:
+        """The URI without any ``user:password@`` part, for messages."""
+        return _without_credentials(self.uri)
 
     @classmethod
     def resolve(
@@ -70,7 +84,7 @@ class ConnectionSettings:
         server = server or Neo4jServer()
         uri = uri or server.uri
         certificate = None
-        if uri == server.uri:
+        if _same_server(uri, server.uri):
             if password is None and server.password_file.exists():
                 password = server.password()
                 certificate = server.certificate_file
@@ -83,13 +97,18 @@ class ConnectionSettings:
         scheme = self.uri.partition("://")[0].lower() if "://" in self.uri else ""
         if scheme not in BOLT_SCHEMES:
             raise PersonaGraphError(
-                f"Neo4j URI {self.uri!r} (--uri / NEO4J_URI) is not a Bolt URI: use "
+                f"Neo4j URI {self.shown_uri!r} (--uri / NEO4J_URI) is not a Bolt URI: use "
                 + ", ".join(f"{name}://" for name in BOLT_SCHEMES)
                 + " (e.g. bolt://localhost:7687 or neo4j+s://xxxx.databases.neo4j.io)"
                 + ("; http(s):// is for Neo4j Browser, drivers need Bolt" if scheme.startswith("http") else "")
             )
         tls = {}
         if self.trusted_certificate is not None:
+            if scheme not in PINNABLE_SCHEMES:
+                raise PersonaGraphError(
+                    f"{scheme}:// decides its own TLS trust, so the managed server's certificate cannot be "
+                    f"pinned: use bolt:// or neo4j:// for it (TLS to {self.trusted_certificate} is added)"
+                )
             if not self.trusted_certificate.exists():
                 raise PersonaGraphError(
                     f"the managed Neo4j server has no TLS certificate yet ({self.trusted_certificate}), so its "
@@ -104,7 +123,7 @@ class ConnectionSettings:
             )
         except (ConfigurationError, ValueError) as exc:
             raise PersonaGraphError(
-                f"invalid Neo4j URI {self.uri!r}: {exc} — use e.g. bolt://host:7687 or neo4j+s://host"
+                f"invalid Neo4j URI {self.shown_uri!r}: {exc} — use e.g. bolt://host:7687 or neo4j+s://host"
             ) from None
         try:
             driver.verify_connectivity()
@@ -112,12 +131,12 @@ class ConnectionSettings:
             driver.close()
             if self.trusted_certificate is not None and _tls_failed(exc):
                 raise PersonaGraphError(
-                    f"the server at {self.uri} is not the managed Neo4j (its TLS certificate is not "
+                    f"the server at {self.shown_uri} is not the managed Neo4j (its TLS certificate is not "
                     f"{self.trusted_certificate}); nothing was sent — stop whatever uses that port, or restart a "
                     "managed server started by an older PersonaGraph (`personagraph neo4j stop`, then `start`)"
                 ) from None
             raise PersonaGraphError(
-                f"cannot reach Neo4j at {self.uri} — start it with `personagraph neo4j start` or set NEO4J_URI"
+                f"cannot reach Neo4j at {self.shown_uri} — start it with `personagraph neo4j start` or set NEO4J_URI"
             ) from None
         except AuthError:
             driver.close()
@@ -126,11 +145,24 @@ class ConnectionSettings:
                 if self.password is None
                 else "check NEO4J_USERNAME / NEO4J_PASSWORD or --user / --password"
             )
-            raise PersonaGraphError(f"Neo4j at {self.uri} rejected user '{self.user}' — {hint}") from None
+            raise PersonaGraphError(f"Neo4j at {self.shown_uri} rejected user '{self.user}' — {hint}") from None
         except BaseException:
             driver.close()
             raise
         return driver
+
+
+def _same_server(uri: str, managed_uri: str) -> bool:
+    """Whether ``uri`` is the managed server's address through a scheme whose TLS we pin (bolt / neo4j)."""
+    given, managed = urlsplit(uri), urlsplit(managed_uri)
+    return given.scheme.lower() in PINNABLE_SCHEMES and given.netloc == managed.netloc and given.path in ("", "/")
+
+
+def _without_credentials(uri: str) -> str:
+    parts = urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _tls_failed(error: BaseException) -> bool:

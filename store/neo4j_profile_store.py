@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
-from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, ManagedTransaction
+from neo4j import READ_ACCESS, WRITE_ACCESS, Driver, GraphDatabase, ManagedTransaction, Session
 from neo4j.exceptions import (
     CypherSyntaxError,
     IncompleteCommit,
@@ -28,7 +28,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.profiles.segment import Segment
 from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
-from personagraph.store.over_fetch import candidate_counts
+from personagraph.store.over_fetch import PROJECTED_FACTOR, candidate_counts
 from personagraph.store.profile_store import (
     NODE_KEYS,
     ProfileStore,
@@ -44,9 +44,14 @@ from personagraph.store.sync_state import SyncState
 VECTOR_INDEX = "user_embedding"
 #: Vector index of each label that carries an ``embedding`` (users and items share one space).
 VECTOR_INDEXES: dict[str, str] = {"User": VECTOR_INDEX, "Item": "item_embedding"}
+#: A user's narrow search vector (a run's :class:`~personagraph.profiles.search_projection.SearchProjection`
+#: of ``embedding``); when users have one, the user index is over it instead of the full profile.
+SEARCH_EMBEDDING = "search_embedding"
+_VECTORS = ("embedding", SEARCH_EMBEDDING)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: A node's properties but its key and vector, as ``[name, value]`` pairs (``{0}``: the variable).
-_PROPERTIES = "[key IN keys({0}) WHERE NOT key IN ['id', 'embedding'] | [key, {0}[key]]] AS properties"
+#: A node's properties but its key and vectors, as ``[name, value]`` pairs (``{0}``: the variable).
+_PROPERTIES = ("[key IN keys({0}) WHERE NOT key IN ['id', 'embedding', 'search_embedding'] | [key, {0}[key]]] "
+               "AS properties")
 #: Label of the one node that holds the sync marker (:class:`SyncState`); no data node has it.
 STATE_LABEL = "PersonaGraphState"
 _STATE_QUERY = f"OPTIONAL MATCH (s:{STATE_LABEL} {{id: 'sync'}}) RETURN properties(s) AS state"
@@ -135,6 +140,9 @@ class Neo4jProfileStore(ProfileStore):
         self.driver = driver
         self.database = database
         self.batch_size = batch_size
+        # Every session shares one bookmark manager, so on a cluster (neo4j:// routing) a read sent
+        # to a follower waits until it has the store's earlier writes (e.g. the sync marker's commit).
+        self._bookmarks = GraphDatabase.bookmark_manager()
 
     @classmethod
     def connect(cls, settings: ConnectionSettings, batch_size: int = 5000) -> "Neo4jProfileStore":
@@ -144,26 +152,31 @@ class Neo4jProfileStore(ProfileStore):
         self.driver.close()
 
     # -- schema ------------------------------------------------------------------------
-    def ensure_schema(self, embedding_dim: int) -> None:
+    def ensure_schema(self, embedding_dim: int, search_dim: int | None = None) -> None:
         for label, key in NODE_KEYS.items():
             self._write(
                 f"CREATE CONSTRAINT {label.lower()}_{key} IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
             )
         for label, index in VECTOR_INDEXES.items():
-            self._ensure_vector_index(label, index, embedding_dim)
+            if label == "User" and search_dim is not None:
+                self._ensure_vector_index(label, index, search_dim, SEARCH_EMBEDDING)
+            else:
+                self._ensure_vector_index(label, index, embedding_dim, "embedding")
         self._write("CALL db.awaitIndexes(300)")
 
-    def _ensure_vector_index(self, label: str, index: str, embedding_dim: int) -> None:
-        config = self._vector_index_config(index)
-        if config is not None and (
-            config.get("vector.dimensions") != embedding_dim or config.get("vector.quantization.enabled", False)
+    def _ensure_vector_index(self, label: str, index: str, dim: int, vector_property: str) -> None:
+        found = self._vector_index(index)
+        if found is not None and (
+            found["config"].get("vector.dimensions") != dim or found["config"].get("vector.quantization.enabled", False)
+            or list(found["properties"]) != [vector_property]
         ):
             self._write(f"DROP INDEX {index}")
         # Quantised vectors (the 5.26 default) cap recall@10 near 0.83 on 64-d data, however
         # many candidates are fetched; full-precision vectors keep it above 0.95.
         self._write(
-            f"CREATE VECTOR INDEX {index} IF NOT EXISTS FOR (n:{label}) ON n.embedding OPTIONS {{indexConfig: {{"
-            f"`vector.dimensions`: {int(embedding_dim)}, `vector.similarity_function`: 'cosine', "
+            f"CREATE VECTOR INDEX {index} IF NOT EXISTS FOR (n:{label}) ON n.{vector_property} "
+            "OPTIONS {indexConfig: {"
+            f"`vector.dimensions`: {int(dim)}, `vector.similarity_function`: 'cosine', "
             "`vector.quantization.enabled`: false}}"
         )
 
@@ -173,11 +186,17 @@ class Neo4jProfileStore(ProfileStore):
         return None if config is None else config["vector.dimensions"]
 
     def _vector_index_config(self, index: str) -> dict[str, Any] | None:
+        found = self._vector_index(index)
+        return None if found is None else found["config"]
+
+    def _vector_index(self, index: str) -> dict[str, Any] | None:
+        """The index's ``config`` and the ``properties`` it is over, or ``None`` when there is no such index."""
         rows = self._read(
-            "SHOW VECTOR INDEXES YIELD name, options WHERE name = $name RETURN options.indexConfig AS config",
+            "SHOW VECTOR INDEXES YIELD name, options, properties WHERE name = $name "
+            "RETURN options.indexConfig AS config, properties",
             name=index,
         )
-        return rows[0]["config"] if rows else None
+        return rows[0] if rows else None
 
     # -- writes ------------------------------------------------------------------------
     def upsert_nodes(self, label: str, rows: Iterable[Row]) -> int:
@@ -190,18 +209,24 @@ class Neo4jProfileStore(ProfileStore):
 
     def upsert_users(self, rows: Iterable[Row], run_id: str) -> int:
         # setNodeVectorProperty stores float32 (half the bytes of a plain SET's float64
-        # list); both wrote at the same rate in our measurements.
+        # list); both wrote at the same rate in our measurements. A row without a search
+        # vector clears the one an earlier run may have left.
         query = (
             "UNWIND $rows AS row MERGE (u:User {id: row.key}) "
-            "SET u += row.props, u.run_id = $run_id, u.updated_at = datetime($updated_at) "
+            "SET u += row.props, u.run_id = $run_id, u.updated_at = datetime($updated_at), "
+            f"u.{SEARCH_EMBEDDING} = null "
             "WITH u, row CALL db.create.setNodeVectorProperty(u, 'embedding', row.embedding) "
+            "CALL (u, row) { WITH * WHERE row.search IS NOT NULL "
+            f"CALL db.create.setNodeVectorProperty(u, '{SEARCH_EMBEDDING}', row.search) }} "
             "RETURN count(u) AS written"
         )
         prepared = (
             {
                 "key": _plain(row["id"]),
-                "props": self._properties(row, {"id", "embedding"}),
+                "props": self._properties(row, {"id", *_VECTORS}),
                 "embedding": np.asarray(row["embedding"], dtype=np.float64).tolist(),
+                "search": None if row.get(SEARCH_EMBEDDING) is None
+                else np.asarray(row[SEARCH_EMBEDDING], dtype=np.float64).tolist(),
             }
             for row in rows
         )
@@ -267,7 +292,10 @@ class Neo4jProfileStore(ProfileStore):
 
     # -- vector search -----------------------------------------------------------------
     def similar_users(self, user_id: str, k: int = 10, where: Mapping[str, Any] | None = None) -> list[SimilarUser]:
-        source = "MATCH (me:User {id: $user_id}) WITH me.embedding AS vector WHERE vector IS NOT NULL"
+        # The index is over search vectors when users have them, else over the profiles themselves.
+        source = (f"MATCH (me:User {{id: $user_id}}) WHERE me.embedding IS NOT NULL WITH me.embedding AS full_vector, "
+                  f"coalesce(me.{SEARCH_EMBEDDING}, me.embedding) AS search_vector, "
+                  f"me.{SEARCH_EMBEDDING} IS NOT NULL AS projected")
         params: dict[str, Any] = {"user_id": user_id}
         conditions = ["node.id <> $user_id", *self._where_conditions(where, params)]
         hits = [SimilarUser(*hit) for hit in self._nearest("User", source, params, k, conditions)]
@@ -276,11 +304,15 @@ class Neo4jProfileStore(ProfileStore):
         return hits
 
     def nearest_users(
-        self, vector: Sequence[float], k: int = 10, where: Mapping[str, Any] | None = None
+        self, vector: Sequence[float], k: int = 10, where: Mapping[str, Any] | None = None,
+        search_vector: Sequence[float] | None = None,
     ) -> list[SimilarUser]:
-        params = {"vector": np.asarray(vector, dtype=np.float64).tolist()}
+        params = {"vector": np.asarray(vector, dtype=np.float64).tolist(), "projected": search_vector is not None,
+                  "search_vector": None if search_vector is None else np.asarray(search_vector, np.float64).tolist()}
         conditions = self._where_conditions(where, params)
-        return [SimilarUser(*hit) for hit in self._nearest("User", "WITH $vector AS vector", params, k, conditions)]
+        source = ("WITH $vector AS full_vector, coalesce($search_vector, $vector) AS search_vector, "
+                  "$projected AS projected")
+        return [SimilarUser(*hit) for hit in self._nearest("User", source, params, k, conditions)]
 
     def nearest_items(
         self, vector: Sequence[float], k: int = 10, exclude_seen_by: str | None = None
@@ -292,7 +324,8 @@ class Neo4jProfileStore(ProfileStore):
             seen = "|".join(schema.relationship_for_edge[event] for event in schema.item_events)
             conditions.append(f"NOT EXISTS {{ (:User {{id: $seen_by}})-[:{seen}]->(node) }}")
             params["seen_by"] = exclude_seen_by
-        return [SimilarItem(*hit) for hit in self._nearest("Item", "WITH $vector AS vector", params, k, conditions)]
+        source = "WITH $vector AS full_vector, $vector AS search_vector, false AS projected"
+        return [SimilarItem(*hit) for hit in self._nearest("Item", source, params, k, conditions)]
 
     @staticmethod
     def _where_conditions(where: Mapping[str, Any] | None, params: dict[str, Any]) -> list[str]:
@@ -309,23 +342,29 @@ class Neo4jProfileStore(ProfileStore):
     ) -> list[tuple[str, float, dict[str, Any]]]:
         """``(id, cosine, properties)`` of the ``k`` best ``label`` nodes that meet ``conditions``, best first.
 
-        ``source`` is a Cypher clause that binds ``vector``; the index is asked for candidates
-        as :func:`~personagraph.store.over_fetch.candidate_counts` says.
+        ``source`` is a Cypher clause that binds ``search_vector`` (what the index is over),
+        ``full_vector`` (the profile) and ``projected`` (whether the two differ). The index
+        proposes candidates, as many as :func:`~personagraph.store.over_fetch.candidate_counts`
+        says, and they are ranked by the exact cosine of the full vectors, so a narrow search
+        vector only has to find the neighbours, not order them.
         """
         if k < 1:
             raise PersonaGraphError(f"k must be at least 1, got {k}")
         index = VECTOR_INDEXES[label]
         query = (
-            f"{source} CALL db.index.vector.queryNodes($index, $candidates, vector) YIELD node, score "
+            f"{source} CALL db.index.vector.queryNodes($index, "
+            "CASE WHEN projected THEN $candidates * $projected_factor ELSE $candidates END, search_vector) YIELD node "
             + (f"WHERE {' AND '.join(conditions)} " if conditions else "")
             # Cut to k before reading properties: only the hits returned pay for it.
-            + "WITH node, score ORDER BY score DESC, node.id LIMIT $k "
+            + "WITH node, vector.similarity.cosine(node.embedding, full_vector) AS score "
+            "ORDER BY score DESC, node.id LIMIT $k "
             f"RETURN node.id AS id, score, {_PROPERTIES.format('node')}"
         )
         rows: list[dict[str, Any]] = []
         for candidates in candidate_counts(k, lambda: self.count(label)):
             try:
-                rows = self._read_served(query, index=index, candidates=candidates, k=k, **params)
+                rows = self._read_served(query, index=index, candidates=candidates, projected_factor=PROJECTED_FACTOR,
+                                         k=k, **params)
             except Neo4jError as exc:
                 raise self._search_error(label, exc) from None
             if len(rows) >= k:
@@ -342,7 +381,8 @@ class Neo4jProfileStore(ProfileStore):
             )
         return PersonaGraphError(
             f"vector search failed: {_first_line(exc.message)} — the vector must match the stored "
-            "profiles' size, and profiles must be stored first (`personagraph train`)"
+            "profiles' size (and, when the run has a search projection, the search vector its width), "
+            "and profiles must be stored first (`personagraph train`)"
         )
 
     # -- stored profiles and segments --------------------------------------------------
@@ -475,9 +515,8 @@ class Neo4jProfileStore(ProfileStore):
     # -- plumbing ----------------------------------------------------------------------
     def _execute(self, work: Callable[..., Any], write: bool, *args: Any) -> Any:
         """``work(tx, *args)`` in a managed (retried) transaction of the given access mode."""
-        mode = WRITE_ACCESS if write else READ_ACCESS
         try:
-            with self.driver.session(database=self.database, default_access_mode=mode) as session:
+            with self._session(WRITE_ACCESS if write else READ_ACCESS) as session:
                 return session.execute_write(work, *args) if write else session.execute_read(work, *args)
         except _CONNECTION_LOST as exc:
             raise _connection_lost(exc) from None
@@ -485,11 +524,16 @@ class Neo4jProfileStore(ProfileStore):
     def _write_in_batches(self, query: str, **params: Any) -> int:
         """An auto-commit query (``CALL {…} IN TRANSACTIONS`` needs one); its ``removed`` count, if any."""
         try:
-            with self.driver.session(database=self.database) as session:
+            with self._session(WRITE_ACCESS) as session:
                 record = session.run(query, params).single()
         except _CONNECTION_LOST as exc:
             raise _connection_lost(exc) from None
         return int(record["removed"]) if record is not None and "removed" in record.keys() else 0
+
+    def _session(self, access_mode: str) -> Session:
+        """A session the driver routes by ``access_mode`` (a cluster's leader for writes, a follower for reads)."""
+        return self.driver.session(database=self.database, default_access_mode=access_mode,
+                                   bookmark_manager=self._bookmarks)
 
     def _read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         return self._execute(lambda tx: [record.data() for record in tx.run(query, params)], write=False)
@@ -532,7 +576,8 @@ class Neo4jProfileStore(ProfileStore):
     def users_referenced(self, user_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(str(user_id) for user_id in user_ids))
         # Every property value (list elements one by one) but vectors, compared with each id.
-        values = ("WITH x, [key IN keys(x) WHERE key <> 'embedding' | x[key]] AS values UNWIND values AS value "
+        values = ("WITH x, [key IN keys(x) WHERE NOT key IN ['embedding', 'search_embedding'] | x[key]] AS values "
+                  "UNWIND values AS value "
                   "WITH x, CASE WHEN value IS :: LIST<ANY> THEN value ELSE [value] END AS parts UNWIND parts AS part "
                   "WITH x WHERE toString(part) IN $ids RETURN count(DISTINCT x) AS n")
         return sum(self._read(f"{match} {values}", ids=ids)[0]["n"] for match in ("MATCH (x)", "MATCH ()-[x]->()"))

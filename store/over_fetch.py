@@ -15,13 +15,17 @@ OVERSAMPLE = 10
 MIN_CANDIDATES = 150
 #: How much each widening multiplies the candidates by.
 GROWTH = 4
+#: How many times more candidates an index over narrow search vectors is asked for: it has to
+#: bring the true neighbours (by the full profiles, which then rank them) into its candidates.
+PROJECTED_FACTOR = 2
 
 
 def candidate_counts(k: int, total: Callable[[], int]) -> Iterator[int]:
     """The candidate counts to try in turn for ``k`` hits; stop iterating once a search has ``k``.
 
     ``total`` counts the indexed nodes; it is called only when a first search came up short,
-    and the widening stops at it (asking for every node finds every match).
+    and the widening stops at it (asking for every node finds every match). An index over search
+    vectors is asked for ``PROJECTED_FACTOR`` times each count.
     """
     candidates = max(OVERSAMPLE * (k + 1), MIN_CANDIDATES)
     yield candidates

@@ -1,10 +1,14 @@
 """What one sync writes to a profile store: `train` passes the whole shop, `update` what it touched."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
+import numpy as np
+
+from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.user_profiles import UserProfiles
 from personagraph.shop.schema import EdgeType
 from personagraph.store.profile_store import Row
@@ -32,6 +36,9 @@ class ProfileChanges:
         base_run_id: ``None`` when the rows are a whole run: everything else is removed from the
             store. Otherwise they change the run the store holds, which must be ``base_run_id``
             (the state they were computed from), or the store would mix two states.
+        search_projection: the run's search projection; then every user row gets its
+            ``search_embedding`` and the user index is over those (``None``: over the profiles).
+            Item rows get theirs too, so a query can look users up from an item (same space).
     """
 
     embedding_dim: int
@@ -47,6 +54,17 @@ class ProfileChanges:
     base_run_id: str | None = None
     social_users: Sequence[str] = ()
     social_links: Iterable[Row] = ()
+    search_projection: SearchProjection | None = None
+
+    def __post_init__(self) -> None:
+        if self.search_projection is not None:
+            self.users = _with_search_vectors(self.users, self.search_projection)
+            self.items = _with_search_vectors(self.items, self.search_projection)
+
+    @property
+    def search_dim(self) -> int | None:
+        """Width of the users' search vectors (what the user index is over), ``None`` without a projection."""
+        return None if self.search_projection is None else self.search_projection.dim
 
     @classmethod
     def from_profiles(cls, profiles: UserProfiles, **rows: Any) -> "ProfileChanges":
@@ -63,3 +81,15 @@ class ProfileChanges:
     @property
     def whole_run(self) -> bool:
         return self.base_run_id is None
+
+
+def _with_search_vectors(rows: Iterable[Row], projection: SearchProjection, batch: int = 4096) -> Iterable[Row]:
+    """The rows with the projection of their ``embedding`` as ``search_embedding``, one matrix product
+    per ``batch`` rows; as lazy as the rows given (a list stays a list, so it can be read twice)."""
+    def projected() -> Iterator[Row]:
+        iterator = iter(rows)
+        while chunk := list(islice(iterator, batch)):
+            searched = projection.apply(np.asarray([row["embedding"] for row in chunk], dtype=np.float32))
+            yield from ({**row, "search_embedding": vector} for row, vector in zip(chunk, searched.tolist()))
+
+    return list(projected()) if isinstance(rows, (list, tuple)) else projected()

@@ -69,8 +69,9 @@ class ProfileStore(ABC):
     """A database of user profiles (vectors + attributes) and the shop graph around them."""
 
     @abstractmethod
-    def ensure_schema(self, embedding_dim: int) -> None:
-        """Create the key constraints and the user-vector index (idempotent)."""
+    def ensure_schema(self, embedding_dim: int, search_dim: int | None = None) -> None:
+        """Create the key constraints and the vector indexes (idempotent): the user index over the
+        users' ``search_dim``-wide ``search_embedding`` when given, else over their ``embedding``."""
 
     @abstractmethod
     def upsert_nodes(self, label: str, rows: Iterable[Row]) -> int:
@@ -78,7 +79,8 @@ class ProfileStore(ABC):
 
     @abstractmethod
     def upsert_users(self, rows: Iterable[Row], run_id: str) -> int:
-        """Create or update users: each row has ``id``, ``embedding`` and scalar / list attributes."""
+        """Create or update users: each row has ``id``, ``embedding``, optionally ``search_embedding``
+        (the run's narrow search vector; a row without one clears it) and scalar / list attributes."""
 
     def upsert_items(self, rows: Iterable[Row]) -> int:
         return self.upsert_nodes("Item", rows)
@@ -101,13 +103,18 @@ class ProfileStore(ABC):
     def similar_users(
         self, user_id: str, k: int = 10, where: Mapping[str, Any] | None = None
     ) -> list[SimilarUser]:
-        """The ``k`` users whose vectors are closest to ``user_id``'s, optionally filtered by attributes."""
+        """The ``k`` users whose vectors are closest to ``user_id``'s, optionally filtered by attributes.
+
+        Ranked by the cosine of the full profiles, also when the index is over search vectors."""
 
     @abstractmethod
     def nearest_users(
-        self, vector: Sequence[float], k: int = 10, where: Mapping[str, Any] | None = None
+        self, vector: Sequence[float], k: int = 10, where: Mapping[str, Any] | None = None,
+        search_vector: Sequence[float] | None = None,
     ) -> list[SimilarUser]:
-        """The ``k`` users closest to a raw vector, optionally filtered by attributes."""
+        """The ``k`` users closest to a raw profile vector, optionally filtered by attributes; when the
+        stored run has a search projection, ``search_vector`` is the vector's projection (what the
+        index is over) and the hits are ranked by the cosine of the full vectors."""
 
     @abstractmethod
     def nearest_items(

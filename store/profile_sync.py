@@ -23,6 +23,7 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
+from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 from personagraph.profiles.user_profiles import UserProfiles
 from personagraph.shop.schema import SOCIAL, EdgeType, shop_schema
@@ -56,7 +57,7 @@ def sync_changes(
     if not changes.whole_run:
         _check_base(before, changes.base_run_id, run_id, folder)
     steps: list[tuple[str, Callable[[], int]]] = [
-        ("schema", lambda: store.ensure_schema(changes.embedding_dim) or 0),
+        ("schema", lambda: store.ensure_schema(changes.embedding_dim, changes.search_dim) or 0),
         ("items", partial(store.upsert_items, _stamped(changes.items, run_id))),
         ("categories", partial(store.upsert_categories, _stamped(changes.categories, run_id))),
         ("queries", partial(store.upsert_queries, _stamped(changes.queries, run_id))),
@@ -145,10 +146,18 @@ def sync_profiles(
 ) -> dict[str, int]:
     """Write the whole shop (nodes, items with their vectors, interactions) and every profile as
     run ``run_id``; whatever other runs left in the store is removed."""
-    changes = ProfileChanges.from_profiles(
-        profiles, tags=tag_rows(profiles), **shop_rows(shop, graph, item_vectors, derived_queries)
-    )
+    changes = whole_run_changes(shop, graph, profiles, item_vectors, derived_queries)
     return sync_changes(store, changes, run_id, progress, run_folder=run_folder)
+
+
+def whole_run_changes(shop: ShopData, graph: HeteroData, profiles: UserProfiles, item_vectors: np.ndarray,
+                      derived_queries: bool = False, search_projection: SearchProjection | None = None
+                      ) -> ProfileChanges:
+    """A trained run as one sync's rows: what :func:`sync_changes` and the first-load bulk import both take."""
+    return ProfileChanges.from_profiles(
+        profiles, tags=tag_rows(profiles), search_projection=search_projection,
+        **shop_rows(shop, graph, item_vectors, derived_queries)
+    )
 
 
 def shop_rows(shop: ShopData, graph: HeteroData, item_vectors: np.ndarray, derived_queries: bool = False

@@ -52,10 +52,11 @@ def neo4j_settings(neo4j_server: Neo4jServer) -> ConnectionSettings:
 
 @pytest.fixture(scope="session")
 def neo4j_cli_env(neo4j_server: Neo4jServer, neo4j_settings: ConnectionSettings) -> dict[str, str]:
-    """Environment that points `personagraph` commands at the test server (its state folder holds the certificate)."""
+    """Environment that points `personagraph` commands at the test server (its state folder holds the certificate).
+    `train` never bulk-imports there: the import stops the server that concurrent test sessions share."""
     return {"NEO4J_URI": neo4j_settings.uri, "NEO4J_USERNAME": neo4j_settings.user,
             "NEO4J_PASSWORD": neo4j_settings.password, "PERSONAGRAPH_HOME": str(neo4j_server.home),
-            "PERSONAGRAPH_NEO4J_PORT": str(neo4j_server.port)}
+            "PERSONAGRAPH_NEO4J_PORT": str(neo4j_server.port), "PERSONAGRAPH_LOAD": "unwind"}
 
 
 @pytest.fixture

@@ -119,3 +119,55 @@ def test_no_users_or_no_targets_give_empty_results():
     assert top_k_items(USERS, ITEMS, None, k=9).shape == (2, 5)  # k is cut to the number of items
     metrics = evaluate_scorer(dot_product_scorer(USERS, ITEMS), empty, torch.tensor([-1, -1]), ks=(1,))
     assert metrics == {"num_users": 0.0, "recall@1": 0.0, "ndcg@1": 0.0}
+
+
+# 1 user x 60 items scored 0..59 (item 59 best); the user's history is items 59 and 58.
+RANKED_SCORES = torch.arange(60.0).unsqueeze(0)
+ONE_USER_HISTORY = (torch.tensor([0, 2]), torch.tensor([58, 59]))
+
+
+def test_excluded_rule_never_ranks_history_and_included_rule_does():
+    scorer = lambda users: RANKED_SCORES[users].clone()  # noqa: E731
+    excluded = top_k_scored(scorer, ONE_USER_HISTORY, torch.tensor([0]), k=60)
+    assert not set(excluded[0, :58].tolist()) & {58, 59} and excluded.shape == (1, 60)
+    assert excluded[0, :3].tolist() == [57, 56, 55]
+    included = top_k_scored(scorer, ONE_USER_HISTORY, torch.tensor([0]), k=3, repeat_weight=1.0)
+    assert included[0].tolist() == [59, 58, 57]
+    # A repeat target: a miss with the history excluded, a hit at rank 1 with it ranked as scored.
+    repeat = torch.tensor([59])
+    assert evaluate_scorer(scorer, ONE_USER_HISTORY, repeat, (10, 50))["recall@50"] == 0.0
+    assert evaluate_scorer(scorer, ONE_USER_HISTORY, repeat, (10, 50), repeat_weight=1.0)["ndcg@10"] == 1.0
+
+
+def test_repeat_weight_lowers_history_by_a_share_of_the_score_range_and_50_is_computed():
+    scorer = lambda users: RANKED_SCORES[users].clone()  # noqa: E731
+    # Range 59: weight 0.9 lowers item 59 by 5.9 to 53.1 (just above item 53), item 58 to 52.1.
+    ranked = top_k_scored(scorer, ONE_USER_HISTORY, torch.tensor([0]), k=10, repeat_weight=0.9)
+    assert ranked[0].tolist() == [57, 56, 55, 54, 59, 53, 58, 52, 51, 50]
+    # Item 9 is 51st with the history ranked as scored (a miss at 50) and 49th without it (a hit).
+    target = torch.tensor([9])
+    assert evaluate_scorer(scorer, ONE_USER_HISTORY, target, (50,), repeat_weight=1.0)["recall@50"] == 0.0
+    assert evaluate_scorer(scorer, ONE_USER_HISTORY, target, (50,))["recall@50"] == 1.0
+    with pytest.raises(ValueError, match="repeat weight"):
+        top_k_scored(scorer, ONE_USER_HISTORY, torch.tensor([0]), k=3, repeat_weight=1.5)
+
+
+def test_several_repeat_weights_score_once_and_match_one_at_a_time():
+    from personagraph.evaluation.ranking_metrics import evaluate_repeat_weights
+
+    calls = []
+    generator = torch.Generator().manual_seed(1)
+    scores = torch.randn(9, 40, generator=generator)
+
+    def scorer(users):
+        calls.append(users.numel())
+        return scores[users].clone()
+
+    history = as_csr(torch.stack([torch.randint(9, (30,), generator=generator),
+                                  torch.randint(40, (30,), generator=generator)]), 9)
+    targets = torch.randint(40, (9,), generator=generator)
+    weights = (0.0, 0.5, 1.0)
+    together = evaluate_repeat_weights(scorer, history, targets, (5, 20), weights, batch_size=4)
+    assert sum(calls) == 9  # every user scored once for the three weights
+    for weight, metrics in zip(weights, together):
+        assert metrics == evaluate_scorer(scorer, history, targets, (5, 20), batch_size=4, repeat_weight=weight)

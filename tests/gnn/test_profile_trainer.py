@@ -2,8 +2,12 @@ import pytest
 import torch
 
 from personagraph.errors import PersonaGraphError
-from personagraph.gnn.profile_trainer import epoch_batch_size, softmax_ranking_loss, train_profile_model
-from personagraph.gnn.train_config import TrainConfig
+from personagraph.evaluation.ranking_metrics import as_csr
+from personagraph.gnn.profile_model import ProfileModel
+from personagraph.gnn.profile_trainer import (_choose_spectral, epoch_batch_size, softmax_ranking_loss,
+                                              train_profile_model)
+from personagraph.gnn.train_config import SPECTRAL_POWERS, TrainConfig
+from personagraph.gnn.user_interactions import UserInteractions
 from planted_interests import planted_shop
 
 FAST = dict(dim=16, epochs=25, patience=25, batch_size=16, lr=1e-2)
@@ -40,24 +44,54 @@ def test_history_and_best_epoch():
     assert result.best_metrics["recall@20"] == best["recall@20"] == max(r.get("recall@20", 0) for r in result.history)
 
 
-def test_spectral_width_and_mix_are_chosen_on_validation():
+def test_spectral_width_shape_and_mix_are_chosen_on_validation():
     shop = planted_shop()
     result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"epochs": 3, "spectral_dim": 8}),
                                  progress=False)
     tried = result.spectral_tuning
     assert {row["spectral_dim"] for row in tried} == {2.0, 4.0, 8.0}
+    assert {row["spectral_power"] for row in tried} == set(SPECTRAL_POWERS)
     assert {row["mix"] for row in tried} >= {0.0, 0.5, 1.0}
     best = max(row["recall@20"] for row in tried)
     gnn_only = next(row["recall@20"] for row in tried if row["mix"] == 0.0)
     # Every validation user is in the selection here, so the kept model scores the best setting exactly.
     assert result.best_metrics["recall@20"] == pytest.approx(best) and best >= gnn_only
-    chosen = next(row for row in tried if row["recall@20"] == best)
+    chosen = tried[-1]  # the chosen setting, with the filter alone beside it
+    assert chosen["recall@20"] == best and chosen["gain_over_filter"] == best - chosen["filter_alone"] >= 0
     model = result.model
     if chosen["mix"] == 0.0:
         assert model.spectral is None and model.out_dim == 16
     else:
         assert model.spectral.k == chosen["spectral_dim"] and float(model.spectral_mix) == pytest.approx(chosen["mix"])
+        assert all(value == chosen[name] for name, value in model.spectral.shape.items())
         assert model.user_embeddings(shop.graph).shape[1] == model.out_dim == 16 + chosen["spectral_dim"] + 1
+
+
+@pytest.mark.parametrize("planted", [(4, 0.0, 0.3, 1.0), (8, 0.5, 0.2, 0.25), (2, 0.4, 0.5, 0.0)])
+def test_spectral_choice_recovers_the_width_and_power_that_predict_validation(planted):
+    """Degree exponents fixed in the config are kept; width and power are searched jointly."""
+    shop = planted_shop()
+    config = TrainConfig(**FAST | {"epochs": 1, "spectral_dim": 8, "user_degree_exponent": planted[1],
+                                   "item_degree_exponent": planted[2]})
+    model = train_profile_model(shop.graph, shop.targets, config, progress=False).model
+    model.set_spectral(ProfileModel.from_graph(shop.graph, dim=16, spectral_dim=8).spectral, 0.5)
+    # Validation targets: each user's 20th item outside the history under the planted filter alone, so
+    # that only a filter ranking like it has them all in its top 20.
+    width, a, b, p = planted
+    filter_ = model.spectral.reshaped(width, a, b, p)
+    interactions = UserInteractions.from_graph(shop.graph)
+    with torch.no_grad():
+        scores = filter_.user_part(interactions, model(shop.graph).attention) @ filter_.item_part(
+            shop.graph["item"].num_nodes).T
+    history = interactions.item_history()
+    scores[history[0], history[1]] = float("-inf")
+    targets = scores.topk(20, dim=1).indices[:, -1]
+    # Given as a CSR pair, the form of a given split's validation sets (several items per user).
+    csr_targets = as_csr(targets, interactions.num_users)
+    tried = _choose_spectral(model, shop.graph, history, csr_targets, torch.Generator().manual_seed(0), config)
+    assert tried[-1]["recall@20"] == 1.0 and float(model.spectral_mix) == 1.0
+    assert (model.spectral.k, *model.spectral.shape.values()) == planted
+    assert {(row["user_degree_exponent"], row["item_degree_exponent"]) for row in tried} == {planted[1:3]}
 
 
 def test_time_budget_stops_after_the_epoch_that_passes_it():

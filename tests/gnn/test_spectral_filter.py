@@ -142,7 +142,92 @@ def test_randomised_solver_finds_the_top_subspace_of_a_large_sparse_gram():
     num_items, k = 400, 8
     signal = rng.standard_normal((num_items, k))
     gram = signal @ np.diag(np.arange(2 * k, k, -1.0)) @ signal.T + 0.01 * np.eye(num_items)
-    vectors = spectral_filter._randomised_top_eigenvectors(spectral_filter.sp.csr_matrix(gram.astype(np.float32)), k, 0)
-    exact = np.linalg.eigh(gram)[1][:, -k:]
-    cosines = np.linalg.svd(exact.T @ vectors, compute_uv=False)
+    values, vectors = spectral_filter._randomised_top_eigenvectors(
+        spectral_filter.sp.csr_matrix(gram.astype(np.float32)), k, 0)
+    exact_values, exact_vectors = np.linalg.eigh(gram)
+    cosines = np.linalg.svd(exact_vectors[:, -k:].T @ vectors, compute_uv=False)
     assert vectors.shape == (num_items, k) and cosines.min() > 0.999
+    np.testing.assert_allclose(values, exact_values[-k:], rtol=1e-3)
+
+
+def shaped_scores(matrix, k, a, b, p):
+    """The filter written out: r_u D^-a V diag(σ^2p) V^T D^b."""
+    du, di = matrix.sum(1), matrix.sum(0)
+    normalised = matrix / np.sqrt(du)[:, None] / np.sqrt(di)[None, :]
+    _, sigma, vt = np.linalg.svd(normalised)
+    v = vt[:k].T
+    return (matrix * di ** -a) @ v @ np.diag(sigma[:k] ** (2 * p)) @ v.T * di ** b
+
+
+@pytest.mark.parametrize("a, b, p", [(0.0, 0.0, 1.0), (0.4, 0.3, 0.25), (0.5, 0.5, 0.0)],
+                         ids=["linear", "smooth", "ideal"])
+def test_every_shape_scores_like_its_closed_form(a, b, p):
+    interactions, matrix = random_interactions()
+    spectral = SpectralFilter.fit(interactions, matrix.shape[1], k=6, degree_exponent=a, item_degree_exponent=b,
+                                  power=p)
+    uniform = torch.ones(len(interactions))
+    scores = (spectral.user_part(interactions, uniform) @ spectral.item_part(matrix.shape[1]).T).numpy()
+    ratio = scores / shaped_scores(matrix, 6, a, b, p)
+    np.testing.assert_allclose(ratio, ratio[:, :1].repeat(matrix.shape[1], 1), rtol=1e-3)
+    assert (ratio > 0).all()
+    # Reshaping a filter gives the filter fitted with that shape.
+    reshaped = SpectralFilter.fit(interactions, matrix.shape[1], k=6).reshaped(4, a, b, p)
+    expected = spectral.truncated(4)
+    for name in ("basis", "values", "degree"):
+        torch.testing.assert_close(getattr(reshaped, name), getattr(expected, name))
+    assert reshaped.shape == expected.shape == {"user_degree_exponent": a, "item_degree_exponent": b,
+                                                "spectral_power": p}
+
+
+def test_few_users_are_decomposed_exactly_through_their_gram_matrix(monkeypatch):
+    interactions, matrix = random_interactions(num_users=25, num_items=60)
+    dense = SpectralFilter.fit(interactions, 60, k=30)
+    monkeypatch.setattr(spectral_filter, "DENSE_SVD_CELLS", 0)
+    from_users = SpectralFilter.fit(interactions, 60, k=30)
+    assert from_users.k == dense.k == 24
+    np.testing.assert_allclose(from_users.values.numpy(), dense.values.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(from_users.basis.numpy(), dense.basis.numpy(), atol=1e-4)
+    expected = np.linalg.svd(matrix / np.sqrt(matrix.sum(1))[:, None] / np.sqrt(matrix.sum(0))[None, :],
+                             compute_uv=False)[:24]
+    np.testing.assert_allclose(dense.values.numpy(), expected, rtol=1e-4)
+
+
+def test_a_model_saved_before_the_filter_kept_its_values_loads_and_scores_as_before():
+    from planted_interests import planted_shop
+
+    from personagraph.gnn.profile_model import ProfileModel
+
+    shop = planted_shop()
+    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=6)
+    model.set_spectral(model.spectral, 0.5)
+    model.eval()
+    old_state = {name: tensor for name, tensor in model.state_dict().items() if name != "spectral.values"}
+    old_hparams = {name: value for name, value in model.hparams.items()
+                   if name not in ("item_degree_exponent", "spectral_power")}
+    loaded = ProfileModel(**old_hparams)
+    loaded.load_state_dict(old_state)
+    loaded.eval()
+    assert loaded.spectral.shape == {"user_degree_exponent": 0.25, "item_degree_exponent": 0.5, "spectral_power": 0.0}
+    torch.testing.assert_close(loaded.user_embeddings(shop.graph), model.user_embeddings(shop.graph))
+    torch.testing.assert_close(loaded.item_embeddings(shop.graph), model.item_embeddings(shop.graph))
+
+
+def test_the_shape_is_saved_and_kept_by_a_refit(tmp_path):
+    from planted_interests import planted_shop
+
+    from personagraph.gnn.checkpoint import load_checkpoint, save_checkpoint
+    from personagraph.gnn.profile_model import ProfileModel
+    from personagraph.gnn.train_config import TrainConfig
+
+    shop = planted_shop()
+    model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=6)
+    model.set_spectral(model.spectral.reshaped(4, 0.4, 0.3, 0.5), 0.7)
+    model.eval()
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "model.pt", model, TrainConfig(dim=8), None)).model
+    assert loaded.spectral.shape == model.spectral.shape and loaded.spectral.k == 4
+    torch.testing.assert_close(loaded.user_embeddings(shop.graph), model.user_embeddings(shop.graph))
+    torch.testing.assert_close(loaded.item_embeddings(shop.graph), model.item_embeddings(shop.graph))
+    loaded.refit_spectral(shop.graph)  # same graph: the same filter
+    assert loaded.spectral.shape == model.spectral.shape and loaded.spectral.k == 4
+    torch.testing.assert_close(loaded.user_embeddings(shop.graph), model.user_embeddings(shop.graph), atol=1e-5,
+                               rtol=0)

@@ -84,3 +84,38 @@ def test_ours_is_reported_with_and_without_the_social_mix_on_a_given_split(tmp_p
     assert [row["weight"] for row in social["tuning"]][0] == 0.0
     assert social["chosen"]["social_weight"] in [row["weight"] for row in social["tuning"]]
     assert set(social["test"]) == {"recall@20", "ndcg@20"} and any(line.startswith("ours+social") for line in lines)
+
+
+def test_both_history_rules_are_reported_from_one_fit_with_the_repeat_weight_chosen_on_validation(planted):
+    lines = []
+    report = ModelEvaluation(models=["popularity", "itemknn"], ks=(10, 20, 50), history_rules=["included", "excluded"],
+                             progress=False, log=lines.append).run(planted)
+    assert report["history_rules"] == ["excluded", "included"]  # always in the same order
+    assert set(report["history_rule_text"]) == {"excluded", "included"}
+    for model in report["models"]:
+        assert set(model["test_by_rule"]) == {"excluded", "included"} and model["test"] == model["test_by_rule"]["excluded"]
+        assert set(model["test_by_rule"]["included"]) == {f"{m}@{k}" for k in (10, 20, 50) for m in ("recall", "ndcg")}
+        run = model["per_seed"][0]
+        assert run["repeat_weight"] in [row["repeat_weight"] for row in run["repeat_tuning"]]
+        chosen_row = next(r for r in run["repeat_tuning"] if r["repeat_weight"] == run["repeat_weight"])
+        assert run["validation_by_rule"]["included"] == {k: v for k, v in chosen_row.items() if "@" in k}
+        assert chosen_row["recall@20"] >= run["repeat_tuning"][0]["recall@20"]  # never worse than weight 0
+        assert run["stopped_by_budget"] == [] and model["stopped_by_budget"] == 0
+        if run["repeat_weight"] == 0.0:  # weight 0 ranks exactly as if the history were excluded
+            assert run["test_by_rule"]["included"] == run["test_by_rule"]["excluded"]
+    assert any("repeat weights tried on validation" in line for line in lines)
+    excluded_only = ModelEvaluation(models=["popularity"], progress=False, log=lambda _: None).run(planted)
+    assert excluded_only["history_rules"] == ["excluded"] and "repeat_weight" not in excluded_only["models"][0]["per_seed"][0]
+    with pytest.raises(PersonaGraphError, match="unknown history rule"):
+        ModelEvaluation(history_rules=["sometimes"])
+
+
+def test_a_budget_that_stops_training_is_reported(planted):
+    tight = LightGCNSettings(max_epochs=50, eval_every=1, patience=50, train_batch_size=64, time_budget_s=1e-3)
+    report = ModelEvaluation(models=["lightgcn"], lightgcn=tight, lightgcn_layers=(1,), progress=False,
+                             log=lambda _: None).run(planted)
+    model = report["models"][0]
+    assert report["budgets_minutes"] == {"lightgcn": pytest.approx(1e-3 / 60)}
+    assert model["stopped_by_budget"] == 1
+    assert model["per_seed"][0]["stopped_by_budget"] == ["num_layers=1", "refit"]
+    assert model["per_seed"][0]["chosen"]["epochs"] == 1

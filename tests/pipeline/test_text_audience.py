@@ -99,8 +99,24 @@ def audience(run):
     return run.audience()
 
 
-def test_new_text_is_profiled_as_update_stores_a_user_who_only_searched_it(run, audience):
-    expected = run.stored_profile([{"user_id": "zz", "event": "search", "timestamp": DAY, "query": "cordless saw"}])
+def views_of(items, user="zz"):
+    return [{"user_id": user, "event": "view", "timestamp": DAY, "item_id": ITEMS[i]["item_id"]} for i in items]
+
+
+def test_described_items_are_the_keyword_matches_then_the_nearest_items(audience):
+    # Every word in the title (plurals folded, stop words ignored): the saw; then the 3 nearest by text.
+    described = audience.described_items("the Circular Saws").tolist()
+    assert described[0] == 1 and len(set(described)) == len(described) and 3 <= len(described) <= 4
+    assert audience.described_items("Glass beakers")[0] == 2 and audience.described_items("glass")[0] == 2
+    none = TextAudience(audience.model, audience.space, audience.catalog, audience.encode, nearest_items=0)
+    assert none.described_items("cordless saw").size == 0  # no title holds both words
+
+
+def test_new_text_is_profiled_as_update_stores_a_user_who_searched_it_and_viewed_its_items(run, audience):
+    described = audience.described_items("cordless saw")
+    assert described.size == 3  # no keyword match: the nearest items
+    expected = run.stored_profile(
+        [{"user_id": "zz", "event": "search", "timestamp": DAY, "query": "cordless saw"}, *views_of(described)])
     assert audience.vector("  Cordless SAW ") == pytest.approx(expected, abs=1e-5)
 
 
@@ -126,12 +142,16 @@ def test_batch_matches_single_texts(audience):
     assert np.linalg.norm(audience.vectors(texts), axis=1) == pytest.approx(np.ones(4), abs=1e-5)
 
 
-def test_model_without_queries_views_a_new_item_with_the_text():
+def test_model_without_queries_views_the_described_items():
     run = trained(with_queries=False)
     assert run.model.query_text is None
-    expected = run.stored_profile([{"user_id": "zz", "event": "view", "timestamp": DAY, "item_id": "zz-item"}],
-                                  new_items=[{"item_id": "zz-item", "title": "precision screwdriver"}])
-    assert run.audience().vector("Precision Screwdriver") == pytest.approx(expected, abs=1e-5)
+    audience = run.audience()
+    described = audience.described_items("Erlenmeyer flasks")
+    assert described[0] == 3
+    assert audience.vector("Erlenmeyer flasks") == pytest.approx(run.stored_profile(views_of(described)), abs=1e-5)
+    keywords_only = TextAudience(run.model, run.space, run.shop.catalog, run.encoder.encode, nearest_items=0)
+    with pytest.raises(PersonaGraphError, match="no item title"):
+        keywords_only.vector("garden hose")
 
 
 def test_empty_text_and_textless_model_fail_clearly(run, audience):

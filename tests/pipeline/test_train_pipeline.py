@@ -94,3 +94,17 @@ def test_a_shop_with_links_records_the_friends_weight_chosen_on_validation(train
     assert np.mean(stored["influence"]) == pytest.approx(1.0, abs=0.01)
     again = run.space.profile_users(run.model, run.shop)
     np.testing.assert_allclose(np.asarray(stored["vector"]), again.vectors, atol=1e-5)
+
+
+def test_every_stage_reports_its_rows_per_second(trained):
+    metrics = RunFolder(trained[1]).read_json("metrics.json")
+    shop = Run.load(trained[1]).shop
+    units = {name: stage.get("unit") for name, stage in metrics["stages"].items()}
+    assert units == {"validate": "events", "graph": "events", "encode": "texts", "train": "events",
+                     "profiles": "users", "write": "rows"}
+    stages = metrics["stages"]
+    assert stages["validate"]["rows"] == stages["graph"]["rows"] == len(shop.events)
+    assert stages["profiles"]["rows"] == shop.events.num_users
+    assert stages["train"]["epochs"] == len(metrics["history"])
+    for stage in stages.values():
+        assert stage["rows_per_second"] == pytest.approx(stage["rows"] / stage["seconds"], rel=0.01, abs=0.1)

@@ -122,3 +122,27 @@ def test_segment_top_tags_and_names_come_from_member_tags():
 def test_tags_for_other_users_are_refused():
     with pytest.raises(PersonaGraphError, match="20 users have tags but 3 have vectors"):
         Segments.fit(np.eye(3), two_group_tags())
+
+
+def brand_tags(fans: bool):
+    """Users 0-9 buy drills, users 10-19 hoses; the drill buyers' drills are mostly (fans) or once Koda's."""
+    items = [{"item_id": "koda-drill", "title": "", "category": "Tools > Drills", "brand": "Koda"},
+             {"item_id": "drill", "title": "", "category": "Tools > Drills", "brand": ""},
+             {"item_id": "saw", "title": "", "category": "Tools > Saws", "brand": ""},
+             {"item_id": "hose", "title": "", "category": "Garden > Hoses", "brand": "Hartwell"}]
+    events = []
+    for u in range(20):
+        bought = (["koda-drill"] * 4 if fans else ["koda-drill", "drill", "drill", "saw", "saw"]) if u < 10 else ["hose"]
+        events += [{"user_id": f"u{u:02d}", "event": "purchase", "timestamp": 0, "item_id": i} for i in bought]
+    shop = shop_from_rows(items, events)
+    return InterestTags.from_shop(shop, TagVocabulary.from_shop(shop, max_category_share=1.0), half_life_days=None)
+
+
+@pytest.mark.parametrize("fans", [True, False])
+def test_a_brand_names_a_segment_only_when_the_members_are_its_fans(fans):
+    vectors = np.repeat(np.eye(2), 10, axis=0)
+    segments = Segments.fit(vectors, brand_tags(fans), method="kmeans", num_segments=2)
+    tools = segments.segments[segments.labels[0]]
+    assert "Koda" in dict(tools.top_tags)  # always listed among the top tags
+    assert ("Koda" in tools.name) == fans
+    assert "Drills" in tools.name

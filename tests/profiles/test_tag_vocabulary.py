@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from personagraph.shop.shop_reader import shop_from_rows
-from personagraph.profiles.tag_vocabulary import TagVocabulary, keywords, tag_key
+from personagraph.profiles.tag_vocabulary import TagVocabulary, category_levels, keywords, tag_key
 
 
 def shop_of(items, events=()):
@@ -92,3 +92,39 @@ def test_empty_titles_give_no_keywords(bigrams):
     vocabulary = TagVocabulary.from_shop(shop_of([item("a"), item("b")]), bigrams=bigrams)
     assert len(vocabulary) == 0
     assert vocabulary.item_tags.shape == (2, 0)
+
+
+def test_glued_category_levels_are_split_into_readable_tags():
+    """Paths as the Amazon Scientific converter leaves them: some levels glued, a sentence, pack sizes."""
+    assert category_levels("Industrial & Scientific > Radial Ball Bearings Deep Groove Ball Bearings") == [
+        "Industrial & Scientific", "Radial Ball Bearings", "Deep Groove Ball Bearings"]
+    assert category_levels("Apparel Protective Apparel & Gloves Exam Gloves") == [
+        "Apparel", "Protective Apparel & Gloves", "Exam Gloves"]
+    assert category_levels("Pressure & Vacuum Pressure & Vacuum Gauges") == ["Pressure & Vacuum", "Pressure & Vacuum Gauges"]
+    assert category_levels("Shims & Shim Stock Shim Stock") == ["Shims & Shim Stock", "Shim Stock"]
+    for whole in ("Latches Draw Latches & Tension Latches", "Label Makers, Thermal Printers & Supplies",
+                  "Tapes, Adhesives & Sealants", "Oral Hygiene & Preventive Care"):
+        assert " ".join(category_levels(whole)) == whole and all(len(level.split()) > 0 for level in category_levels(whole))
+    assert category_levels("Latches Draw Latches & Tension Latches") == ["Latches", "Draw Latches & Tension Latches"]
+    assert category_levels("Lab > 1 pack 2 pack 5 pack") == ["Lab"]
+    assert category_levels("Abrasives > Flaps grind and blend in a single step") == ["Abrasives"]
+
+
+def test_tags_of_a_real_like_catalog_are_single_levels_brands_or_words():
+    items = [
+        item("g1", "Nitrile Exam Gloves, Powder Free, Large", "Industrial & Scientific > Occupational Health & Safety "
+             "Products > Personal Protective Equipment > Apparel Protective Apparel & Gloves Exam Gloves", "Medline"),
+        item("g2", "Vinyl Exam Gloves Powder Free", "Industrial & Scientific > Occupational Health & Safety "
+             "Products > Personal Protective Equipment > Apparel Protective Apparel & Gloves Exam Gloves", "Medline"),
+        item("b1", "6202-2RS Ball Bearing", "Industrial & Scientific > Power Transmission Products > Bearings > "
+             "Ball Bearings > Radial Ball Bearings Deep Groove Ball Bearings", "VXB"),
+        item("b2", "608ZZ Skate Bearings", "Industrial & Scientific > Power Transmission Products > Bearings > "
+             "Ball Bearings > Radial Ball Bearings Deep Groove Ball Bearings", "uxcell"),
+    ]
+    vocabulary = TagVocabulary.from_shop(shop_of(items), min_count=2, max_category_share=0.9, max_keyword_share=0.6)
+    categories = {label for label, kind in zip(vocabulary.labels, vocabulary.kinds) if kind == "category"}
+    assert {"Exam Gloves", "Protective Apparel & Gloves", "Deep Groove Ball Bearings", "Radial Ball Bearings"} <= categories
+    assert not any("Gloves Exam" in label or "Bearings Deep" in label for label in vocabulary.labels)
+    assert vocabulary.labels[vocabulary.item_leaf[0]] == "Exam Gloves"
+    assert vocabulary.labels[vocabulary.item_leaf[2]] == "Deep Groove Ball Bearings"
+    assert "Medline" in vocabulary.labels and "powder free" in vocabulary.labels
