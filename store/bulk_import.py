@@ -86,7 +86,7 @@ def first_load_refusal(server: Neo4jServer) -> str | None:
         return "the managed Neo4j server is not running"
     with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=server)) as store:
         if store.run_cypher("MATCH (n) RETURN 1 AS found LIMIT 1"):
-            return "the database already holds data (the UNWIND sync replaces it run by run)"
+            return "the database already holds data, which the UNWIND sync replaces run by run"
         others = len(store.run_cypher("CALL dbms.listConnections() YIELD connectionId RETURN connectionId",
                                       write=True)) - 1  # this connection is one of them
     if others > 0:
