@@ -8,7 +8,9 @@ accepts a table only when every row would be accepted by the row-exact reader wi
 result; on anything else (a bad row, a value that needs normalising, a type it does not
 handle, a damaged page) it returns ``None`` and the caller reads the table again row by row,
 which then locates and words the problems. Python work is done per distinct value (event
-names, query texts, user ids once), never per row.
+names, query texts, user ids once), never per row, and no step costs more than once per row: a
+Parquet dictionary column may repeat every id of the file in each batch, so only the dictionary
+values a batch uses are checked, and item ids are looked up in the catalogue once, at the end.
 """
 from __future__ import annotations
 
@@ -27,8 +29,9 @@ from personagraph.shop.schema import ITEM, QUERY, shop_schema
 from personagraph.shop.shop_data import Catalog, EventLog, normalise_query
 from personagraph.shop.timestamp_window import EPOCH_SECONDS_LIMIT, TimestampWindow, parse_timestamp
 
-#: Rows per record batch read from Parquet.
-BATCH_ROWS = 1 << 16
+#: Rows per record batch read from Parquet: a writer's row group (pyarrow's default), since every batch
+#: decodes its own copy of a dictionary column's dictionary, which may hold all the file's ids.
+BATCH_ROWS = 1 << 20
 #: Every character Python's ``str.strip()`` removes, so ids that it would change are left to the row reader.
 _PYTHON_SPACE = "".join(f"\\x{{{code:x}}}" for code in range(sys.maxunicode + 1) if chr(code).isspace())
 _PADDED = f"^[{_PYTHON_SPACE}]|[{_PYTHON_SPACE}]$"
@@ -49,7 +52,8 @@ class _Columns:
 
     kind: list[np.ndarray] = field(default_factory=list)
     timestamp: list[np.ndarray] = field(default_factory=list)
-    item: list[np.ndarray] = field(default_factory=list)
+    items: list[pa.Array] = field(default_factory=list)  # item ids as text, null or empty for none
+    named: list[np.ndarray] = field(default_factory=list)  # whether the row names an item
     users: list[pa.Array] = field(default_factory=list)
     queries: list[pa.Array] = field(default_factory=list)  # the query events' texts only
     query_rows: list[np.ndarray] = field(default_factory=list)  # where those events are, per batch
@@ -82,18 +86,17 @@ def clean_event_log(batches: Iterable[pa.RecordBatch | pa.Table], catalog: Catal
     codes = {name: code for name, code in schema.event_code.items()}
     item_codes = np.array(sorted(schema.item_event_codes), dtype=np.int8)
     query_codes = np.array(sorted(schema.query_event_codes), dtype=np.int8)
-    catalog_ids = pa.array(catalog.item_ids, pa.string())
     columns = _Columns()
     try:
         for batch in batches:
-            _add_batch(batch, columns, codes, item_codes, query_codes, catalog_ids, window)
-        return _event_log(columns)
+            _add_batch(batch, columns, codes, item_codes, query_codes, window)
+        return _event_log(columns, pa.array(catalog.item_ids, pa.string()))
     except _NotClean:
         return None
 
 
 def _add_batch(batch: pa.RecordBatch | pa.Table, columns: _Columns, codes: dict[str, int], item_codes: np.ndarray,
-               query_codes: np.ndarray, catalog_ids: pa.Array, window: TimestampWindow) -> None:
+               query_codes: np.ndarray, window: TimestampWindow) -> None:
     rows = batch.num_rows
     if rows == 0:
         return
@@ -108,16 +111,13 @@ def _add_batch(batch: pa.RecordBatch | pa.Table, columns: _Columns, codes: dict[
     queries = _text(batch.column("query"), allow_null=True) if "query" in names else pa.nulls(rows, pa.string())
 
     named = pc.fill_null(pc.greater(pc.utf8_length(items), 0), False).to_numpy(zero_copy_only=False)
-    item = np.asarray(pc.fill_null(pc.index_in(items, value_set=catalog_ids), -1).to_numpy(zero_copy_only=False),
-                      dtype=np.int64)
-    if np.any(named & (item < 0)):
-        raise _NotClean  # an unknown or rejected item
     if np.any(np.isin(kind, item_codes) & ~named):
         raise _NotClean  # an item event without its item
     asks = np.flatnonzero(np.isin(kind, query_codes))
     columns.kind.append(kind)
     columns.timestamp.append(timestamp)
-    columns.item.append(np.where(named, item, -1))
+    columns.items.append(items)
+    columns.named.append(named)
     columns.users.append(users)
     columns.queries.append(pc.fill_null(queries.take(pa.array(asks)), ""))
     columns.query_rows.append(asks + columns.rows)
@@ -127,18 +127,18 @@ def _add_batch(batch: pa.RecordBatch | pa.Table, columns: _Columns, codes: dict[
 def _text(column: pa.Array | pa.ChunkedArray, allow_null: bool, ids: bool = False, allow_empty: bool = True
           ) -> pa.Array:
     """A text column as plain strings, as the row reader would see it; refuses what it would read differently
-    (NUL characters; for ``ids``, whitespace around a value). A dictionary column is checked on its
-    dictionary, once per distinct value."""
+    (NUL characters; for ``ids``, whitespace around a value). A dictionary column is checked once per
+    distinct value its rows use, not on its whole dictionary (which the rows may use little of)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if not allow_null and column.null_count:
         raise _NotClean
     if pa.types.is_dictionary(column.type):
-        values = _plain_text(column.dictionary)
+        values = _plain_text(column.dictionary.take(pc.unique(column.indices).drop_null()))
         if not allow_null and values.null_count:
             raise _NotClean
         _refuse_unclean(values, ids, allow_empty)
-        return pa.DictionaryArray.from_arrays(column.indices, values).cast(pa.string())
+        return _plain_text(column.dictionary.take(column.indices))
     column = _plain_text(column)
     _refuse_unclean(column, ids, allow_empty)
     return column
@@ -246,18 +246,28 @@ def _text_seconds(texts: pa.Array) -> np.ndarray:
     return seconds
 
 
-def _event_log(columns: _Columns) -> EventLog:
+def _event_log(columns: _Columns, catalog_ids: pa.Array) -> EventLog:
     if not columns.rows:
         return EventLog(user_ids=[], user=np.zeros(0, np.int64), kind=np.zeros(0, np.int8),
                         timestamp=np.zeros(0, np.float64), item=np.zeros(0, np.int64), query=np.zeros(0, np.int64),
                         query_texts=[])
+    item = _item_codes(columns, catalog_ids)
     user_ids, user = _sorted_codes(pa.chunked_array(columns.users, pa.string()))
     query_texts, query = _query_codes(columns)
     timestamp = np.concatenate(columns.timestamp)
     order = np.lexsort((timestamp, user))  # stable: ties keep file order, as in the row reader
     return EventLog(user_ids=user_ids, user=user[order], kind=np.concatenate(columns.kind)[order],
-                    timestamp=timestamp[order], item=np.concatenate(columns.item)[order], query=query[order],
-                    query_texts=query_texts)
+                    timestamp=timestamp[order], item=item[order], query=query[order], query_texts=query_texts)
+
+
+def _item_codes(columns: _Columns, catalog_ids: pa.Array) -> np.ndarray:
+    """Each row's catalogue index (-1 for none), in one lookup: Arrow builds the catalogue's hash table per call."""
+    found = pc.index_in(pa.chunked_array(columns.items, pa.string()), value_set=catalog_ids)
+    item = np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
+    named = np.concatenate(columns.named)
+    if np.any(named & (item < 0)):
+        raise _NotClean  # an unknown or rejected item
+    return np.where(named, item, -1)
 
 
 def _sorted_codes(values: pa.ChunkedArray) -> tuple[list[str], np.ndarray]:

@@ -78,6 +78,37 @@ def test_integer_and_dictionary_id_columns_read_like_the_row_reader(tmp_path):
     assert_same(tmp_path)
 
 
+def test_dictionary_values_no_row_uses_are_not_checked(tmp_path):
+    """A writer may store every id of the file in each row group's dictionary; only the values rows use count."""
+    unused = pa.array(["u2", "u1", "u10", "u3", " padded", ""])
+    write_shop(tmp_path, events(user_id=pa.DictionaryArray.from_arrays(pa.array([0, 1, 0, 2, 1, 3], pa.int32()),
+                                                                        unused)))
+    assert " padded" in pq.read_table(tmp_path / "events.parquet").column("user_id").chunk(0).dictionary.to_pylist()
+    assert_same(tmp_path)
+
+
+def write_row_groups(folder, user_ids: list[list[str]]) -> None:
+    """Events in one row group per list of user ids, each with its own user and item dictionaries."""
+    groups = [pa.table({"user_id": pa.array(users).dictionary_encode(), "event": ["view"] * len(users),
+                        "timestamp": [f"2025-01-0{d % 9 + 1}T00:00:00Z" for d in range(len(users))],
+                        "item_id": pa.array([f"i{d % 3 + 1}" for d in range(len(users))]).dictionary_encode()})
+              for users in user_ids]
+    write_shop(folder, {})
+    pq.write_table(pa.concat_tables(groups), folder / "events.parquet", row_group_size=3)
+
+
+def test_row_groups_with_their_own_dictionaries_read_like_the_row_reader(tmp_path):
+    write_row_groups(tmp_path, [["u2", "u1", "u2"], ["u3", "u1", "u4"], ["u4", "u0", "u5"]])
+    assert pq.ParquetFile(tmp_path / "events.parquet").num_row_groups == 3
+    assert_same(tmp_path)
+
+
+def test_an_unclean_id_in_a_later_row_group_is_left_to_the_row_reader(tmp_path):
+    write_row_groups(tmp_path, [["u2", "u1", "u2"], ["u3", "u1", "u4"], ["u4", "u0 ", "u5"]])
+    catalog = row_exact_catalog(tmp_path)
+    assert read_clean_parquet_events(tmp_path / "events.parquet", catalog, WINDOW, progress=False) is None
+
+
 @pytest.mark.parametrize("change", [
     {"user_id": [" u2", "u1", "u2", "u10", "u1", "u3"]},  # padded: the row reader strips it
     {"user_id": ["u2", "", "u2", "u10", "u1", "u3"]},
