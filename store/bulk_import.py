@@ -11,7 +11,10 @@ two differences a Cypher user would not notice: item vectors are stored as float
 vectors always are) and every row's ``updated_at`` is the one load time.
 
 Columns are converted with Arrow kernels: a vector column becomes one text per row by casting
-all floats at once and joining each row's slice, never per value in Python.
+a block of floats at once and joining each row's slice, never per value in Python. Rows are
+converted and written a chunk at a time (:data:`CSV_CHUNK_CELLS`): the whole text of a million
+wide vectors would not fit in memory (nor in one Arrow string array), and the rows' Python
+vectors are turned into float32 blocks as they are read, so they are never all alive at once.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +50,12 @@ BULK_IMPORT, UNWIND = "bulk", "unwind"
 LOAD_PATHS = ("auto", BULK_IMPORT, UNWIND)
 #: Vector properties, stored as float32 like ``upsert_users`` stores them.
 _VECTOR_COLUMNS = frozenset({"embedding", "search_embedding"})
+_VECTOR_TYPE = pa.list_(pa.float32())
+#: Cells (every array element counts as one) turned into CSV text at a time: bounds the text held in
+#: memory whatever the number of rows and the width of the vectors.
+CSV_CHUNK_CELLS = 1 << 22
+#: Rows whose Python vectors are turned into one float32 block at a time while a table is built.
+VECTOR_CHUNK_ROWS = 256
 #: Between array elements: a control character, so no tag or text can contain it.
 ARRAY_DELIMITER = "\x1f"
 #: Node label of each node type of the graph (as profile_sync names them).
@@ -187,10 +197,11 @@ class ImportFiles:
     """The CSV files of one import (a header file and a data file per label or relationship type) and the
     ``--nodes`` / ``--relationships`` arguments that name them; every row is stamped with ``run_id``."""
 
-    def __init__(self, folder: Path, run_id: str, progress: bool = False) -> None:
+    def __init__(self, folder: Path, run_id: str, progress: bool = False, chunk_cells: int = CSV_CHUNK_CELLS) -> None:
         self.folder = folder
         self.run_id = run_id
         self.progress = progress
+        self.chunk_cells = chunk_cells
         self.multiline = False
         self.arguments: list[str] = []
         self._bar: tqdm | None = None
@@ -280,18 +291,22 @@ class ImportFiles:
 
     def _write(self, stem: str, option: str, name: str, table: pa.Table) -> None:
         header, data = self.folder / f"{stem}-header.csv", self.folder / f"{stem}.csv"
-        columns = []
-        for column_name, column in zip(table.column_names, table.columns):
-            columns.append(_csv_column(column))
-            if pa.types.is_string(columns[-1].type) and pc.any(pc.match_substring_regex(columns[-1], "[\r\n]")).as_py():
-                self.multiline = True
         names = [_header_name(name_, column) for name_, column in zip(table.column_names, table.columns)]
         header.write_text(",".join(names) + "\n", encoding="utf-8")
-        pacsv.write_csv(pa.table(columns, names=[f"c{i}" for i in range(len(columns))]), data,
-                        write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        rows = _rows_per_chunk(table, self.chunk_cells)
+        options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+        with pacsv.CSVWriter(data, _csv_table(table.slice(0, 0)).schema, write_options=options) as writer:
+            for start in range(0, table.num_rows, rows):
+                chunk = table.slice(start, rows)
+                texts = _csv_table(chunk)
+                self.multiline = self.multiline or any(
+                    _holds_text(column.type) and pc.any(pc.match_substring_regex(text, "[\r\n]")).as_py()
+                    for column, text in zip(chunk.columns, texts.columns))
+                writer.write_table(texts)
+                del texts  # before the next chunk's text is made
+                if self._bar is not None:
+                    self._bar.update(chunk.num_rows)
         self.arguments.append(f"{option}={name}={header},{data}")
-        if self._bar is not None:
-            self._bar.update(table.num_rows)
 
 
 def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -320,16 +335,47 @@ def _header_name(name: str, column: pa.ChunkedArray) -> str:
     return f"{name}:{kind}" if kind else name
 
 
+def _rows_per_chunk(table: pa.Table, cells: int) -> int:
+    """How many rows hold about ``cells`` cells, an array column counting its mean length per row."""
+    width = 0.0
+    for column in table.columns:
+        if _is_list(column.type) and table.num_rows:
+            width += (pc.sum(pc.list_value_length(column)).as_py() or 0) / table.num_rows
+        else:
+            width += 1
+    return max(1, int(cells // max(width, 1.0)))
+
+
+def _csv_table(table: pa.Table) -> pa.Table:
+    """The rows as the CSV data file holds them, their columns named by position (the header file names them)."""
+    return pa.table([_csv_column(column) for column in table.columns],
+                    names=[f"c{i}" for i in range(table.num_columns)])
+
+
+def _is_list(data_type: pa.DataType) -> bool:
+    return pa.types.is_list(data_type) or pa.types.is_large_list(data_type)
+
+
+def _holds_text(data_type: pa.DataType) -> bool:
+    """Whether a column's values are (lists of) strings, the only ones that may hold a line break."""
+    value_type = data_type.value_type if _is_list(data_type) else data_type
+    return pa.types.is_string(value_type) or pa.types.is_large_string(value_type)
+
+
 def _csv_column(column: pa.ChunkedArray) -> pa.Array:
     """A column as the importer reads it: arrays joined by :data:`ARRAY_DELIMITER`, times as ISO 8601."""
     array = column.combine_chunks()
     data_type = array.type
     if pa.types.is_timestamp(data_type):
         return _iso(array)
-    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
-        values = array.values
+    if _is_list(data_type):
+        # The values of this (maybe sliced) array alone: ``values`` ignores a slice's offset.
+        offsets = array.offsets
+        first = offsets[0].as_py()
+        values = array.values.slice(first, offsets[-1].as_py() - first)
+        offsets = pc.subtract(offsets, pa.scalar(first, offsets.type)) if first else offsets
         texts = _iso(values) if pa.types.is_timestamp(values.type) else values.cast(pa.string())
-        rebuilt = pa.ListArray.from_arrays(array.offsets, texts, mask=array.is_null())
+        rebuilt = type(array).from_arrays(offsets, texts, mask=array.is_null())
         return pc.binary_join(rebuilt, ARRAY_DELIMITER)
     return array
 
@@ -340,13 +386,29 @@ def _iso(array: pa.Array) -> pa.Array:
     return pc.replace_substring(utc.cast(pa.string()), " ", "T", max_replacements=1)
 
 
-def _table(rows: Iterable[Row]) -> pa.Table:
-    """Rows (dicts) as a table; an ``embedding`` (a vector per row) becomes a float32 list column."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    if not rows:
+def _table(rows: Iterable[Row], chunk_rows: int = VECTOR_CHUNK_ROWS) -> pa.Table:
+    """Rows (dicts) as a table; an ``embedding`` (a vector per row) becomes a float32 list column.
+
+    The rows are read ``chunk_rows`` at a time and their vectors converted then, so a generator's
+    rows (a million users' Python float lists) are never all alive at once; the other columns are
+    converted whole, so their types are inferred from every row as before.
+    """
+    names: dict[str, None] = {}  # every row's keys, in order of appearance: rows omit missing values
+    plain: list[Row] = []  # the rows without their vectors
+    vectors: dict[str, list[pa.Array]] = {}  # per vector column, its chunks converted so far
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, chunk_rows)):
+        names.update(dict.fromkeys(name for row in chunk for name in row))
+        for name in _VECTOR_COLUMNS.intersection(names):
+            if name not in vectors:  # first seen in this chunk: no earlier row has it
+                vectors[name] = [pa.nulls(len(plain), _VECTOR_TYPE)]
+            vectors[name].append(_column([row.get(name) for row in chunk], vector=True))
+        plain.extend(row if _VECTOR_COLUMNS.isdisjoint(row) else
+                     {name: value for name, value in row.items() if name not in _VECTOR_COLUMNS} for row in chunk)
+    if not plain:
         return pa.table({})
-    names = dict.fromkeys(name for row in rows for name in row)  # every row's keys: rows omit missing values
-    return pa.table({name: _column([row.get(name) for row in rows], name in _VECTOR_COLUMNS) for name in names})
+    return pa.table({name: pa.chunked_array(vectors[name], _VECTOR_TYPE) if name in vectors else
+                     _column([row.get(name) for row in plain], vector=False) for name in names})
 
 
 def _column(values: list, vector: bool) -> pa.Array:
@@ -355,9 +417,9 @@ def _column(values: list, vector: bool) -> pa.Array:
         block = np.asarray(values, dtype=np.float32)
         if block.ndim == 2:
             flat = pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), block.shape[1])
-            return flat.cast(pa.list_(pa.float32()))
+            return flat.cast(_VECTOR_TYPE)
     array = pa.array(values)
-    return array.cast(pa.list_(pa.float32())) if vector else array
+    return array.cast(_VECTOR_TYPE) if vector else array
 
 
 def _user_table(rows: Iterable[Row]) -> pa.Table:
