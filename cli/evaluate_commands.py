@@ -53,7 +53,7 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
               help="Wall-time budget for LightGCN's training per seed, grid and refit together: each run stops "
                    "after the epoch that passes its share (0 = none).")
 @click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
-              help="Components of ours' spectral filter (0 = GNN only) [default: TrainConfig's, 1024].")
+              help="Components of ours' spectral filter (0 = GNN only) [default: as `train`'s, by the shop's size].")
 @click.option("--model", "encoder_model", metavar="MODEL",
               help="Text encoder for ours and text [default: the packaged all-MiniLM-L6-v2, offline].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),

@@ -21,9 +21,10 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="Most training epochs (training stops earlier when validation Recall@20 stalls).")
 @click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True,
               help="Dimension of the GNN part of the profile vectors.")
-@click.option("--spectral-dim", type=click.IntRange(min=0), default=1024, show_default=True,
-              help="Components of the spectral filter fitted beside the GNN; a quarter, half or all of them, "
-                   "and its weight, are chosen on validation (0 = GNN only).")
+@click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
+              help="Components of the spectral filter fitted beside the GNN; an eighth, quarter, half or all of "
+                   "them, its shape and its weight are chosen on validation (0 = GNN only) [default: all an exact "
+                   "decomposition gives, up to 2048; 1024 on shops large in both users and items].")
 @click.option("--max-minutes", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Stop training after the epoch that passes this many minutes [default: no limit].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same profiles.")
@@ -50,7 +51,7 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @connection_options
-def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int,
+def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int | None,
           max_minutes: float | None, seed: int, encoder_model: str | None,
           batch_size: int, cache_dir: Path | None, on_error: str, not_before: str | None, not_after: str | None,
           no_sync: bool, load: str, wait: float, pseudonymise: bool, keep_query_pii: bool, as_json: bool, quiet: bool,

@@ -25,7 +25,7 @@ from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter, softmax
 
 from personagraph.gnn.spectral_filter import SpectralFilter
-from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, USER_DEGREE_EXPONENT
+from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, SPECTRAL_RIDGE, USER_DEGREE_EXPONENT
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.shop.schema import IN_CATEGORY, LEADS_TO, shop_schema
 
@@ -83,8 +83,8 @@ class ProfileModel(nn.Module):
             (``0`` turns ID vectors off); later item indices are cold-start items.
         dropout: dropout on item inputs while training.
         spectral_items, spectral_dim: shape of the spectral filter's basis (``0`` = none).
-        user_degree_exponent, item_degree_exponent, spectral_power: the spectral filter's shape
-            (its ``degree_exponent``, ``item_degree_exponent`` and ``power``).
+        user_degree_exponent, item_degree_exponent, spectral_power, spectral_ridge: the spectral
+            filter's shape (its ``degree_exponent``, ``item_degree_exponent``, ``power`` and ``ridge``).
         num_edge_types: user edge types the model learns an attention weight for (``None``: those
             of the shop schema in use); a checkpoint keeps the number it was trained with.
     """
@@ -102,6 +102,7 @@ class ProfileModel(nn.Module):
         num_edge_types: int | None = None,
         item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
         spectral_power: float = SPECTRAL_POWER,
+        spectral_ridge: float = SPECTRAL_RIDGE,
     ) -> None:
         super().__init__()
         num_edge_types = len(shop_schema().user_edge_types) if num_edge_types is None else num_edge_types
@@ -111,6 +112,7 @@ class ProfileModel(nn.Module):
             "spectral_items": spectral_items, "spectral_dim": spectral_dim,
             "user_degree_exponent": float(user_degree_exponent), "num_edge_types": num_edge_types,
             "item_degree_exponent": float(item_degree_exponent), "spectral_power": float(spectral_power),
+            "spectral_ridge": float(spectral_ridge),
         }
         self.dim = dim
         self.num_known_items = num_known_items
@@ -134,21 +136,23 @@ class ProfileModel(nn.Module):
         nn.init.zeros_(self.user_out.weight)
         nn.init.zeros_(self.user_out.bias)
         self.spectral = (SpectralFilter(spectral_items, spectral_dim, user_degree_exponent, item_degree_exponent,
-                                        spectral_power) if spectral_dim else None)
+                                        spectral_power, spectral_ridge) if spectral_dim else None)
         self.register_buffer("spectral_mix", torch.zeros(()))
         self.register_buffer("spectral_bound", torch.ones(()))
 
     @classmethod
     def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool | None = None,
-                   dropout: float = 0.1, spectral_dim: int = 0, seed: int = 0,
+                   dropout: float = 0.1, spectral_dim: int | None = 0, seed: int = 0,
                    user_degree_exponent: float = USER_DEGREE_EXPONENT,
                    item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
-                   spectral_power: float = SPECTRAL_POWER) -> "ProfileModel":
+                   spectral_power: float = SPECTRAL_POWER,
+                   spectral_ridge: float = SPECTRAL_RIDGE) -> "ProfileModel":
         """A model sized for a training graph: its text widths and its items as the known ones.
 
         ``use_item_ids=None`` learns item ID vectors only when items have no text.
         ``spectral_dim > 0`` fits a spectral filter of that many components and that shape to the
-        graph (its mix starts at 0: training sees the GNN part only).
+        graph (``None``: the default width for the graph's size; its mix starts at 0: training
+        sees the GNN part only).
         """
         item_text_dim = _text_dim(data, "item")
         if use_item_ids is None:
@@ -162,11 +166,12 @@ class ProfileModel(nn.Module):
             user_degree_exponent=user_degree_exponent,
             item_degree_exponent=item_degree_exponent,
             spectral_power=spectral_power,
+            spectral_ridge=spectral_ridge,
         )
-        if spectral_dim:
+        if spectral_dim is None or spectral_dim > 0:
             spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
                                           spectral_dim, seed, user_degree_exponent, item_degree_exponent,
-                                          spectral_power)
+                                          spectral_power, spectral_ridge)
             model.set_spectral(spectral, 0.0)
             if spectral is not None and model.item_id is not None:
                 model._start_ids_from(spectral)
@@ -196,7 +201,8 @@ class ProfileModel(nn.Module):
             return
         spectral = SpectralFilter.fit(UserInteractions.from_graph(data), int(data["item"].num_nodes),
                                       self.spectral.k, seed, self.spectral.degree_exponent,
-                                      self.spectral.item_degree_exponent, self.spectral.power)
+                                      self.spectral.item_degree_exponent, self.spectral.power,
+                                      self.spectral.ridge)
         self.set_spectral(spectral, float(self.spectral_mix))
 
     @property

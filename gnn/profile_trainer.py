@@ -19,6 +19,7 @@ targets (a mix of 0 drops the filter), so the kept model is the one that ranks t
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 import time
@@ -36,8 +37,8 @@ from personagraph.gnn.profile_model import ProfileModel
 from personagraph.evaluation.ranking_metrics import Targets, as_csr, csr_rows, evaluate_ranking
 from personagraph.gnn.spectral_filter import SpectralFilter
 from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXPONENTS, SPECTRAL_POWER,
-                                           SPECTRAL_POWERS, USER_DEGREE_EXPONENT, USER_DEGREE_EXPONENTS,
-                                           TrainConfig)
+                                           SPECTRAL_POWERS, SPECTRAL_RIDGE, SPECTRAL_RIDGES, USER_DEGREE_EXPONENT,
+                                           USER_DEGREE_EXPONENTS, TrainConfig)
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.shop.schema import shop_schema
 
@@ -49,7 +50,8 @@ SPECTRAL_MIXES = (0.0, 0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 1.0)
 SPECTRAL_SELECTION_USERS = 3000
 SPECTRAL_SELECTION_SCORES = 120_000_000
 #: The settings of the spectral filter searched together (see :func:`_choose_spectral`), in order.
-SPECTRAL_SEARCH_GROUPS = (("spectral_dim", "spectral_power"), ("user_degree_exponent",), ("item_degree_exponent",))
+SPECTRAL_SEARCH_GROUPS = (("spectral_dim", "spectral_power"), ("spectral_power", "spectral_ridge"),
+                          ("user_degree_exponent",), ("item_degree_exponent",), ("mix",))
 
 
 @dataclass
@@ -318,7 +320,8 @@ def _starting_shape(config: TrainConfig) -> dict[str, float]:
     """The spectral filter's shape while training: the config's, or the defaults where it is to be chosen."""
     return {"user_degree_exponent": _or(config.user_degree_exponent, USER_DEGREE_EXPONENT),
             "item_degree_exponent": _or(config.item_degree_exponent, ITEM_DEGREE_EXPONENT),
-            "spectral_power": _or(config.spectral_power, SPECTRAL_POWER)}
+            "spectral_power": _or(config.spectral_power, SPECTRAL_POWER),
+            "spectral_ridge": _or(config.spectral_ridge, SPECTRAL_RIDGE)}
 
 
 def _or(value: float | None, default: float) -> float:
@@ -330,24 +333,28 @@ def spectral_grid(config: TrainConfig, k: int) -> dict[str, tuple[float, ...]]:
     def grid(value: float | None, choices: tuple[float, ...]) -> tuple[float, ...]:
         return choices if value is None else (float(value),)
 
-    return {"spectral_dim": tuple(sorted({max(k // 4, 1), max(k // 2, 1), k})),
+    return {"spectral_dim": tuple(sorted({max(k // 8, 1), max(k // 4, 1), max(k // 2, 1), k})),
             "user_degree_exponent": grid(config.user_degree_exponent, USER_DEGREE_EXPONENTS),
             "item_degree_exponent": grid(config.item_degree_exponent, ITEM_DEGREE_EXPONENTS),
-            "spectral_power": grid(config.spectral_power, SPECTRAL_POWERS)}
+            "spectral_power": grid(config.spectral_power, SPECTRAL_POWERS),
+            "spectral_ridge": grid(config.spectral_ridge, SPECTRAL_RIDGES),
+            "mix": SPECTRAL_MIXES}
 
 
 @torch.no_grad()
 def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, targets: Targets,
                      generator: torch.Generator, config: TrainConfig) -> list[dict[str, float]]:
-    """Set the spectral filter's width and shape, then its mix, that rank validation targets best.
+    """Set the spectral filter's width, shape and mix with the GNN that rank validation targets best.
 
-    Returns every setting tried. The shape is searched on the filter alone (mix 1) over
-    :func:`spectral_grid`, one group of settings at a time: width and power together (how far the
-    filter reaches into the spectrum and how smoothly: they trade off), then the user, then the
-    item degree exponent, passes repeated until none improves; the mix with the GNN is then chosen
-    for that shape. The last entry reports the filter alone against the chosen mix, so the GNN's
-    validation gain over the training-free filter is on record. The GNN part and the users'
-    pooling are computed once; each setting only re-weights columns.
+    Returns every setting tried. A coordinate search over :func:`spectral_grid`, one group of
+    settings at a time (:data:`SPECTRAL_SEARCH_GROUPS`: width and power together, then power and
+    ridge together, as each pair trades off; each degree exponent; the mix), passes repeated until
+    none improves. It starts
+    from the filter alone (mix 1), so the first pass shapes the filter on its own; once a mix is
+    chosen, later passes reshape it as the GNN's complement, which need not be the shape that is
+    best alone. The last entry reports the best the filter scored alone against the chosen
+    setting, so the GNN's validation gain over the training-free filter is on record. The GNN part
+    and the users' pooling are computed once; each setting only re-weights columns.
     """
     spectral = model.spectral
     num_users = int(graph["user"].num_nodes)
@@ -365,17 +372,29 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     gnn_items = nn.functional.normalize(item_states, dim=-1)
     num_items = gnn_items.shape[0]
 
-    def parts(shape: dict[str, float]) -> tuple[SpectralFilter, Tensor, Tensor]:
-        candidate = spectral.reshaped(int(shape["spectral_dim"]), shape["user_degree_exponent"],
-                                      shape["item_degree_exponent"], shape["spectral_power"])
+    @functools.lru_cache(maxsize=2)
+    def parts(filter_shape: tuple[tuple[str, float], ...]) -> tuple[SpectralFilter, Tensor, Tensor]:
+        settings = dict(filter_shape)
+        candidate = spectral.reshaped(int(settings["spectral_dim"]), settings["user_degree_exponent"],
+                                      settings["item_degree_exponent"], settings["spectral_power"],
+                                      settings["spectral_ridge"])
         return candidate, candidate.user_part(subset_rows, pooling.attention), candidate.item_part(num_items)
 
-    def score(user_rows: Tensor, item_rows: Tensor) -> float:
-        return evaluate_ranking(user_rows, item_rows, history_csr, user_targets, ks=(20,))[SELECTION_METRIC]
+    def filter_shape(setting: dict[str, float]) -> tuple[tuple[str, float], ...]:
+        return tuple((name, value) for name, value in setting.items() if name != "mix")
+
+    def score(setting: dict[str, float]) -> float:
+        _, spectral_users, spectral_items = parts(filter_shape(setting))
+        if setting["mix"] < 1.0:
+            model.spectral_mix.fill_(setting["mix"])
+            spectral_users = model.mix_parts(gnn_users, spectral_users)
+            spectral_items = model.mix_parts(gnn_items, spectral_items)
+        return evaluate_ranking(spectral_users, spectral_items, history_csr, user_targets,
+                                ks=(20,))[SELECTION_METRIC]
 
     grid = spectral_grid(config, spectral.k)
-    shape = {"spectral_dim": float(spectral.k), **spectral.shape}
-    shape = {name: value if value in grid[name] else grid[name][0] for name, value in shape.items()}
+    setting = {"spectral_dim": float(spectral.k), **spectral.shape, "mix": 1.0}
+    setting = {name: value if value in grid[name] else grid[name][0] for name, value in setting.items()}
     scores: dict[tuple[float, ...], float] = {}
     tried: list[dict[str, float]] = []
     improved = True
@@ -383,24 +402,18 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
         improved = False
         for group in SPECTRAL_SEARCH_GROUPS:
             for choice in itertools.product(*(grid[name] for name in group)):
-                candidate_shape = shape | {name: float(value) for name, value in zip(group, choice)}
-                key = tuple(candidate_shape.values())
+                candidate = setting | {name: float(value) for name, value in zip(group, choice)}
+                key = tuple(candidate.values())
                 if key in scores:
                     continue
-                _, spectral_users, spectral_items = parts(candidate_shape)
-                scores[key] = score(spectral_users, spectral_items)
-                tried.append(candidate_shape | {"mix": 1.0, SELECTION_METRIC: scores[key]})
-                if scores[key] > scores.get(tuple(shape.values()), -1.0):
-                    shape, improved = candidate_shape, True
-    alone = scores[tuple(shape.values())]
-    chosen, spectral_users, spectral_items = parts(shape)
-    best_mix, best = 1.0, alone
-    for mix in SPECTRAL_MIXES[:-1]:
-        model.spectral_mix.fill_(mix)
-        metric = score(model.mix_parts(gnn_users, spectral_users), model.mix_parts(gnn_items, spectral_items))
-        tried.append(shape | {"mix": mix, SELECTION_METRIC: metric})
-        if metric > best:
-            best_mix, best = mix, metric
-    model.set_spectral(chosen if best_mix > 0 else None, best_mix)
-    tried.append(shape | {"mix": best_mix, SELECTION_METRIC: best, "filter_alone": alone, "gain_over_filter": best - alone})
+                scores[key] = score(candidate)
+                tried.append(candidate | {SELECTION_METRIC: scores[key]})
+                if scores[key] > scores.get(tuple(setting.values()), -1.0):
+                    setting, improved = candidate, True
+    best = scores[tuple(setting.values())]
+    alone = max(row[SELECTION_METRIC] for row in tried if row["mix"] == 1.0)
+    mix = setting["mix"]
+    chosen, _, _ = parts(filter_shape(setting))
+    model.set_spectral(chosen if mix > 0 else None, mix)
+    tried.append(setting | {SELECTION_METRIC: best, "filter_alone": alone, "gain_over_filter": best - alone})
     return tried

@@ -7,9 +7,11 @@ recommenders (GF-CF, BSPM, ChebyCF) score a user's items through a function ``h`
 spectrum plus degree normalisations; in embedding form that is a k-wide user part (the
 attention-weighted sum of the user's items' rows of ``D_I^-a V``) and a k-wide item part
 (``D_I^b V diag(h(σ))``), so it sits beside the GNN's vectors in one dot product. The shape
-(``a``, ``b``, and ``h(σ) = σ^(2p)``: ``p = 0`` is GF-CF's ideal low-pass filter, ``p = 1`` its
-linear filter ``P`` truncated to k components) is not one recipe for every shop: the trainer
-chooses it, and the width k, on validation. Only the item part carries ``h`` and ``b``, so a
+(``a``, ``b``, and ``h(σ) = σ^(2p) · σ² / (σ² + λ)``: ``p = λ = 0`` is GF-CF's ideal low-pass
+filter, ``p = 1`` its linear filter ``P`` truncated to k components, ``λ > 0`` the ridge-regularised
+item-item regression of the linear autoencoders (EASE, written on the normalised graph): it damps
+the weak components smoothly instead of cutting them) is not one recipe for every shop: the
+trainer chooses it, and the width k, on validation. Only the item part carries ``h`` and ``b``, so a
 user's part stays a sum over their edges and new users and new events need no refit. The
 filter is fitted once, from the training graph; items that arrive later have no row: they
 rely on the GNN.
@@ -22,7 +24,8 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
-from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, USER_DEGREE_EXPONENT
+from personagraph.gnn.train_config import (APPROXIMATE_SPECTRAL_DIM, EXACT_SPECTRAL_DIM, ITEM_DEGREE_EXPONENT,
+                                           SPECTRAL_POWER, SPECTRAL_RIDGE, USER_DEGREE_EXPONENT)
 from personagraph.gnn.user_interactions import UserInteractions
 
 #: Matrices with at most this many cells are decomposed densely (exact, and any k works).
@@ -32,6 +35,8 @@ DENSE_SVD_CELLS = 4_000_000
 #: the co-occurring item pairs, so it grows with the log, not with users x items). Up to this
 #: size an exact dense eigen-solver, beyond it (items only) a randomised one.
 DENSE_GRAM_ITEMS = 8192
+#: The widest basis (items x components) the default width allows an exact decomposition (512 MB).
+MAX_EXACT_BASIS_CELLS = 1 << 27
 #: The randomised eigen-solver's extra columns and power iterations (Halko et al., 2011).
 RANDOMISED_OVERSAMPLING = 64
 RANDOMISED_POWER_ITERATIONS = 4
@@ -42,26 +47,45 @@ class SpectralFilter(nn.Module):
     ``degree``: each item's training interactions.
 
     The shape: ``degree_exponent`` is ``a`` above (a user's part weighs each of their items by
-    ``degree ** -a``), ``item_degree_exponent`` is ``b`` and ``power`` is ``p``. Checkpoints from
-    before the values were kept load with ``values`` = 1, which with their ``p = 0`` is the filter
-    they always had.
+    ``degree ** -a``), ``item_degree_exponent`` is ``b``, ``power`` is ``p`` and ``ridge`` is ``λ``.
+    Checkpoints from before the values were kept load with ``values`` = 1, which with their
+    ``p = λ = 0`` is the filter they always had.
     """
 
     def __init__(self, num_items: int, k: int, degree_exponent: float = USER_DEGREE_EXPONENT,
-                 item_degree_exponent: float = ITEM_DEGREE_EXPONENT, power: float = SPECTRAL_POWER) -> None:
+                 item_degree_exponent: float = ITEM_DEGREE_EXPONENT, power: float = SPECTRAL_POWER,
+                 ridge: float = SPECTRAL_RIDGE) -> None:
         super().__init__()
         self.degree_exponent = float(degree_exponent)
         self.item_degree_exponent = float(item_degree_exponent)
         self.power = float(power)
+        self.ridge = float(ridge)
         self.register_buffer("basis", torch.zeros(num_items, k))
         self.register_buffer("values", torch.ones(k))
         self.register_buffer("degree", torch.zeros(num_items))
 
+    @staticmethod
+    def default_width(num_users: int, num_items: int) -> int:
+        """Components fitted when the config leaves the width open.
+
+        Every component an exact decomposition gives (up to ``EXACT_SPECTRAL_DIM``) when one side of
+        the graph is small enough for it; otherwise ``APPROXIMATE_SPECTRAL_DIM`` from the randomised
+        solver, whose cost grows with the width.
+        """
+        exact = num_users * num_items <= DENSE_SVD_CELLS or min(num_users, num_items) <= DENSE_GRAM_ITEMS
+        small_basis = num_items * EXACT_SPECTRAL_DIM <= MAX_EXACT_BASIS_CELLS
+        return EXACT_SPECTRAL_DIM if exact and small_basis else APPROXIMATE_SPECTRAL_DIM
+
     @classmethod
-    def fit(cls, interactions: UserInteractions, num_items: int, k: int, seed: int = 0,
+    def fit(cls, interactions: UserInteractions, num_items: int, k: int | None, seed: int = 0,
             degree_exponent: float = USER_DEGREE_EXPONENT, item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
-            power: float = SPECTRAL_POWER) -> "SpectralFilter | None":
-        """The top-``k`` filter of the user→item edges (each pair once); ``None`` when the graph is too small."""
+            power: float = SPECTRAL_POWER, ridge: float = SPECTRAL_RIDGE) -> "SpectralFilter | None":
+        """The top-``k`` filter of the user→item edges (each pair once); ``None`` when the graph is too small.
+
+        ``k=None``: :meth:`default_width`.
+        """
+        if k is None:
+            k = cls.default_width(interactions.num_users, num_items)
         rows = interactions.is_item()
         pairs = np.unique(np.stack([interactions.user[rows].numpy(), interactions.node[rows].numpy()]), axis=1)
         matrix = sp.csr_matrix((np.ones(pairs.shape[1], dtype=np.float32), (pairs[0], pairs[1])),
@@ -73,7 +97,7 @@ class SpectralFilter(nn.Module):
         item_degree = np.asarray(matrix.sum(axis=0)).ravel()
         normalised = sp.diags(_inverse_sqrt(user_degree)) @ matrix @ sp.diags(_inverse_sqrt(item_degree))
         basis, values = _top_right_singular_vectors(normalised.tocsr(), k, seed)
-        spectral = cls(num_items, basis.shape[1], degree_exponent, item_degree_exponent, power)
+        spectral = cls(num_items, basis.shape[1], degree_exponent, item_degree_exponent, power, ridge)
         spectral.basis.copy_(torch.from_numpy(basis))
         spectral.values.copy_(torch.from_numpy(values))
         spectral.degree.copy_(torch.from_numpy(item_degree.astype(np.float32)))
@@ -93,10 +117,11 @@ class SpectralFilter(nn.Module):
     def shape(self) -> dict[str, float]:
         """The settings the trainer chooses on validation (besides the width ``k``)."""
         return {"user_degree_exponent": self.degree_exponent, "item_degree_exponent": self.item_degree_exponent,
-                "spectral_power": self.power}
+                "spectral_power": self.power, "spectral_ridge": self.ridge}
 
     def reshaped(self, k: int | None = None, degree_exponent: float | None = None,
-                 item_degree_exponent: float | None = None, power: float | None = None) -> "SpectralFilter":
+                 item_degree_exponent: float | None = None, power: float | None = None,
+                 ridge: float | None = None) -> "SpectralFilter":
         """This filter with the ``k`` smoothest components and the given shape (``None`` keeps a setting)."""
         k = self.k if k is None else k
         spectral = SpectralFilter(
@@ -104,6 +129,7 @@ class SpectralFilter(nn.Module):
             self.degree_exponent if degree_exponent is None else degree_exponent,
             self.item_degree_exponent if item_degree_exponent is None else item_degree_exponent,
             self.power if power is None else power,
+            self.ridge if ridge is None else ridge,
         )
         spectral.basis.copy_(self.basis[:, :k])
         spectral.values.copy_(self.values[:k])
@@ -140,10 +166,13 @@ class SpectralFilter(nn.Module):
         return known, weight[known] * self.degree[item].clamp(min=1.0).pow(-self.degree_exponent)
 
     def response(self) -> Tensor:
-        """``[k]``: the filter's gain ``h(σ) = σ^(2p)`` per component (all 1 for the ideal filter, ``p = 0``)."""
-        if self.power == 0.0:
-            return torch.ones(self.k)
-        return self.values.clamp(min=0.0).pow(2.0 * self.power)
+        """``[k]``: the filter's gain ``h(σ) = σ^(2p) · σ² / (σ² + λ)`` per component (all 1 for the ideal
+        filter, ``p = λ = 0``)."""
+        values = self.values.clamp(min=0.0)
+        gain = torch.ones(self.k) if self.power == 0.0 else values.pow(2.0 * self.power)
+        if self.ridge > 0.0:
+            gain = gain * values.pow(2) / (values.pow(2) + self.ridge)
+        return gain
 
     def item_part(self, num_items: int) -> Tensor:
         """``[num_items, k]``: item rows of ``D_I^b V diag(h(σ))`` scaled to unit root-mean-square norm; later items

@@ -13,10 +13,18 @@ USER_DEGREE_EXPONENT = 0.25
 ITEM_DEGREE_EXPONENT = 0.5
 #: ... and the power ``p`` of the filter's gain ``σ^(2p)`` per component (0: GF-CF's ideal low-pass filter).
 SPECTRAL_POWER = 0.0
+#: ... and the ridge ``λ`` that damps weak components by ``σ² / (σ² + λ)`` (0: none).
+SPECTRAL_RIDGE = 0.0
 #: What the trainer tries on validation for each setting of the shape left as ``None`` in the config.
 USER_DEGREE_EXPONENTS = (0.0, 0.25, 0.4, 0.5)
 ITEM_DEGREE_EXPONENTS = (0.2, 0.3, 0.4, 0.5)
 SPECTRAL_POWERS = (0.0, 0.25, 0.5, 1.0)
+SPECTRAL_RIDGES = (0.0, 0.1, 0.2, 0.4)
+#: Components fitted when ``spectral_dim`` is ``None``: all an exact decomposition gives, up to this
+#: many (a profile stays under Neo4j's 4,096-dimension vector index limit) ...
+EXACT_SPECTRAL_DIM = 2048
+#: ... or this many from the randomised solver, on shops too big on both sides for an exact one.
+APPROXIMATE_SPECTRAL_DIM = 1024
 
 
 @dataclass
@@ -31,12 +39,15 @@ class TrainConfig:
     one target per user; training stops when validation Recall@20 has not improved for
     ``patience`` evaluations (every ``eval_every`` epochs), or after the epoch that passes
     ``max_minutes`` of training. ``spectral_dim``: components of the training-free spectral
-    filter fitted beside the GNN (``0`` = none); its width (a quarter, half or all of them),
-    shape and mix are then chosen on validation.
+    filter fitted beside the GNN (``0`` = none; ``None``: as many as the shop's size allows, see
+    :meth:`~personagraph.gnn.spectral_filter.SpectralFilter.default_width`); its width (an
+    eighth, quarter, half or all of them), shape and mix with the GNN are then chosen together on
+    validation.
     The shape (see :class:`~personagraph.gnn.spectral_filter.SpectralFilter`):
     ``user_degree_exponent`` (a user's spectral part weighs each item by ``degree ** -exponent``),
-    ``item_degree_exponent`` and ``spectral_power``; ``None`` chooses it on validation from
-    ``USER_DEGREE_EXPONENTS`` / ``ITEM_DEGREE_EXPONENTS`` / ``SPECTRAL_POWERS``, a number fixes it.
+    ``item_degree_exponent``, ``spectral_power`` and ``spectral_ridge``; ``None`` chooses it on
+    validation from ``USER_DEGREE_EXPONENTS`` / ``ITEM_DEGREE_EXPONENTS`` / ``SPECTRAL_POWERS`` /
+    ``SPECTRAL_RIDGES``, a number fixes it.
     The model keeps the chosen shape, so a loaded checkpoint profiles with the one it was trained with.
     """
 
@@ -53,10 +64,11 @@ class TrainConfig:
     eval_every: int = 1
     eval_batch_size: int = 2048
     max_minutes: float | None = None
-    spectral_dim: int = 1024
+    spectral_dim: int | None = None
     user_degree_exponent: float | None = None
     item_degree_exponent: float | None = None
     spectral_power: float | None = None
+    spectral_ridge: float | None = None
     # Every step recomputes all item states (O(items + edges)), so an epoch of many small
     # batches grows with users x edges; capping the steps (bigger batches on big shops) keeps
     # an epoch linear in the log. Shops up to 32 x batch_size users keep batch_size.

@@ -6,7 +6,7 @@ from personagraph.evaluation.ranking_metrics import as_csr
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.profile_trainer import (_choose_spectral, epoch_batch_size, softmax_ranking_loss,
                                               train_profile_model)
-from personagraph.gnn.train_config import SPECTRAL_POWERS, TrainConfig
+from personagraph.gnn.train_config import SPECTRAL_POWERS, SPECTRAL_RIDGES, TrainConfig
 from personagraph.gnn.user_interactions import UserInteractions
 from planted_interests import planted_shop
 
@@ -49,8 +49,9 @@ def test_spectral_width_shape_and_mix_are_chosen_on_validation():
     result = train_profile_model(shop.graph, shop.targets, TrainConfig(**FAST | {"epochs": 3, "spectral_dim": 8}),
                                  progress=False)
     tried = result.spectral_tuning
-    assert {row["spectral_dim"] for row in tried} == {2.0, 4.0, 8.0}
+    assert {row["spectral_dim"] for row in tried} == {1.0, 2.0, 4.0, 8.0}
     assert {row["spectral_power"] for row in tried} == set(SPECTRAL_POWERS)
+    assert {row["spectral_ridge"] for row in tried} == set(SPECTRAL_RIDGES)
     assert {row["mix"] for row in tried} >= {0.0, 0.5, 1.0}
     best = max(row["recall@20"] for row in tried)
     gnn_only = next(row["recall@20"] for row in tried if row["mix"] == 0.0)
@@ -67,9 +68,10 @@ def test_spectral_width_shape_and_mix_are_chosen_on_validation():
         assert model.user_embeddings(shop.graph).shape[1] == model.out_dim == 16 + chosen["spectral_dim"] + 1
 
 
-@pytest.mark.parametrize("planted", [(4, 0.0, 0.3, 1.0), (8, 0.5, 0.2, 0.25), (2, 0.4, 0.5, 0.0)])
+@pytest.mark.parametrize("planted", [(4, 0.0, 0.3, 1.0, 0.0), (8, 0.5, 0.2, 0.25, 0.0), (2, 0.4, 0.5, 0.0, 0.0),
+                                     (8, 0.25, 0.4, 0.0, 0.4)])
 def test_spectral_choice_recovers_the_width_and_power_that_predict_validation(planted):
-    """Degree exponents fixed in the config are kept; width and power are searched jointly."""
+    """Degree exponents fixed in the config are kept; width, power and ridge are searched."""
     shop = planted_shop()
     config = TrainConfig(**FAST | {"epochs": 1, "spectral_dim": 8, "user_degree_exponent": planted[1],
                                    "item_degree_exponent": planted[2]})
@@ -77,8 +79,8 @@ def test_spectral_choice_recovers_the_width_and_power_that_predict_validation(pl
     model.set_spectral(ProfileModel.from_graph(shop.graph, dim=16, spectral_dim=8).spectral, 0.5)
     # Validation targets: each user's 20th item outside the history under the planted filter alone, so
     # that only a filter ranking like it has them all in its top 20.
-    width, a, b, p = planted
-    filter_ = model.spectral.reshaped(width, a, b, p)
+    width, a, b, p, ridge = planted
+    filter_ = model.spectral.reshaped(width, a, b, p, ridge)
     interactions = UserInteractions.from_graph(shop.graph)
     with torch.no_grad():
         scores = filter_.user_part(interactions, model(shop.graph).attention) @ filter_.item_part(

@@ -150,33 +150,49 @@ def test_randomised_solver_finds_the_top_subspace_of_a_large_sparse_gram():
     np.testing.assert_allclose(values, exact_values[-k:], rtol=1e-3)
 
 
-def shaped_scores(matrix, k, a, b, p):
-    """The filter written out: r_u D^-a V diag(σ^2p) V^T D^b."""
+def shaped_scores(matrix, k, a, b, p, ridge=0.0):
+    """The filter written out: r_u D^-a V diag(σ^2p σ²/(σ²+λ)) V^T D^b (λ = 0: no ridge factor)."""
     du, di = matrix.sum(1), matrix.sum(0)
     normalised = matrix / np.sqrt(du)[:, None] / np.sqrt(di)[None, :]
     _, sigma, vt = np.linalg.svd(normalised)
     v = vt[:k].T
-    return (matrix * di ** -a) @ v @ np.diag(sigma[:k] ** (2 * p)) @ v.T * di ** b
+    gain = sigma[:k] ** (2 * p) * (sigma[:k] ** 2 / (sigma[:k] ** 2 + ridge) if ridge else 1.0)
+    return (matrix * di ** -a) @ v @ np.diag(gain) @ v.T * di ** b
 
 
-@pytest.mark.parametrize("a, b, p", [(0.0, 0.0, 1.0), (0.4, 0.3, 0.25), (0.5, 0.5, 0.0)],
-                         ids=["linear", "smooth", "ideal"])
-def test_every_shape_scores_like_its_closed_form(a, b, p):
+@pytest.mark.parametrize("a, b, p, ridge", [(0.0, 0.0, 1.0, 0.0), (0.4, 0.3, 0.25, 0.0), (0.5, 0.5, 0.0, 0.0),
+                                           (0.25, 0.2, 0.0, 0.2), (0.0, 0.4, 0.5, 0.1)],
+                         ids=["linear", "smooth", "ideal", "ridge", "smooth-ridge"])
+def test_every_shape_scores_like_its_closed_form(a, b, p, ridge):
     interactions, matrix = random_interactions()
     spectral = SpectralFilter.fit(interactions, matrix.shape[1], k=6, degree_exponent=a, item_degree_exponent=b,
-                                  power=p)
+                                  power=p, ridge=ridge)
     uniform = torch.ones(len(interactions))
     scores = (spectral.user_part(interactions, uniform) @ spectral.item_part(matrix.shape[1]).T).numpy()
-    ratio = scores / shaped_scores(matrix, 6, a, b, p)
+    ratio = scores / shaped_scores(matrix, 6, a, b, p, ridge)
     np.testing.assert_allclose(ratio, ratio[:, :1].repeat(matrix.shape[1], 1), rtol=1e-3)
     assert (ratio > 0).all()
     # Reshaping a filter gives the filter fitted with that shape.
-    reshaped = SpectralFilter.fit(interactions, matrix.shape[1], k=6).reshaped(4, a, b, p)
+    reshaped = SpectralFilter.fit(interactions, matrix.shape[1], k=6).reshaped(4, a, b, p, ridge)
     expected = spectral.truncated(4)
     for name in ("basis", "values", "degree"):
         torch.testing.assert_close(getattr(reshaped, name), getattr(expected, name))
     assert reshaped.shape == expected.shape == {"user_degree_exponent": a, "item_degree_exponent": b,
-                                                "spectral_power": p}
+                                                "spectral_power": p, "spectral_ridge": ridge}
+
+
+@pytest.mark.parametrize("users, items, width", [(1_892, 17_632, 2048), (30_000, 5_000, 2048), (1_500, 1_000, 2048),
+                                                 (30_000, 41_000, 1024), (1_000, 200_000, 1024)],
+                         ids=["few-users", "few-items", "dense", "both-large", "basis-too-wide"])
+def test_default_width_is_every_exact_component_up_to_the_cap(users, items, width):
+    """All components where one side is small enough for an exact decomposition and the basis fits in
+    memory; the randomised solver's width otherwise."""
+    assert SpectralFilter.default_width(users, items) == width
+
+
+def test_a_default_width_fit_keeps_every_component_of_a_small_graph():
+    interactions, matrix = random_interactions(num_users=25, num_items=60)
+    assert SpectralFilter.fit(interactions, 60, k=None).k == 24 == min(matrix.shape) - 1
 
 
 def test_few_users_are_decomposed_exactly_through_their_gram_matrix(monkeypatch):
@@ -203,11 +219,12 @@ def test_a_model_saved_before_the_filter_kept_its_values_loads_and_scores_as_bef
     model.eval()
     old_state = {name: tensor for name, tensor in model.state_dict().items() if name != "spectral.values"}
     old_hparams = {name: value for name, value in model.hparams.items()
-                   if name not in ("item_degree_exponent", "spectral_power")}
+                   if name not in ("item_degree_exponent", "spectral_power", "spectral_ridge")}
     loaded = ProfileModel(**old_hparams)
     loaded.load_state_dict(old_state)
     loaded.eval()
-    assert loaded.spectral.shape == {"user_degree_exponent": 0.25, "item_degree_exponent": 0.5, "spectral_power": 0.0}
+    assert loaded.spectral.shape == {"user_degree_exponent": 0.25, "item_degree_exponent": 0.5, "spectral_power": 0.0,
+                                     "spectral_ridge": 0.0}
     torch.testing.assert_close(loaded.user_embeddings(shop.graph), model.user_embeddings(shop.graph))
     torch.testing.assert_close(loaded.item_embeddings(shop.graph), model.item_embeddings(shop.graph))
 
@@ -221,7 +238,7 @@ def test_the_shape_is_saved_and_kept_by_a_refit(tmp_path):
 
     shop = planted_shop()
     model = ProfileModel.from_graph(shop.graph, dim=8, spectral_dim=6)
-    model.set_spectral(model.spectral.reshaped(4, 0.4, 0.3, 0.5), 0.7)
+    model.set_spectral(model.spectral.reshaped(4, 0.4, 0.3, 0.5, 0.2), 0.7)
     model.eval()
     loaded = load_checkpoint(save_checkpoint(tmp_path / "model.pt", model, TrainConfig(dim=8), None)).model
     assert loaded.spectral.shape == model.spectral.shape and loaded.spectral.k == 4
