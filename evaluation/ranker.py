@@ -15,7 +15,6 @@ under that rule by :meth:`Ranker.choose_repeat_weight`, the same way for every m
 """
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
@@ -30,6 +29,7 @@ from personagraph.evaluation.ranking_metrics import (
     as_csr,
     csr_rows,
     evaluate_scorer,
+    gain_and_standard_error,
     ndcg_at_k,
     recall_at_k,
     top_k_for_repeat_weights,
@@ -154,9 +154,8 @@ def choose_repeat_weight(scorer: Scorer, history: tuple[Tensor, Tensor], validat
         tried.append(row)
     best = 0
     for i in range(1, len(weights)):
-        gain = per_user[i] - per_user[0]
-        standard_error = float(gain.std() / math.sqrt(gain.numel())) if gain.numel() > 1 else 0.0
-        if (float(gain.mean()) > standard_error
+        gain, standard_error = gain_and_standard_error(per_user[i], per_user[0])
+        if (gain > standard_error
                 and tried[i][SELECTION_METRIC] > tried[best][SELECTION_METRIC]):
             best = i
     return weights[best], tried

@@ -19,6 +19,8 @@ vectors compared by dot product.
 """
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable, Sequence
 
 import torch
@@ -170,6 +172,18 @@ def ndcg_at_k(ranked: Tensor, targets: Targets, k: int) -> Tensor:
     ideal_len = _target_sizes(targets, ranked.shape[0]).clamp(max=hits.shape[1])
     ideal = torch.cat([torch.zeros(1), torch.cumsum(discounts, 0)])[ideal_len]
     return dcg / ideal.clamp(min=1e-12)
+
+
+def gain_and_standard_error(better: Tensor, baseline: Tensor) -> tuple[float, float]:
+    """The mean per-user gain of ``better`` over ``baseline`` (per-user metrics of the same users) and its
+    standard error (infinite for fewer than two users: no evidence).
+
+    The choices that add a part or a weight only when it beats the simpler option by more than this
+    error share it, so noise between close settings never buys a bigger model.
+    """
+    gain = (better - baseline).double()
+    standard_error = float(gain.std()) / math.sqrt(gain.numel()) if gain.numel() > 1 else math.inf
+    return (float(gain.mean()) if gain.numel() else 0.0), standard_error
 
 
 def evaluate_scorer(scorer: Scorer, excluded: tuple[Tensor, Tensor], targets: Targets, ks: Sequence[int],

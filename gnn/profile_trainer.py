@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.profile_model import ProfileModel
-from personagraph.evaluation.ranking_metrics import Targets, as_csr, csr_rows, evaluate_ranking
+from personagraph.evaluation.ranking_metrics import (Targets, as_csr, csr_rows, dot_product_scorer, evaluate_ranking,
+                                                     gain_and_standard_error, recall_at_k, top_k_scored)
 from personagraph.gnn.spectral_filter import SpectralFilter
 from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXPONENTS, SPECTRAL_POWER,
                                            SPECTRAL_POWERS, SPECTRAL_RIDGE, SPECTRAL_RIDGES, USER_DEGREE_EXPONENT,
@@ -42,7 +43,8 @@ from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXP
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.shop.schema import shop_schema
 
-SELECTION_METRIC = "recall@20"
+SELECTION_K = 20
+SELECTION_METRIC = f"recall@{SELECTION_K}"
 #: Weights of the spectral part tried on validation (0 = GNN only, 1 = spectral only).
 SPECTRAL_MIXES = (0.0, 0.1, 0.25, 0.5, 0.7, 0.8, 0.9, 1.0)
 #: The spectral choice is made on a random subset of validation users, for speed: at least this
@@ -352,7 +354,9 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     none improves. It starts
     from the filter alone (mix 1), so the first pass shapes the filter on its own; once a mix is
     chosen, later passes reshape it as the GNN's complement, which need not be the shape that is
-    best alone. The last entry reports the best the filter scored alone against the chosen
+    best alone. A GNN share is kept only when it beats the filter's best setting alone by more than
+    one standard error of the per-user difference (else the filter alone is taken: the GNN must earn
+    its place). The last entry reports the best the filter scored alone against the chosen
     setting, so the GNN's validation gain over the training-free filter is on record. The GNN part
     and the users' pooling are computed once; each setting only re-weights columns.
     """
@@ -383,14 +387,20 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     def filter_shape(setting: dict[str, float]) -> tuple[tuple[str, float], ...]:
         return tuple((name, value) for name, value in setting.items() if name != "mix")
 
-    def score(setting: dict[str, float]) -> float:
+    def vectors(setting: dict[str, float]) -> tuple[Tensor, Tensor]:
         _, spectral_users, spectral_items = parts(filter_shape(setting))
-        if setting["mix"] < 1.0:
-            model.spectral_mix.fill_(setting["mix"])
-            spectral_users = model.mix_parts(gnn_users, spectral_users)
-            spectral_items = model.mix_parts(gnn_items, spectral_items)
-        return evaluate_ranking(spectral_users, spectral_items, history_csr, user_targets,
-                                ks=(20,))[SELECTION_METRIC]
+        if setting["mix"] == 1.0:
+            return spectral_users, spectral_items
+        model.spectral_mix.fill_(setting["mix"])
+        return model.mix_parts(gnn_users, spectral_users), model.mix_parts(gnn_items, spectral_items)
+
+    def score(setting: dict[str, float]) -> float:
+        return evaluate_ranking(*vectors(setting), history_csr, user_targets, ks=(20,))[SELECTION_METRIC]
+
+    def recall_per_user(setting: dict[str, float]) -> Tensor:
+        ranked = top_k_scored(dot_product_scorer(*vectors(setting)), history_csr, torch.arange(users.numel()),
+                              SELECTION_K)
+        return recall_at_k(ranked, user_targets, SELECTION_K)
 
     grid = spectral_grid(config, spectral.k)
     setting = {"spectral_dim": float(spectral.k), **spectral.shape, "mix": 1.0}
@@ -410,10 +420,18 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
                 tried.append(candidate | {SELECTION_METRIC: scores[key]})
                 if scores[key] > scores.get(tuple(setting.values()), -1.0):
                     setting, improved = candidate, True
-    best = scores[tuple(setting.values())]
-    alone = max(row[SELECTION_METRIC] for row in tried if row["mix"] == 1.0)
-    mix = setting["mix"]
+    alone_row = max((row for row in tried if row["mix"] == 1.0), key=lambda row: row[SELECTION_METRIC])
+    alone_setting = {name: alone_row[name] for name in setting}
+    alone, best = alone_row[SELECTION_METRIC], scores[tuple(setting.values())]
+    guard: dict[str, float] = {}
+    if 0.0 < setting["mix"] < 1.0:
+        # The GNN must earn its share: noise between close settings is no reason for a bigger model.
+        gain, standard_error = gain_and_standard_error(recall_per_user(setting), recall_per_user(alone_setting))
+        guard = {"gnn_standard_error": standard_error}
+        if gain <= standard_error:
+            guard["gnn_within_noise"] = best - alone
+            setting, best = alone_setting, alone
     chosen, _, _ = parts(filter_shape(setting))
-    model.set_spectral(chosen if mix > 0 else None, mix)
-    tried.append(setting | {SELECTION_METRIC: best, "filter_alone": alone, "gain_over_filter": best - alone})
+    model.set_spectral(chosen if setting["mix"] > 0 else None, setting["mix"])
+    tried.append(setting | {SELECTION_METRIC: best, "filter_alone": alone, "gain_over_filter": best - alone} | guard)
     return tried

@@ -15,7 +15,6 @@ chosen weight is saved with the run's profile space and applied at train, update
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +29,7 @@ from personagraph.evaluation.ranking_metrics import (
     as_csr,
     csr_rows,
     dot_product_scorer,
+    gain_and_standard_error,
     ndcg_at_k,
     recall_at_k,
     top_k_scored,
@@ -110,12 +110,11 @@ class SocialMix:
         best = max(weights, key=lambda w: (float(recalls[w].mean()), -w))
         if best == 0:
             return cls(0.0, tried, "the friends did not help on validation")
-        gain = (recalls[best] - recalls[0.0]).double()
-        standard_error = float(gain.std()) / math.sqrt(gain.numel()) if gain.numel() > 1 else math.inf
-        if float(gain.mean()) <= standard_error:
-            return cls(0.0, tried, f"w={best} gained {float(gain.mean()):+.4f} Recall@{SELECTION_K} on validation, "
+        gain, standard_error = gain_and_standard_error(recalls[best], recalls[0.0])
+        if gain <= standard_error:
+            return cls(0.0, tried, f"w={best} gained {gain:+.4f} Recall@{SELECTION_K} on validation, "
                                    f"within one standard error ({standard_error:.4f})")
-        return cls(best, tried, f"w={best} gained {float(gain.mean()):+.4f} Recall@{SELECTION_K} on validation "
+        return cls(best, tried, f"w={best} gained {gain:+.4f} Recall@{SELECTION_K} on validation "
                                 f"(standard error {standard_error:.4f})")
 
 

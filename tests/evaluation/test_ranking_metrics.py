@@ -8,6 +8,7 @@ from personagraph.evaluation.ranking_metrics import (
     dot_product_scorer,
     evaluate_ranking,
     evaluate_scorer,
+    gain_and_standard_error,
     ndcg_at_k,
     recall_at_k,
     top_k_items,
@@ -171,3 +172,11 @@ def test_several_repeat_weights_score_once_and_match_one_at_a_time():
     assert sum(calls) == 9  # every user scored once for the three weights
     for weight, metrics in zip(weights, together):
         assert metrics == evaluate_scorer(scorer, history, targets, (5, 20), batch_size=4, repeat_weight=weight)
+
+
+def test_gain_and_standard_error_by_hand():
+    better, baseline = torch.tensor([1.0, 0.0, 1.0, 1.0]), torch.tensor([0.0, 0.0, 1.0, 0.0])
+    gain, standard_error = gain_and_standard_error(better, baseline)
+    # per-user gains 1, 0, 0, 1: mean 0.5, sample std sqrt(1/3), over sqrt(4) users
+    assert gain == pytest.approx(0.5) and standard_error == pytest.approx((1 / 3) ** 0.5 / 2)
+    assert gain_and_standard_error(torch.tensor([1.0]), torch.tensor([0.0])) == (1.0, float("inf"))

@@ -55,10 +55,14 @@ def test_spectral_width_shape_and_mix_are_chosen_on_validation():
     assert {row["mix"] for row in tried} >= {0.0, 0.5, 1.0}
     best = max(row["recall@20"] for row in tried)
     gnn_only = next(row["recall@20"] for row in tried if row["mix"] == 0.0)
-    # Every validation user is in the selection here, so the kept model scores the best setting exactly.
-    assert result.best_metrics["recall@20"] == pytest.approx(best) and best >= gnn_only
     chosen = tried[-1]  # the chosen setting, with the filter alone beside it
-    assert chosen["recall@20"] == best and chosen["gain_over_filter"] == best - chosen["filter_alone"] >= 0
+    if "gnn_within_noise" in chosen:  # the GNN's share did not beat the filter alone by a standard error
+        assert chosen["mix"] == 1.0 and chosen["recall@20"] == chosen["filter_alone"]
+        assert 0 < chosen["gnn_within_noise"] <= chosen["gnn_standard_error"]
+    else:
+        assert chosen["recall@20"] == best and chosen["gain_over_filter"] == best - chosen["filter_alone"] >= 0
+    # Every validation user is in the selection here, so the kept model scores the chosen setting exactly.
+    assert result.best_metrics["recall@20"] == pytest.approx(chosen["recall@20"]) and best >= gnn_only
     model = result.model
     if chosen["mix"] == 0.0:
         assert model.spectral is None and model.out_dim == 16
