@@ -66,7 +66,7 @@ class ProfileModelRanker(Ranker):
                        "spectral_mix": round(float(self.model.spectral_mix), 4),
                        **(spectral.shape if spectral is not None else {}),
                        **{name: round(value, 4) for name, value in (result.spectral_tuning or [{}])[-1].items()
-                          if name in ("filter_alone", "gain_over_filter")}}
+                          if name in ("filter_alone", "gain_over_filter", "gnn_within_noise")}}
         self.tuning = [{"epochs_run": len(result.history), "best_epoch": result.best_epoch,
                         "seconds": round(seconds, 1)} | result.best_metrics, *result.spectral_tuning]
 
