@@ -38,16 +38,21 @@ def training_curves_figure(history: Sequence[dict[str, float]], best_epoch: int)
 
 
 def spectral_grid_figure(tried: Sequence[dict[str, float]], chosen_dim: int, chosen_mix: float) -> go.Figure:
-    """One line per spectral width over the mixes tried; the chosen setting is a star
-    (a mix of 0 is the GNN alone, whatever the width)."""
+    """One line per spectral width over the mixes tried, each point the best filter shape tried at that
+    width and mix; the chosen setting is a star (a mix of 0 is the GNN alone, whatever the width)."""
     metric = next(name for name in tried[0] if "@" in name)
     figure = go.Figure()
     widths = sorted({int(row["spectral_dim"]) for row in tried})
     for width in widths:
-        rows = sorted((row for row in tried if int(row["spectral_dim"]) == width), key=lambda row: row["mix"])
-        figure.add_trace(go.Scatter(x=[row["mix"] for row in rows], y=[row[metric] for row in rows],
-                                    mode="lines+markers", name=f"width {width}"))
-    chosen = _chosen_row(tried, chosen_dim or widths[-1], chosen_mix)
+        best: dict[float, float] = {}
+        for row in tried:
+            if int(row["spectral_dim"]) == width:
+                best[row["mix"]] = max(best.get(row["mix"], float("-inf")), row[metric])
+        mixes = sorted(best)
+        figure.add_trace(go.Scatter(x=mixes, y=[best[mix] for mix in mixes], mode="lines+markers",
+                                    name=f"width {width}"))
+    last = tried[-1]  # the trainer reports its choice last, beside the filter alone
+    chosen = dict(last) if "filter_alone" in last else _chosen_row(tried, chosen_dim or widths[-1], chosen_mix)
     if chosen is not None:
         figure.add_trace(go.Scatter(x=[chosen["mix"]], y=[chosen[metric]], mode="markers", name="chosen",
                                     marker={"symbol": "star", "size": 16, "color": CHOSEN_COLOUR}))
