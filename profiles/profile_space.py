@@ -59,6 +59,10 @@ _SECONDS_PER_DAY = 86400.0
 Encode = Callable[[Sequence[str]], np.ndarray]
 
 
+#: Users pooled together when a whole shop is profiled (bounds the per-edge arrays of one pooling).
+USERS_PER_POOLING_CHUNK = 65_536
+
+
 @dataclass
 class ProfileSpace:
     """Item and query states (unnormalised, as the model pools them) plus the frozen tag and segment frames.
@@ -83,11 +87,12 @@ class ProfileSpace:
               ) -> tuple["ProfileSpace", UserProfiles]:
         """The space of a freshly trained model, and every user's profile in it (segments fitted here)."""
         model.eval()
+        interactions = UserInteractions.from_graph(graph)
         with torch.no_grad():
-            output = model(graph)
-        item_states, query_states = output.item_states, output.query_states
-        item_vectors = output.item_vectors.numpy()
-        own_vectors = output.user_vectors.numpy().astype(np.float32, copy=False)
+            item_states = model.item_states(graph, interactions)
+            query_states = model.query_states(graph, item_states)
+            item_vectors = model.item_vectors(item_states).numpy()
+        own_vectors = pool_users_in_chunks(model, interactions, item_states, query_states)
         user_vectors = _social_vectors(own_vectors, shop, np.arange(shop.events.num_users), social_weight)
         profiles = UserProfiles.build(shop, user_vectors, item_vectors, seed=seed, own_vectors=own_vectors)
         vocabulary = profiles.tags.vocabulary
@@ -114,7 +119,7 @@ class ProfileSpace:
 
     def user_vectors(self, model: ProfileModel, interactions: UserInteractions) -> np.ndarray:
         """Unit profile vectors of the users of ``interactions`` (node indices into this space)."""
-        return pool_users(model, interactions, self.item_states, self.query_states)
+        return pool_users_in_chunks(model, interactions, self.item_states, self.query_states)
 
     def nearest_segments(self, user_vectors: np.ndarray) -> np.ndarray:
         """Each user's segment: the one whose centroid direction is closest (cosine)."""
@@ -292,6 +297,21 @@ def pool_users(model: ProfileModel, interactions: UserInteractions, item_states:
     with torch.no_grad():
         pooling = model.pool(interactions, item_states, query_states)
         return model.user_vectors(interactions, pooling).numpy().astype(np.float32, copy=False)
+
+
+def pool_users_in_chunks(model: ProfileModel, interactions: UserInteractions, item_states: Tensor,
+                         query_states: Tensor, users_per_chunk: int = USERS_PER_POOLING_CHUNK) -> np.ndarray:
+    """:func:`pool_users` a chunk of users at a time, so the per-edge arrays of the pooling are those of
+    one chunk, not of the whole log; a profile depends only on its own user's edges, so the rows
+    equal one pooling of everybody."""
+    num_users = interactions.num_users
+    if num_users <= users_per_chunk:
+        return pool_users(model, interactions, item_states, query_states)
+    indptr = interactions.indptr()
+    chunks = [pool_users(model, interactions.rows_of(torch.arange(start, min(start + users_per_chunk, num_users)),
+                                                     indptr), item_states, query_states)
+              for start in range(0, num_users, users_per_chunk)]
+    return np.concatenate(chunks)
 
 
 def empty_event_log() -> EventLog:

@@ -82,7 +82,7 @@ class Segments:
             raise PersonaGraphError(
                 f"{len(tags)} users have tags but {user_vectors.shape[0]} have vectors; compute both from one shop"
             )
-        unit = _unit_rows(np.asarray(user_vectors, dtype=np.float64))
+        unit = _unit_rows(np.asarray(user_vectors), dtype=np.float64)
         if method == "kmeans":
             labels = _kmeans_labels(unit, num_segments, candidate_sizes, sample_size, seed)
         elif method == "communities":
@@ -94,9 +94,17 @@ class Segments:
         return cls(labels=labels, segments=_describe(labels, tags, top_tags), method=method, silhouette=silhouette)
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+def _unit_rows(vectors: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero), written straight into an array of ``dtype``
+    (default: the input's), so no converted copy of a million users' vectors is made first."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    out = np.zeros(vectors.shape, dtype=vectors.dtype if dtype is None else dtype)
+    return np.divide(vectors, norms, out=out, where=norms > 0)
+
+
+def _at_most_one_direction(unit: np.ndarray) -> bool:
+    """Whether all rows are one direction (to 1e-6): column ranges, no copy of the rows."""
+    return unit.shape[0] == 0 or float((unit.max(axis=0) - unit.min(axis=0)).max()) < 1e-6
 
 
 def _distinct_rows(unit: np.ndarray) -> int:
@@ -139,7 +147,7 @@ def _kmeans_labels(
 
 def _community_labels(unit: np.ndarray, neighbours: int, resolution: float, sample_size: int, seed: int) -> np.ndarray:
     n = unit.shape[0]
-    if _distinct_rows(unit) <= 1:
+    if _at_most_one_direction(unit):
         return np.zeros(n, dtype=np.int64)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, sample_size, replace=False)) if n > sample_size else np.arange(n)
