@@ -351,10 +351,9 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     Returns every setting tried. A coordinate search over :func:`spectral_grid`, one group of
     settings at a time (:data:`SPECTRAL_SEARCH_GROUPS`: width and power together, then power and
     ridge together, as each pair trades off; each degree exponent; the mix), passes repeated until
-    none improves. It starts
-    from the filter alone (mix 1), so the first pass shapes the filter on its own; once a mix is
-    chosen, later passes reshape it as the GNN's complement, which need not be the shape that is
-    best alone. A GNN share is kept only when it beats the filter's best setting alone by more than
+    none improves. It starts from the filter alone (mix 1), so the first pass shapes the filter on
+    its own; once a mix is chosen, later passes reshape it as the GNN's complement, which need not
+    be the shape that is best alone. A GNN share is kept only when it beats the filter's best setting alone by more than
     one standard error of the per-user difference (else the filter alone is taken: the GNN must earn
     its place). The last entry reports the best the filter scored alone against the chosen
     setting, so the GNN's validation gain over the training-free filter is on record. The GNN part
@@ -394,13 +393,13 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
         model.spectral_mix.fill_(setting["mix"])
         return model.mix_parts(gnn_users, spectral_users), model.mix_parts(gnn_items, spectral_items)
 
-    def score(setting: dict[str, float]) -> float:
-        return evaluate_ranking(*vectors(setting), history_csr, user_targets, ks=(20,))[SELECTION_METRIC]
-
     def recall_per_user(setting: dict[str, float]) -> Tensor:
         ranked = top_k_scored(dot_product_scorer(*vectors(setting)), history_csr, torch.arange(users.numel()),
                               SELECTION_K)
         return recall_at_k(ranked, user_targets, SELECTION_K)
+
+    def score(setting: dict[str, float]) -> float:  # every selected user has a validation target
+        return float(recall_per_user(setting).mean()) if users.numel() else 0.0
 
     grid = spectral_grid(config, spectral.k)
     setting = {"spectral_dim": float(spectral.k), **spectral.shape, "mix": 1.0}
