@@ -14,7 +14,32 @@ Prints a markdown table for the epoch alone and one row per stage and size: seco
 and rows per second (the stage's own unit), with the growth of each size over the previous one
 next to the growth of the events: a stage that scales linearly grows like the events.
 
+With ``--neo4j`` and ``--unwind-users N`` (default 20,000; 0 skips it) the bulk load is set
+against the UNWIND path in the same run: after each size's train, a fresh process loads the run
+folder (``Run.load``), takes a seeded random sample of N users, builds for them alone the rows
+that ``run_changes`` (what ``personagraph sync`` writes) holds for them: their profile rows and every
+relationship that starts at one of them (interactions, social links, interest tags, segment
+link); and times ``sync_changes`` writing them into the loaded database as a re-sync of the same
+run (an update of the run the store holds, under that run's id, so the rows are stamped as the
+import stamped them). The segment nodes go along (a few dozen rows): the sync replaces the set
+of segments whole. The whole run's rows are not built: at a million users they would not fit in
+memory. The counts of nodes and relationships by label, type and run must be the same before
+and after. The table sets bulk rows/s (the train's sync stage) beside the sample's UNWIND
+rows/s and projects the UNWIND time of all the run's rows from the sample's rate.
+
+Why a sample stands for the whole, and what it assumes: every relationship starts at one node,
+and the users' relationships are nearly all of the rows, so a uniform sample of users is a
+uniform sample of those rows. That the sample's rate is the whole's is an *assumption*: a MERGE
+on an indexed id costs per row (an index lookup and the start node's links), not per database
+size; the table names the database (nodes, relationships) it was measured against. The sample
+re-writes rows that exist (MERGE matches them, on a page cache cold after the import) where a
+first UNWIND load creates them, and the projection leaves out what a whole load adds (building
+the rows, the item, query and category rows, pruning other runs) while the bulk time includes
+building its rows. ``--load unwind`` checks the projection at a small size: the train's sync is
+then a whole UNWIND load, timed beside the sample's rate.
+
     .venv/bin/python benchmarks/scale.py [--sizes 10000,100000[,1000000]] [--work /tmp/pg-scale] [--neo4j]
+        [--port 17797] [--unwind-users 20000]
 """
 from __future__ import annotations
 
@@ -28,8 +53,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from personagraph.pipeline.run import Run
+    from personagraph.store.neo4j_server import Neo4jServer
+    from personagraph.store.profile_changes import ProfileChanges
 
 STAGES = ("validate", "graph", "encode", "train", "profiles", "write", "sync")
+#: Seed of the users whose rows the UNWIND sync re-writes.
+SAMPLE_SEED = 0
 
 
 def _personagraph() -> list[str]:
@@ -126,6 +161,89 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
             "rss_before_mb": baseline_rss, "peak_rss_mb": _peak_rss_mb()}
 
 
+def _unwind(run: Path, work: Path, port: int, users: int) -> dict:
+    command = [sys.executable, __file__, "--unwind-only", str(run), "--work", str(work), "--port", str(port),
+               "--unwind-users", str(users)]
+    return json.loads(_run(command).strip().splitlines()[-1])
+
+
+def measure_unwind(run_dir: Path, server: "Neo4jServer", users: int, seed: int = SAMPLE_SEED) -> dict:
+    """Seconds of ``sync_changes`` re-writing a sample of ``users`` users of the run the ``server`` holds,
+    with the database's counts by label, relationship type and run before and after."""
+    import numpy as np
+
+    from personagraph.pipeline.run import Run
+    from personagraph.store.connection_settings import ConnectionSettings
+    from personagraph.store.open_store import open_store
+    from personagraph.store.profile_store import NODE_KEYS
+    from personagraph.store.profile_sync import sync_changes
+
+    run = Run.load(run_dir)
+    everyone = run.shop.events.num_users
+    chosen = np.sort(np.random.default_rng(seed).choice(everyone, size=min(users, everyone), replace=False))
+    changes = sample_changes(run, chosen)
+    with open_store(ConnectionSettings.resolve(environ={}, server=server)) as store:
+        state = store.sync_state()
+        if state.active_run != run.run_id or state.incomplete:
+            sys.exit(f"the benchmark's Neo4j does not hold run {run.run_id} complete: {state.to_dict()}")
+        before = store.count_by_run()
+        started = time.perf_counter()
+        written = sync_changes(store, changes, run.run_id, progress=False, run_folder=run.folder.path)
+        seconds = time.perf_counter() - started
+        after, state_after = store.count_by_run(), store.sync_state()
+    return {"users": len(chosen), "seed": seed, "written": written, "rows": sum(written.values()),
+            "seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+            "nodes": sum(n for kind, runs in before.items() if kind in NODE_KEYS for n in runs.values()),
+            "relationships": sum(n for kind, runs in before.items() if kind not in NODE_KEYS for n in runs.values()),
+            "counts_unchanged": before == after, "counts_before": before, "counts_after": after,
+            "active_run_after": state_after.active_run, "complete_after": not state_after.incomplete}
+
+
+def sample_changes(run: "Run", users: "np.ndarray") -> "ProfileChanges":
+    """The rows ``run_changes(run)`` holds for ``users`` (sorted indices into the run's shop), as an update of
+    the run: their profile rows, interest tags and segment link, and their interactions and social links (every
+    relationship that starts at one of them), plus the segment nodes (the sync replaces the set of segments
+    whole: without them it would delete the rest). Built for those users alone, since the whole run's rows do
+    not fit in memory at a million users."""
+    from dataclasses import replace
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from personagraph.graph.hetero_graph_builder import build_hetero_graph
+    from personagraph.profiles.profile_space import select_users
+    from personagraph.store.profile_changes import ProfileChanges
+    from personagraph.store.profile_sync import edge_rows, forward_edge_types
+
+    shop = run.shop
+    ids = [shop.events.user_ids[u] for u in users.tolist()]
+    stored = pq.read_table(run.folder.profiles, filters=[("user_id", "in", ids)]).to_pylist()
+    if len(stored) != len(ids):
+        sys.exit(f"{run.folder.profiles} holds {len(stored)} of the {len(ids)} users sampled")
+    graph = build_hetero_graph(select_users(shop, users))
+    targets = {"item": list(shop.catalog.item_ids), "query": list(shop.events.query_texts)}
+    social = shop.social if shop.social is not None and len(shop.social) else None
+    if social is not None:
+        theirs = np.isin(social.user, users)
+        social = replace(social, user=social.user[theirs], other=social.other[theirs],
+                         relation=social.relation[theirs], timestamp=social.timestamp[theirs])
+    profiles = run.space.profile_users(run.model, shop, users)  # for the interest-tag weights only, as run_changes
+    return ProfileChanges(
+        embedding_dim=len(stored[0]["vector"]),
+        users=[{name: value for name, value in row.items() if name not in ("user_id", "vector") and value is not None}
+               | {"id": row["user_id"], "embedding": row["vector"]} for row in stored],
+        interests=profiles.tag_rows(),
+        segments=profiles.segment_rows(),
+        segment_links=[{"start": row["user_id"], "end": int(row["segment"])} for row in stored],
+        edges={edge_type: edge_rows(graph, edge_type, ids, targets[edge_type[2]])
+               for edge_type in forward_edge_types(graph) if edge_type[0] == "user" and edge_type[2] in targets},
+        social_users=ids if social is not None else [],
+        social_links=social.rows(shop.events.user_ids) if social is not None else [],
+        base_run_id=run.run_id,
+        search_projection=run.search_projection,
+    )
+
+
 def _peak_rss_mb(reset: bool = False) -> float:
     """This process's peak RSS (VmHWM); ``reset`` restarts the peak at the current RSS (Linux)."""
     if reset and Path("/proc/self/clear_refs").exists():
@@ -152,7 +270,8 @@ def _tables(rows: list[dict]) -> str:
         lines.append(f"| {e['users']:,} | {e['items']:,} | {e['events']:,} | {_ratio(events, i)} | {e['batch_size']} "
                      f"| {e['epoch_seconds']:.2f} | {_ratio(epoch, i)} | {e['evaluation_seconds']:.2f} "
                      f"| {e['peak_rss_mb']:,.0f} | {e['peak_rss_mb'] - e['rss_before_mb']:,.0f} |")
-    return "\n".join(lines) + "\n\n" + _stage_table([r["train"] for r in rows])
+    tables = "\n".join(lines) + "\n\n" + _stage_table([r["train"] for r in rows])
+    return tables + ("\n\n" + _load_table(rows) if any("unwind" in r for r in rows) else "")
 
 
 def _stage_table(trains: list[dict]) -> str:
@@ -183,6 +302,36 @@ def _stage_table(trains: list[dict]) -> str:
     return "\n".join(lines) + f"\n\nvalidation Recall@20 by users: {recall}"
 
 
+def _load_table(rows: list[dict]) -> str:
+    """Bulk load against UNWIND per size: the bulk figures are the train's sync stage (metrics.json), the
+    UNWIND ones a sample's, and the UNWIND time of all the rows is projected from the sample's rate."""
+    lines = ["| users | database when sampled (nodes / relationships) | bulk rows | bulk s | bulk rows/s "
+             "| UNWIND sample users | UNWIND sample rows | UNWIND s | UNWIND rows/s "
+             "| UNWIND s for all bulk rows (projected from the sample) | speed-up (bulk ÷ UNWIND rows/s) "
+             "| counts unchanged after the re-sync |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    details = []
+    for r in rows:
+        if "unwind" not in r:
+            continue
+        bulk, unwind, users = r["train"]["stages"]["sync"], r["unwind"], r["train"]["counts"]["users"]
+        path = r["train"].get("load", {}).get("path", "?")
+        unwind_rate = unwind["rows"] / unwind["seconds"]
+        bulk_rate = bulk["rows"] / bulk["seconds"]
+        lines.append(
+            f"| {users:,} | {unwind['nodes']:,} / {unwind['relationships']:,} | {bulk['rows']:,} "
+            f"| {bulk['seconds']:.1f} | {bulk_rate:,.0f}{'' if path == 'bulk' else f' (path: {path}, not bulk)'} "
+            f"| {unwind['users']:,} | {unwind['rows']:,} | {unwind['seconds']:.1f} | {unwind_rate:,.0f} "
+            f"| {bulk['rows'] / unwind_rate:,.0f} ({bulk['rows'] / unwind_rate / 3600:.2f} h) "
+            f"| {bulk_rate / unwind_rate:.1f}x | {'yes' if unwind['counts_unchanged'] else 'NO'} "
+            f"(run {unwind['active_run_after']}, {'complete' if unwind['complete_after'] else 'INCOMPLETE'}) |")
+        written = ", ".join(f"{kind} {n:,}" for kind, n in unwind["written"].items())
+        details.append(f"- {users:,} users: sample of {unwind['users']:,} (seed {unwind['seed']}) re-written: {written}; "
+                       f"UNWIND process peak RSS {unwind['peak_rss_mb']:,.0f} MB")
+        if not unwind["counts_unchanged"]:
+            details.append(f"  counts before {unwind['counts_before']}, after {unwind['counts_after']}")
+    return "\n".join(lines + [""] + details)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated user counts (items = users / 10)")
@@ -194,10 +343,20 @@ def main() -> None:
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="train --max-minutes (the training stage's wall budget; default: none)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed alone (the fastest is reported)")
+    parser.add_argument("--unwind-users", type=int, default=20000,
+                        help="with --neo4j: users whose rows the UNWIND sync re-writes after the bulk load, "
+                             "timed against it (0: skip)")
     parser.add_argument("--epoch-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--unwind-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epoch_only:
         print(json.dumps(measure_epoch(args.epoch_only, args.work, args.epochs)))
+        return
+    if args.unwind_only:
+        from personagraph.store.neo4j_server import Neo4jServer
+
+        found = Neo4jServer(home=args.work / "neo4j", port=args.port)
+        print(json.dumps(measure_unwind(args.unwind_only, found, args.unwind_users), default=str))
         return
     args.work.mkdir(parents=True, exist_ok=True)
     print("$ " + shlex.join([Path(sys.executable).name, *sys.argv]), f"(cores: {os.cpu_count()}, "
@@ -215,6 +374,8 @@ def main() -> None:
             generated = time.perf_counter() - started
             train = _train(shop, args.work, users, server, args.load, args.max_minutes)
             rows.append({"train": train, "epoch": _epoch(shop, args.work, args.epochs)})
+            if server is not None and args.unwind_users > 0:
+                rows[-1]["unwind"] = _unwind(args.work / f"run-{users}", args.work, args.port, args.unwind_users)
             print(f"{users:,} users done (shop made in {generated:.0f} s; load average "
                   f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})", file=sys.stderr, flush=True)
     finally:

@@ -14,6 +14,7 @@ _EXPORTS: dict[str, str] = {
     "SentenceTransformerEncoder": "sentence_transformer_encoder",
     "TextEncoder": "text_encoder",
     "attach_text_features": "text_features",
+    "share_text_features": "text_features",
     "TrainingPairs": "training_pairs",
     "UniversalSentenceEncoder": "universal_sentence_encoder",
 }

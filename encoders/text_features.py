@@ -28,3 +28,15 @@ def attach_text_features(
         stats["cache_hits"] += getattr(encoder, "last_hits", 0)
         stats["encoded"] += getattr(encoder, "last_misses", len(node_texts))
     return stats
+
+
+def share_text_features(source: HeteroData, target: HeteroData) -> HeteroData:
+    """``target`` with ``source``'s node features (the same tensors, not copies).
+
+    For graphs of one shop (the whole history and its training part), whose nodes are numbered
+    alike: a graph built after encoding gets its features without encoding again.
+    """
+    for node_type in source.node_types:
+        if "x" in source[node_type]:
+            target[node_type].x = source[node_type].x
+    return target

@@ -31,15 +31,18 @@ from personagraph.gnn.user_interactions import UserInteractions
 #: Matrices with at most this many cells are decomposed densely (exact, and any k works).
 DENSE_SVD_CELLS = 4_000_000
 #: Above that, the singular vectors come from the smaller Gram matrix: the users' ``R R^T``
-#: (exact, all components, for shops with few users) or the items' ``R^T R`` (its non-zeros are
-#: the co-occurring item pairs, so it grows with the log, not with users x items). Up to this
-#: size an exact dense eigen-solver, beyond it (items only) a randomised one.
+#: (exact, all components, for shops with few users) or the items' ``R^T R``, decomposed densely
+#: (exact) up to this size; beyond it (items only) a randomised solver on products ``R^T (R X)``,
+#: which never forms the item Gram matrix.
 DENSE_GRAM_ITEMS = 8192
 #: The widest basis (items x components) the default width allows an exact decomposition (512 MB).
 MAX_EXACT_BASIS_CELLS = 1 << 27
 #: The randomised eigen-solver's extra columns and power iterations (Halko et al., 2011).
 RANDOMISED_OVERSAMPLING = 64
 RANDOMISED_POWER_ITERATIONS = 4
+#: Columns of the block ``R^T (R X)`` is computed for at a time: a block of ``R X`` is
+#: ``users x columns``, and narrow blocks keep the rows each non-zero touches in cache.
+GRAM_PRODUCT_COLUMNS = 128
 
 
 class SpectralFilter(nn.Module):
@@ -212,11 +215,11 @@ def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> tup
         values = values[keep]  # a null direction has no right singular vector
         basis = (matrix.T @ vectors[:, ::-1][:, keep]) / values
     else:
-        gram = (matrix.T @ matrix).tocsr()
         if num_items <= DENSE_GRAM_ITEMS:
-            eigenvalues, vectors = scipy.linalg.eigh(gram.toarray(), subset_by_index=[num_items - k, num_items - 1])
+            gram = (matrix.T @ matrix).toarray()
+            eigenvalues, vectors = scipy.linalg.eigh(gram, subset_by_index=[num_items - k, num_items - 1])
         else:
-            eigenvalues, vectors = _randomised_top_eigenvectors(gram, k, seed)
+            eigenvalues, vectors = _randomised_top_eigenvectors(matrix, k, seed)
         basis, values = vectors[:, ::-1], np.sqrt(np.maximum(eigenvalues[::-1], 0.0))
     # A singular vector's sign is arbitrary; fix it so that refits give the same vectors.
     signs = np.sign(basis[np.abs(basis).argmax(axis=0), np.arange(basis.shape[1])])
@@ -224,12 +227,33 @@ def _top_right_singular_vectors(matrix: sp.csr_matrix, k: int, seed: int) -> tup
             np.ascontiguousarray(values, dtype=np.float32))
 
 
-def _randomised_top_eigenvectors(gram: sp.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The top-``k`` eigenvalues and eigenvectors of a symmetric PSD sparse matrix, smallest first (as eigh)."""
-    width = min(gram.shape[0], k + RANDOMISED_OVERSAMPLING)
-    basis = np.random.default_rng(seed).standard_normal((gram.shape[0], width)).astype(np.float32)
-    basis, _ = np.linalg.qr(basis)
-    for _ in range(RANDOMISED_POWER_ITERATIONS):
-        basis, _ = np.linalg.qr(gram @ basis)
-    eigenvalues, vectors = np.linalg.eigh(basis.T @ (gram @ basis))
-    return eigenvalues[width - k:], basis @ vectors[:, width - k:]
+def _randomised_top_eigenvectors(matrix: sp.csr_matrix, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top-``k`` eigenvalues and eigenvectors of ``R^T R`` (``R`` = ``matrix``), smallest first (as eigh).
+
+    Subspace iteration (Halko et al., 2011) on products ``R^T (R X)``: never forms the item Gram
+    matrix, whose non-zeros (co-occurring pairs) outnumber ``R``'s many times over, so time and
+    memory stay linear in ``R``'s non-zeros. Intermediate iterations are normalised by an LU
+    factorisation (as scikit-learn's ``randomized_range_finder``), the last by a QR, all in float32.
+    """
+    width = min(matrix.shape[1], k + RANDOMISED_OVERSAMPLING)
+    transposed = matrix.T.tocsr()
+    basis = np.random.default_rng(seed).standard_normal((matrix.shape[1], width), dtype=np.float32)
+    for iteration in range(RANDOMISED_POWER_ITERATIONS):
+        product = _gram_product(matrix, transposed, basis)
+        if iteration < RANDOMISED_POWER_ITERATIONS - 1:
+            basis, _ = scipy.linalg.lu(product, permute_l=True, overwrite_a=True, check_finite=False)
+        else:
+            basis, _ = scipy.linalg.qr(product, mode="economic", overwrite_a=True, check_finite=False)
+        del product
+    projected = (basis.T @ _gram_product(matrix, transposed, basis)).astype(np.float64)
+    eigenvalues, vectors = np.linalg.eigh((projected + projected.T) / 2)
+    return eigenvalues[width - k:], basis @ vectors[:, width - k:].astype(np.float32)
+
+
+def _gram_product(matrix: sp.csr_matrix, transposed: sp.csr_matrix, block: np.ndarray) -> np.ndarray:
+    """``R^T (R block)``, ``GRAM_PRODUCT_COLUMNS`` columns at a time."""
+    product = np.empty(block.shape, dtype=np.float32)
+    for start in range(0, block.shape[1], GRAM_PRODUCT_COLUMNS):
+        columns = np.ascontiguousarray(block[:, start:start + GRAM_PRODUCT_COLUMNS])
+        product[:, start:start + GRAM_PRODUCT_COLUMNS] = transposed @ (matrix @ columns)
+    return product

@@ -18,7 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
-from personagraph.encoders.text_features import attach_text_features
+from personagraph.encoders.text_features import attach_text_features, share_text_features
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.checkpoint import save_checkpoint
@@ -107,21 +107,23 @@ def _train(
         reading = _read(options, window)
         dataset = read_dataset_description(options.data_dir)
     clock.count("validate", reading.tables[1].rows_read, "events")  # tables: items, events[, social]
+    input_counts = reading.counts()
     # Right after reading, before the graph: raw ids and contact details never go further.
     shop, rejected = options.privacy.shop(reading.shop), options.privacy.rejected(reading.rejected)
+    del reading  # the shop as read (before pseudonyms) is not needed again: don't carry a second copy
     if rejected and run is not None:
         write_rejected(rejected, run.rejected)
         log(f"skipped {len(rejected)} bad rows; they are in {target.rejected}")
 
     with clock.stage("graph"):
         split = leave_last_out(shop)
-        graph = build_hetero_graph(shop)
         train_graph = build_hetero_graph(split.train)
     clock.count("graph", len(shop.events), "events")
+    validation_users, train_events = int((split.targets >= 0).sum()), len(split.train.events)
 
     with clock.stage("encode"), processes.main_first():  # the others then read rank 0's embedding cache
         encoder = load_text_encoder(options.model, _cache_dir(options))
-        encoded = attach_text_features(shop, [graph, train_graph], encoder, options.encode_batch_size, options.progress)
+        encoded = attach_text_features(shop, [train_graph], encoder, options.encode_batch_size, options.progress)
     clock.count("encode", encoded["texts"], "texts", encoded=encoded["encoded"])
 
     with clock.stage("train"):
@@ -133,10 +135,14 @@ def _train(
         # The friends' weight is chosen on validation too, with the model as validated (0 without links).
         social_mix = choose_social_mix(result.model, train_graph, split.train.social, torch.from_numpy(split.targets),
                                        RankingData(split.train, train_graph).excluded)
+        # The whole history's graph is built only now, so that training never holds both graphs.
+        del split
+        graph = share_text_features(train_graph, build_hetero_graph(shop))
+        del train_graph
         # Width and mix were chosen on validation; the filter itself is fitted to all the history.
         result.model.refit_spectral(graph, options.config.seed)
     # Events seen per second over all epochs (validation and choosing the mixes included).
-    clock.count("train", len(split.train.events) * len(result.history), "events", epochs=len(result.history))
+    clock.count("train", train_events * len(result.history), "events", epochs=len(result.history))
 
     with clock.stage("profiles"):
         # Profiles are pooled over the run's frozen space, as `personagraph update` pools them later.
@@ -184,10 +190,10 @@ def _train(
             "categories": int(graph["category"].num_nodes),
             "events": len(shop.events),
             "rejected_rows": len(rejected),
-            "validation_users": int((split.targets >= 0).sum()),
+            "validation_users": validation_users,
             "segments": len(profiles.segments.segments),
         },
-        "input": reading.counts(),
+        "input": input_counts,
         "encoder": {"name": encoder.name, **encoded},
         "training_processes": processes.world_size,
         "best_epoch": result.best_epoch,

@@ -77,6 +77,10 @@ def read_clean_parquet_events(path: Path, catalog: Catalog, window: TimestampWin
             return clean_event_log(batches(), catalog, window)
     except (pa.ArrowException, OSError, ValueError, OverflowError):
         return None  # a damaged file: the row reader says where
+    finally:
+        # The event log holds numpy copies; Arrow's allocator would otherwise keep the batches'
+        # memory (~50 bytes per event) for the rest of the process.
+        pa.default_memory_pool().release_unused()
 
 
 def clean_event_log(batches: Iterable[pa.RecordBatch | pa.Table], catalog: Catalog,

@@ -137,14 +137,18 @@ def test_refit_keeps_width_mix_and_exponent_and_follows_the_new_graph():
     assert not torch.allclose(model.user_embeddings(shop.graph), before, atol=1e-3)
 
 
-def test_randomised_solver_finds_the_top_subspace_of_a_large_sparse_gram():
+@pytest.mark.parametrize("block_columns", [spectral_filter.GRAM_PRODUCT_COLUMNS, 3], ids=["one-block", "blocks"])
+def test_randomised_solver_finds_the_top_subspace_of_r_transpose_r(monkeypatch, block_columns):
+    monkeypatch.setattr(spectral_filter, "GRAM_PRODUCT_COLUMNS", block_columns)
     rng = np.random.default_rng(1)
-    num_items, k = 400, 8
-    signal = rng.standard_normal((num_items, k))
-    gram = signal @ np.diag(np.arange(2 * k, k, -1.0)) @ signal.T + 0.01 * np.eye(num_items)
+    num_users, num_items, k = 900, 400, 8
+    # R with k strong directions (singular values 2k .. k+1) over a weak random rest.
+    left, _ = np.linalg.qr(rng.standard_normal((num_users, k)))
+    right, _ = np.linalg.qr(rng.standard_normal((num_items, k)))
+    matrix = left @ np.diag(np.arange(2 * k, k, -1.0)) @ right.T + 0.01 * rng.standard_normal((num_users, num_items))
     values, vectors = spectral_filter._randomised_top_eigenvectors(
-        spectral_filter.sp.csr_matrix(gram.astype(np.float32)), k, 0)
-    exact_values, exact_vectors = np.linalg.eigh(gram)
+        spectral_filter.sp.csr_matrix(matrix.astype(np.float32)), k, 0)
+    exact_values, exact_vectors = np.linalg.eigh(matrix.T @ matrix)
     cosines = np.linalg.svd(exact_vectors[:, -k:].T @ vectors, compute_uv=False)
     assert vectors.shape == (num_items, k) and cosines.min() > 0.999
     np.testing.assert_allclose(values, exact_values[-k:], rtol=1e-3)
