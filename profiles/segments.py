@@ -36,6 +36,8 @@ from personagraph.profiles.tag_vocabulary import tag_key
 Method = Literal["kmeans", "communities"]
 _KMEANS_RESTARTS = 3
 _KMEANS_ITERATIONS = 30
+#: Rows handled at once where a whole-shop temporary would cost ``users x width`` floats.
+_ROWS_PER_CHUNK = 65_536
 #: A brand names a segment only when its mean tag weight among the members reaches this (1 = every
 #: member's top tag): the segment is that brand's fans, not buyers of a category the brand leads.
 BRAND_FANS_WEIGHT = 0.5
@@ -107,14 +109,24 @@ def _at_most_one_direction(unit: np.ndarray) -> bool:
     return unit.shape[0] == 0 or float((unit.max(axis=0) - unit.min(axis=0)).max()) < 1e-6
 
 
-def _distinct_rows(unit: np.ndarray) -> int:
-    """How many different directions there are (rounded, so float noise does not count)."""
-    return 0 if unit.shape[0] == 0 else np.unique(np.round(unit, 6), axis=0).shape[0]
+def _distinct_rows(unit: np.ndarray, at_most: int | None = None) -> int:
+    """How many different directions there are (rounded, so float noise does not count).
+
+    With ``at_most``, counting stops once that many are found: rows are read ``_ROWS_PER_CHUNK``
+    at a time, so a shop of millions of users is not rounded and sorted whole to learn that it
+    has more users than segments.
+    """
+    found = np.empty((0, unit.shape[1]), dtype=unit.dtype)
+    for start in range(0, unit.shape[0], _ROWS_PER_CHUNK):
+        found = np.unique(np.concatenate([found, np.round(unit[start:start + _ROWS_PER_CHUNK], 6)]), axis=0)
+        if at_most is not None and found.shape[0] >= at_most:
+            break
+    return found.shape[0]
 
 
 def _kmeans(unit: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Labels of the restart with the lowest within-cluster squared distance."""
-    k = min(k, _distinct_rows(unit))
+    k = min(k, _distinct_rows(unit, at_most=k))
     if k <= 1:
         return np.zeros(unit.shape[0], dtype=np.int64)
     best_labels, best_inertia = None, np.inf
@@ -124,10 +136,16 @@ def _kmeans(unit: np.ndarray, k: int, seed: int) -> np.ndarray:
             centroids, labels = kmeans2(
                 unit, k, iter=_KMEANS_ITERATIONS, minit="++", missing="warn", rng=np.random.default_rng([seed, restart])
             )
-        inertia = float(((unit - centroids[labels]) ** 2).sum())
+        inertia = _inertia(unit, centroids, labels)
         if inertia < best_inertia:
             best_labels, best_inertia = labels, inertia
     return best_labels.astype(np.int64)
+
+
+def _inertia(unit: np.ndarray, centroids: np.ndarray, labels: np.ndarray) -> float:
+    """The within-cluster squared distance, a chunk of rows at a time (no ``[users, dim]`` temporaries)."""
+    return float(sum(np.square(unit[start:start + _ROWS_PER_CHUNK] - centroids[labels[start:start + _ROWS_PER_CHUNK]]).sum()
+                     for start in range(0, unit.shape[0], _ROWS_PER_CHUNK)))
 
 
 def _kmeans_labels(
