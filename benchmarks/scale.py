@@ -211,6 +211,7 @@ def sample_changes(run: "Run", users: "np.ndarray") -> "ProfileChanges":
     import pyarrow.parquet as pq
 
     from personagraph.graph.hetero_graph_builder import build_hetero_graph
+    from personagraph.pipeline.run_sync import user_rows
     from personagraph.profiles.profile_space import select_users
     from personagraph.store.profile_changes import ProfileChanges
     from personagraph.store.profile_sync import edge_rows, forward_edge_types
@@ -230,8 +231,7 @@ def sample_changes(run: "Run", users: "np.ndarray") -> "ProfileChanges":
     profiles = run.space.profile_users(run.model, shop, users)  # for the interest-tag weights only, as run_changes
     return ProfileChanges(
         embedding_dim=len(stored[0]["vector"]),
-        users=[{name: value for name, value in row.items() if name not in ("user_id", "vector") and value is not None}
-               | {"id": row["user_id"], "embedding": row["vector"]} for row in stored],
+        users=user_rows(stored),
         interests=profiles.tag_rows(),
         segments=profiles.segment_rows(),
         segment_links=[{"start": row["user_id"], "end": int(row["segment"])} for row in stored],

@@ -51,8 +51,7 @@ def run_changes(run: Run) -> ProfileChanges:
     if sorted(ids) != sorted(shop.events.user_ids):
         raise PersonaGraphError(f"{run.folder.profiles} does not list the users of the run's shop; "
                                 "the run folder is damaged — train again")
-    users = [{name: value for name, value in row.items() if name not in ("user_id", "vector") and value is not None}
-             | {"id": row["user_id"], "embedding": row["vector"]} for row in stored]
+    users = user_rows(stored)
     profiles = space.profile_users(model, shop)  # for the interest-tag weights only
     item_vectors = _stored_item_vectors(run)
     return ProfileChanges(
@@ -65,6 +64,12 @@ def run_changes(run: Run) -> ProfileChanges:
         search_projection=run.search_projection,
         **shop_rows(shop, run.graph, item_vectors, run.config.get("dataset", {}).get("derived_queries", False)),
     )
+
+
+def user_rows(stored: list[dict]) -> list[dict]:
+    """The store's ``User`` rows from rows of the run folder's ``profiles.parquet`` (absent attributes left out)."""
+    return [{name: value for name, value in row.items() if name not in ("user_id", "vector") and value is not None}
+            | {"id": row["user_id"], "embedding": row["vector"]} for row in stored]
 
 
 def _stored_item_vectors(run: Run) -> np.ndarray:
