@@ -146,3 +146,20 @@ def test_a_brand_names_a_segment_only_when_the_members_are_its_fans(fans):
     assert "Koda" in dict(tools.top_tags)  # always listed among the top tags
     assert ("Koda" in tools.name) == fans
     assert "Drills" in tools.name
+
+
+def test_distinct_directions_and_inertia_counted_in_chunks_equal_the_whole(monkeypatch):
+    from personagraph.profiles import segments as segments_module
+
+    rng = np.random.default_rng(3)
+    directions = rng.standard_normal((7, 5))
+    unit = np.repeat(directions / np.linalg.norm(directions, axis=1, keepdims=True), 3, axis=0)
+    unit = unit[rng.permutation(unit.shape[0])] + 1e-9 * rng.standard_normal(unit.shape)  # float noise
+    centroids, labels = unit[:4], rng.integers(0, 4, unit.shape[0])
+    whole = float(((unit - centroids[labels]) ** 2).sum())
+    monkeypatch.setattr(segments_module, "_ROWS_PER_CHUNK", 2)
+    assert segments_module._distinct_rows(unit) == 7
+    assert segments_module._distinct_rows(unit, at_most=3) >= 3  # stops early, never undercounts
+    assert segments_module._distinct_rows(unit, at_most=50) == 7
+    assert segments_module._distinct_rows(unit[:0]) == 0
+    assert segments_module._inertia(unit, centroids, labels) == pytest.approx(whole, rel=1e-12)
