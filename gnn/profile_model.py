@@ -17,6 +17,7 @@ Beside the GNN part, a profile can carry a training-free structural part
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import torch
@@ -395,10 +396,16 @@ def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> 
 
 def mean_operator(rows: Tensor, columns: Tensor, num_rows: int, num_columns: int) -> Tensor:
     """Sparse ``[num_rows, num_columns]`` whose product with ``x`` averages, per row ``r``, ``x[c]`` over
-    the pairs ``(r, c)`` (repeated pairs count again; rows without pairs give zeros), as a mean scatter."""
+    the pairs ``(r, c)`` (repeated pairs count again; rows without pairs give zeros), as a mean scatter.
+
+    Compressed rows (CSR): torch's CSR product, forward and backward, is faster than the
+    coordinate format's for these operators (docs/BENCHMARKS.md, scale section)."""
     count = torch.bincount(rows, minlength=num_rows).clamp(min=1).float()
-    return torch.sparse_coo_tensor(torch.stack([rows, columns]), count[rows].reciprocal(), (num_rows, num_columns),
-                                   check_invariants=False).coalesce()
+    operator = torch.sparse_coo_tensor(torch.stack([rows, columns]), count[rows].reciprocal(), (num_rows, num_columns),
+                                       check_invariants=False).coalesce()
+    with warnings.catch_warnings():  # torch labels CSR "beta" once per process; nobody running us can act on it
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)
+        return operator.to_sparse_csr()
 
 
 def recency(interactions: UserInteractions) -> tuple[Tensor, Tensor]:
