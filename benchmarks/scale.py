@@ -19,24 +19,26 @@ against the UNWIND path in the same run: after each size's train, a fresh proces
 folder (``Run.load``), takes a seeded random sample of N users, builds for them alone the rows
 that ``run_changes`` (what ``personagraph sync`` writes) holds for them: their profile rows and every
 relationship that starts at one of them (interactions, social links, interest tags, segment
-link); and times ``sync_changes`` writing them into the loaded database as a re-sync of the same
-run (an update of the run the store holds, under that run's id, so the rows are stamped as the
-import stamped them). The segment nodes go along (a few dozen rows): the sync replaces the set
-of segments whole. The whole run's rows are not built: at a million users they would not fit in
-memory. The counts of nodes and relationships by label, type and run must be the same before
-and after. The table sets bulk rows/s (the train's sync stage) beside the sample's UNWIND
-rows/s and projects the UNWIND time of all the run's rows from the sample's rate.
+link). It removes those users from the loaded database (``forget_users``, untimed) and times
+``sync_changes`` writing them back as an update of the run the store holds (under that run's id,
+so the rows are stamped as the import stamped them): the UNWIND path creates their nodes,
+relationships and index entries as a first load does, into a database of the whole run's size.
+The segment nodes go along (a few dozen rows): the sync replaces the set of segments whole, with
+the sizes the removal lowered. The whole run's rows are not built: at a million users they would
+not fit in memory. The counts of nodes and relationships by label, type and run must be the same
+before the removal and after the sync. The table sets bulk rows/s (the train's sync stage) beside
+the sample's UNWIND rows/s and projects the UNWIND time of all the run's rows from the sample's
+rate.
 
 Why a sample stands for the whole, and what it assumes: every relationship starts at one node,
 and the users' relationships are nearly all of the rows, so a uniform sample of users is a
 uniform sample of those rows. That the sample's rate is the whole's is an *assumption*: a MERGE
 on an indexed id costs per row (an index lookup and the start node's links), not per database
-size; the table names the database (nodes, relationships) it was measured against. The sample
-re-writes rows that exist (MERGE matches them, on a page cache cold after the import) where a
-first UNWIND load creates them, and the projection leaves out what a whole load adds (building
-the rows, the item, query and category rows, pruning other runs) while the bulk time includes
-building its rows. ``--load unwind`` checks the projection at a small size: the train's sync is
-then a whole UNWIND load, timed beside the sample's rate.
+size; the table names the database (nodes, relationships) it was measured against. The
+projection leaves out what a whole load adds (building the rows, the item, query and category
+rows, pruning other runs) while the bulk time includes building its rows. ``--load unwind``
+checks the projection at a small size: the train's sync is then a whole UNWIND load, timed
+beside the sample's rate.
 
     .venv/bin/python benchmarks/scale.py [--sizes 10000,100000[,1000000]] [--work /tmp/pg-scale] [--neo4j]
         [--port 17797] [--unwind-users 20000]
@@ -63,7 +65,7 @@ if TYPE_CHECKING:
     from personagraph.store.profile_changes import ProfileChanges
 
 STAGES = ("validate", "graph", "encode", "train", "profiles", "write", "sync")
-#: Seed of the users whose rows the UNWIND sync re-writes.
+#: Seed of the users whose rows the UNWIND sync writes again after their removal.
 SAMPLE_SEED = 0
 
 
@@ -168,8 +170,9 @@ def _unwind(run: Path, work: Path, port: int, users: int) -> dict:
 
 
 def measure_unwind(run_dir: Path, server: "Neo4jServer", users: int, seed: int = SAMPLE_SEED) -> dict:
-    """Seconds of ``sync_changes`` re-writing a sample of ``users`` users of the run the ``server`` holds,
-    with the database's counts by label, relationship type and run before and after."""
+    """Seconds of ``sync_changes`` writing a sample of ``users`` users of the run the ``server`` holds, removed
+    from it just before (so the UNWIND path creates them), with the database's counts by label, relationship
+    type and run before the removal and after the sync."""
     import numpy as np
 
     from personagraph.pipeline.run import Run
@@ -187,12 +190,18 @@ def measure_unwind(run_dir: Path, server: "Neo4jServer", users: int, seed: int =
         if state.active_run != run.run_id or state.incomplete:
             sys.exit(f"the benchmark's Neo4j does not hold run {run.run_id} complete: {state.to_dict()}")
         before = store.count_by_run()
+        # The sample's users leave first (untimed), so the timed sync creates their nodes and relationships
+        # (and inserts their vectors into the index) as a first load does, into a database of the run's size.
+        started = time.perf_counter()
+        forgotten = store.forget_users(run.shop.events.user_ids[u] for u in chosen.tolist())
+        forget_seconds = time.perf_counter() - started
         started = time.perf_counter()
         written = sync_changes(store, changes, run.run_id, progress=False, run_folder=run.folder.path)
         seconds = time.perf_counter() - started
         after, state_after = store.count_by_run(), store.sync_state()
     return {"users": len(chosen), "seed": seed, "written": written, "rows": sum(written.values()),
-            "seconds": seconds, "peak_rss_mb": _peak_rss_mb(),
+            "seconds": seconds, "forgotten": forgotten, "forget_seconds": forget_seconds,
+            "peak_rss_mb": _peak_rss_mb(),
             "nodes": sum(n for kind, runs in before.items() if kind in NODE_KEYS for n in runs.values()),
             "relationships": sum(n for kind, runs in before.items() if kind not in NODE_KEYS for n in runs.values()),
             "counts_unchanged": before == after, "counts_before": before, "counts_after": after,
@@ -202,7 +211,8 @@ def measure_unwind(run_dir: Path, server: "Neo4jServer", users: int, seed: int =
 def sample_changes(run: "Run", users: "np.ndarray") -> "ProfileChanges":
     """The rows ``run_changes(run)`` holds for ``users`` (sorted indices into the run's shop), as an update of
     the run: their profile rows, interest tags and segment link, and their interactions and social links (every
-    relationship that starts at one of them), plus the segment nodes (the sync replaces the set of segments
+    relationship that starts at one of them), the social links of every user linking to one of them (their
+    removal takes those links along), plus the segment nodes (the sync replaces the set of segments
     whole: without them it would delete the rest). Built for those users alone, since the whole run's rows do
     not fit in memory at a million users."""
     from dataclasses import replace
@@ -211,33 +221,36 @@ def sample_changes(run: "Run", users: "np.ndarray") -> "ProfileChanges":
     import pyarrow.parquet as pq
 
     from personagraph.graph.hetero_graph_builder import build_hetero_graph
-    from personagraph.pipeline.run_sync import user_rows
+    from personagraph.pipeline.run_sync import segment_link_rows, user_rows
     from personagraph.profiles.profile_space import select_users
     from personagraph.store.profile_changes import ProfileChanges
     from personagraph.store.profile_sync import edge_rows, forward_edge_types
 
     shop = run.shop
     ids = [shop.events.user_ids[u] for u in users.tolist()]
-    stored = pq.read_table(run.folder.profiles, filters=[("user_id", "in", ids)]).to_pylist()
-    if len(stored) != len(ids):
-        sys.exit(f"{run.folder.profiles} holds {len(stored)} of the {len(ids)} users sampled")
+    stored = pq.read_table(run.folder.profiles, filters=[("user_id", "in", ids)])
+    if stored.num_rows != len(ids):
+        sys.exit(f"{run.folder.profiles} holds {stored.num_rows} of the {len(ids)} users sampled")
     graph = build_hetero_graph(select_users(shop, users))
     targets = {"item": list(shop.catalog.item_ids), "query": list(shop.events.query_texts)}
     social = shop.social if shop.social is not None and len(shop.social) else None
+    linkers = users
     if social is not None:
-        theirs = np.isin(social.user, users)
+        # Removing the sample also removes the links others have to it: those users' links are written whole too.
+        linkers = np.union1d(users, social.user[np.isin(social.other, users)])
+        theirs = np.isin(social.user, linkers)
         social = replace(social, user=social.user[theirs], other=social.other[theirs],
                          relation=social.relation[theirs], timestamp=social.timestamp[theirs])
     profiles = run.space.profile_users(run.model, shop, users)  # for the interest-tag weights only, as run_changes
     return ProfileChanges(
-        embedding_dim=len(stored[0]["vector"]),
+        embedding_dim=len(stored.column("vector")[0]),
         users=user_rows(stored),
         interests=profiles.tag_rows(),
         segments=profiles.segment_rows(),
-        segment_links=[{"start": row["user_id"], "end": int(row["segment"])} for row in stored],
+        segment_links=segment_link_rows(stored),
         edges={edge_type: edge_rows(graph, edge_type, ids, targets[edge_type[2]])
                for edge_type in forward_edge_types(graph) if edge_type[0] == "user" and edge_type[2] in targets},
-        social_users=ids if social is not None else [],
+        social_users=[shop.events.user_ids[u] for u in linkers.tolist()] if social is not None else [],
         social_links=social.rows(shop.events.user_ids) if social is not None else [],
         base_run_id=run.run_id,
         search_projection=run.search_projection,
@@ -308,7 +321,7 @@ def _load_table(rows: list[dict]) -> str:
     lines = ["| users | database when sampled (nodes / relationships) | bulk rows | bulk s | bulk rows/s "
              "| UNWIND sample users | UNWIND sample rows | UNWIND s | UNWIND rows/s "
              "| UNWIND s for all bulk rows (projected from the sample) | speed-up (bulk ÷ UNWIND rows/s) "
-             "| counts unchanged after the re-sync |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "| counts after the removal and re-sync equal those before |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     details = []
     for r in rows:
         if "unwind" not in r:
@@ -325,7 +338,7 @@ def _load_table(rows: list[dict]) -> str:
             f"| {bulk_rate / unwind_rate:.1f}x | {'yes' if unwind['counts_unchanged'] else 'NO'} "
             f"(run {unwind['active_run_after']}, {'complete' if unwind['complete_after'] else 'INCOMPLETE'}) |")
         written = ", ".join(f"{kind} {n:,}" for kind, n in unwind["written"].items())
-        details.append(f"- {users:,} users: sample of {unwind['users']:,} (seed {unwind['seed']}) re-written: {written}; "
+        details.append(f"- {users:,} users: sample of {unwind['users']:,} (seed {unwind['seed']}) removed ({unwind['forget_seconds']:.1f} s, untimed) then written by UNWIND: {written}; "
                        f"UNWIND process peak RSS {unwind['peak_rss_mb']:,.0f} MB")
         if not unwind["counts_unchanged"]:
             details.append(f"  counts before {unwind['counts_before']}, after {unwind['counts_after']}")
@@ -344,7 +357,7 @@ def main() -> None:
                         help="train --max-minutes (the training stage's wall budget; default: none)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed alone (the fastest is reported)")
     parser.add_argument("--unwind-users", type=int, default=20000,
-                        help="with --neo4j: users whose rows the UNWIND sync re-writes after the bulk load, "
+                        help="with --neo4j: users removed after the bulk load and written back by the UNWIND sync, "
                              "timed against it (0: skip)")
     parser.add_argument("--epoch-only", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--unwind-only", type=Path, help=argparse.SUPPRESS)

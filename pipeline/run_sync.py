@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from personagraph.errors import PersonaGraphError
 from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import RunFolder
+from personagraph.row_table import RowTable
 from personagraph.store.profile_changes import ProfileChanges
 from personagraph.store.profile_store import ProfileStore
 from personagraph.store.profile_sync import shop_rows, sync_changes, vocabulary_rows
@@ -44,32 +46,38 @@ def sync_run(
 
 
 def run_changes(run: Run) -> ProfileChanges:
-    """The whole run as one sync's rows."""
+    """The whole run as one sync's rows (users, links and tags held as columns, not as Python objects)."""
     shop, model, space = run.shop, run.model, run.space
-    stored = pq.read_table(run.folder.profiles).to_pylist()
-    ids = [row["user_id"] for row in stored]
+    stored = pq.read_table(run.folder.profiles)
+    ids = stored.column("user_id").to_pylist()
     if sorted(ids) != sorted(shop.events.user_ids):
         raise PersonaGraphError(f"{run.folder.profiles} does not list the users of the run's shop; "
                                 "the run folder is damaged — train again")
-    users = user_rows(stored)
     profiles = space.profile_users(model, shop)  # for the interest-tag weights only
     item_vectors = _stored_item_vectors(run)
     return ProfileChanges(
-        embedding_dim=len(stored[0]["vector"]) if stored else int(model.out_dim),
-        users=users,
+        embedding_dim=len(stored.column("vector")[0]) if stored.num_rows else int(model.out_dim),
+        users=user_rows(stored),
         interests=profiles.tag_rows(),
         segments=profiles.segment_rows(),  # the space's segments, sized as of the latest update
-        segment_links=[{"start": row["user_id"], "end": int(row["segment"])} for row in stored],
+        segment_links=segment_link_rows(stored),
         tags=vocabulary_rows(profiles.tags.vocabulary),
         search_projection=run.search_projection,
         **shop_rows(shop, run.graph, item_vectors, run.config.get("dataset", {}).get("derived_queries", False)),
     )
 
 
-def user_rows(stored: list[dict]) -> list[dict]:
-    """The store's ``User`` rows from rows of the run folder's ``profiles.parquet`` (absent attributes left out)."""
-    return [{name: value for name, value in row.items() if name not in ("user_id", "vector") and value is not None}
-            | {"id": row["user_id"], "embedding": row["vector"]} for row in stored]
+def user_rows(stored: pa.Table) -> RowTable:
+    """The store's ``User`` rows from the run folder's ``profiles.parquet`` (absent attributes left out)."""
+    renamed = stored.rename_columns(["id" if name == "user_id" else "embedding" if name == "vector" else name
+                                     for name in stored.column_names])
+    attributes = [name for name in renamed.column_names if name not in ("id", "embedding")]
+    return RowTable(renamed.select([*attributes, "id", "embedding"]))
+
+
+def segment_link_rows(stored: pa.Table) -> RowTable:
+    """(user)-[:IN_SEGMENT]->(segment) rows of the run folder's ``profiles.parquet``."""
+    return RowTable(pa.table({"start": stored.column("user_id"), "end": stored.column("segment").cast(pa.int64())}))
 
 
 def _stored_item_vectors(run: Run) -> np.ndarray:

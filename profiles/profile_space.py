@@ -41,7 +41,7 @@ from personagraph.shop.shop_data import Catalog, EventLog, ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
 from personagraph.profiles.segment import Segment
-from personagraph.profiles.segments import Segments
+from personagraph.profiles.segments import Segments, unit_rows
 from personagraph.profiles.social_features import SocialFeatures
 from personagraph.profiles.social_mix import mix_social
 from personagraph.profiles.tag_vocabulary import TagVocabulary, category_levels, keywords, tag_key
@@ -125,7 +125,7 @@ class ProfileSpace:
         """Each user's segment: the one whose centroid direction is closest (cosine)."""
         if not self.segments:
             return np.zeros(user_vectors.shape[0], dtype=np.int64)
-        return np.argmax(_unit_rows(user_vectors) @ self.segment_centroids.T, axis=1).astype(np.int64)
+        return np.argmax(unit_rows(user_vectors, np.float64) @ self.segment_centroids.T, axis=1).astype(np.int64)
 
     def profile_users(self, model: ProfileModel, shop: ShopData, users: np.ndarray | None = None) -> UserProfiles:
         """The profiles of ``users`` (sorted indices into ``shop``'s users; all when None), in that order.
@@ -422,18 +422,17 @@ def _stack_rows(matrix: sp.csr_matrix, rows: list[dict[int, float]]) -> sp.csr_m
     return sp.vstack([matrix, added], format="csr", dtype=np.float32)
 
 
+#: Users' unit vectors summed into their segment's centroid at a time (bounds the float64 copy).
+_CENTROID_ROWS = 65_536
+
+
 def _centroids(user_vectors: np.ndarray, labels: np.ndarray, num_segments: int) -> np.ndarray:
     """Unit mean direction of each segment's members."""
-    unit = _unit_rows(user_vectors)
-    sums = np.zeros((num_segments, unit.shape[1]))
-    np.add.at(sums, labels, unit)
-    return _unit_rows(sums).astype(np.float32)
-
-
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    sums = np.zeros((num_segments, user_vectors.shape[1]))
+    for start in range(0, user_vectors.shape[0], _CENTROID_ROWS):  # rows in order: the same sums as at once
+        rows = slice(start, start + _CENTROID_ROWS)
+        np.add.at(sums, labels[rows], unit_rows(user_vectors[rows], np.float64))
+    return unit_rows(sums).astype(np.float32)
 
 
 def _sparse_payload(matrix: sp.csr_matrix) -> dict[str, Any]:

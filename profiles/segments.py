@@ -84,7 +84,7 @@ class Segments:
             raise PersonaGraphError(
                 f"{len(tags)} users have tags but {user_vectors.shape[0]} have vectors; compute both from one shop"
             )
-        unit = _unit_rows(np.asarray(user_vectors), dtype=np.float64)
+        unit = unit_rows(user_vectors, dtype=np.float64)
         if method == "kmeans":
             labels = _kmeans_labels(unit, num_segments, candidate_sizes, sample_size, seed)
         elif method == "communities":
@@ -96,12 +96,17 @@ class Segments:
         return cls(labels=labels, segments=_describe(labels, tags, top_tags), method=method, silhouette=silhouette)
 
 
-def _unit_rows(vectors: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), written straight into an array of ``dtype``
-    (default: the input's), so no converted copy of a million users' vectors is made first."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+def unit_rows(vectors: np.ndarray, dtype: np.dtype | type | None = None) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero) in an array of ``dtype`` (default: the input's), the
+    norms taken in that type. A chunk of rows at a time, so a million users' vectors get no whole-array
+    temporary (a converted copy, their squares) beside the result."""
+    vectors = np.asarray(vectors)
     out = np.zeros(vectors.shape, dtype=vectors.dtype if dtype is None else dtype)
-    return np.divide(vectors, norms, out=out, where=norms > 0)
+    for start in range(0, vectors.shape[0], _ROWS_PER_CHUNK):
+        block = vectors[start:start + _ROWS_PER_CHUNK].astype(out.dtype, copy=False)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        np.divide(block, norms, out=out[start:start + _ROWS_PER_CHUNK], where=norms > 0)
+    return out
 
 
 def _at_most_one_direction(unit: np.ndarray) -> bool:
@@ -181,7 +186,7 @@ def _community_labels(unit: np.ndarray, neighbours: int, resolution: float, samp
         graph.add_weighted_edges_from((i, int(j), (1.0 + similarity[i, j]) / 2.0) for j in row)
     communities = nx.community.louvain_communities(graph, weight="weight", resolution=resolution, seed=seed)
     centroids = np.stack([points[sorted(c)].mean(axis=0) for c in communities])
-    return np.argmax(unit @ _unit_rows(centroids).T, axis=1).astype(np.int64)
+    return np.argmax(unit @ unit_rows(centroids).T, axis=1).astype(np.int64)
 
 
 def _by_size(labels: np.ndarray) -> np.ndarray:

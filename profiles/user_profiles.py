@@ -10,7 +10,9 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import numpy as np
+import pyarrow as pa
 
+from personagraph.row_table import RowTable
 from personagraph.shop.shop_data import ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
@@ -81,25 +83,32 @@ class UserProfiles:
             columns |= self.social.columns()
         return columns
 
-    def user_rows(self) -> Iterator[dict[str, Any]]:
-        """One row per user for the store: id, embedding and the attribute columns."""
-        columns = self.attribute_columns()
-        for u, user_id in enumerate(self.user_ids):
-            row = {name: values[u] for name, values in columns.items() if values[u] is not None}
-            row["id"] = user_id
-            row["embedding"] = self.vectors[u].tolist()
-            yield row
+    def user_rows(self) -> RowTable:
+        """One row per user for the store: id, embedding and the attribute columns (as columns)."""
+        columns = {name: pa.array(values) for name, values in self.attribute_columns().items()}
+        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
+        return RowTable(pa.table({
+            **columns,
+            "id": pa.array(list(self.user_ids), pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
+            .cast(pa.list_(pa.float32())),
+        }))
 
-    def tag_rows(self) -> Iterator[dict[str, Any]]:
-        """(user)-[:INTERESTED_IN {weight}]->(tag) rows."""
-        for u, user_id in enumerate(self.user_ids):
-            for tag, weight in self.top_tags(u):
-                yield {"start": user_id, "end": tag, "weight": round(float(weight), 4)}
+    def tag_rows(self) -> RowTable:
+        """(user)-[:INTERESTED_IN {weight}]->(tag) rows, as columns (ten or so per user)."""
+        tags = self.tags
+        kept = tags.tag >= 0
+        users, ranks = np.nonzero(kept)
+        return RowTable(pa.table({
+            "start": pa.array(list(self.user_ids), pa.string()).take(pa.array(users)),
+            "end": pa.array(list(tags.vocabulary.labels), pa.string()).take(pa.array(tags.tag[users, ranks])),
+            "weight": pa.array(np.round(tags.weight[users, ranks].astype(np.float64), 4)),
+        }))
 
-    def segment_link_rows(self) -> Iterator[dict[str, Any]]:
-        """(user)-[:IN_SEGMENT]->(segment) rows."""
-        for user_id, label in zip(self.user_ids, self.segments.labels):
-            yield {"start": user_id, "end": int(label)}
+    def segment_link_rows(self) -> RowTable:
+        """(user)-[:IN_SEGMENT]->(segment) rows, as columns."""
+        return RowTable(pa.table({"start": pa.array(list(self.user_ids), pa.string()),
+                                  "end": pa.array(np.asarray(self.segments.labels, dtype=np.int64))}))
 
     def segment_rows(self) -> list[dict[str, Any]]:
         return [

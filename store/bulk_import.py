@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.private_files import make_private_dir
+from personagraph.row_table import RowTable
 from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import STATE_LABEL, Neo4jProfileStore
@@ -388,11 +389,15 @@ def _iso(array: pa.Array) -> pa.Array:
 
 def _table(rows: Iterable[Row], chunk_rows: int = VECTOR_CHUNK_ROWS) -> pa.Table:
     """Rows (dicts) as a table; an ``embedding`` (a vector per row) becomes a float32 list column.
+    Rows already held as columns (a :class:`RowTable`) are taken as they are.
 
     The rows are read ``chunk_rows`` at a time and their vectors converted then, so a generator's
     rows (a million users' Python float lists) are never all alive at once; the other columns are
     converted whole, so their types are inferred from every row as before.
     """
+    if isinstance(rows, RowTable):  # a column with no value is no property, as for rows that leave it out
+        table = rows.table
+        return table.select([i for i, column in enumerate(table.columns) if column.null_count < table.num_rows])
     names: dict[str, None] = {}  # every row's keys, in order of appearance: rows omit missing values
     plain: list[Row] = []  # the rows without their vectors
     vectors: dict[str, list[pa.Array]] = {}  # per vector column, its chunks converted so far

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import groupby, islice
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from neo4j.graph import Node, Path, Relationship
 
 from personagraph.errors import PersonaGraphError
 from personagraph.profiles.segment import Segment
+from personagraph.row_table import RowTable
 from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.over_fetch import PROJECTED_FACTOR, candidate_counts
@@ -244,18 +246,13 @@ class Neo4jProfileStore(ProfileStore):
             f"UNWIND $groups AS g MATCH (a:{start_label} {{{start_key}: g.start}})-[r:{rel_type}]->(b:{end_label}) "
             f"WHERE NOT b.{end_key} IN g.ends DELETE r"
         )
-        by_start: dict[Any, list[dict[str, Any]]] = {}
-        for row in rows:
-            prepared = self._relationship_row(row)
-            by_start.setdefault(prepared["start"], []).append(prepared)
-
         def work(tx: ManagedTransaction, groups: list[dict[str, Any]], batch: list[dict[str, Any]]) -> int:
             tx.run(prune, groups=groups).consume()
             return tx.run(merge, rows=batch).single(strict=True)["written"]
 
         # A start node's links are pruned and rewritten in one transaction, never split across two.
         written, groups, batch = 0, [], []
-        for start, group in by_start.items():
+        for start, group in self._by_start(rows):
             groups.append({"start": start, "ends": [row["end"] for row in group]})
             batch.extend(group)
             if len(batch) >= self.batch_size:
@@ -264,6 +261,20 @@ class Neo4jProfileStore(ProfileStore):
         if batch:
             written += self._execute(work, True, groups, batch)
         return written
+
+    def _by_start(self, rows: Iterable[Row]) -> Iterator[tuple[Any, list[dict[str, Any]]]]:
+        """The prepared rows grouped by start node. Rows held as columns are sorted by start and streamed, so
+        a whole run's links are never all Python objects at once; other rows are gathered first."""
+        if isinstance(rows, RowTable):
+            ordered = RowTable(rows.table.sort_by("start"), rows.batch_rows)
+            for start, group in groupby(map(self._relationship_row, ordered), key=itemgetter("start")):
+                yield start, list(group)
+            return
+        by_start: dict[Any, list[dict[str, Any]]] = {}
+        for row in rows:
+            prepared = self._relationship_row(row)
+            by_start.setdefault(prepared["start"], []).append(prepared)
+        yield from by_start.items()
 
     def _relationship_query(self, rel_type: str, start_label: str, end_label: str) -> str:
         _check_rel_type(rel_type)

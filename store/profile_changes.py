@@ -7,9 +7,11 @@ from itertools import islice
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.user_profiles import UserProfiles
+from personagraph.row_table import RowTable
 from personagraph.shop.schema import EdgeType
 from personagraph.store.profile_store import Row
 
@@ -85,7 +87,11 @@ class ProfileChanges:
 
 def _with_search_vectors(rows: Iterable[Row], projection: SearchProjection, batch: int = 4096) -> Iterable[Row]:
     """The rows with the projection of their ``embedding`` as ``search_embedding``, one matrix product
-    per ``batch`` rows; as lazy as the rows given (a list stays a list, so it can be read twice)."""
+    per ``batch`` rows; as lazy as the rows given (a list stays a list, so it can be read twice, and rows
+    held as columns get a column)."""
+    if isinstance(rows, RowTable):
+        return RowTable(rows.table.append_column("search_embedding", _projected_column(rows.table, projection, batch)))
+
     def projected() -> Iterator[Row]:
         iterator = iter(rows)
         while chunk := list(islice(iterator, batch)):
@@ -93,3 +99,15 @@ def _with_search_vectors(rows: Iterable[Row], projection: SearchProjection, batc
             yield from ({**row, "search_embedding": vector} for row, vector in zip(chunk, searched.tolist()))
 
     return list(projected()) if isinstance(rows, (list, tuple)) else projected()
+
+
+def _projected_column(table: pa.Table, projection: SearchProjection, batch: int) -> pa.ChunkedArray:
+    """The projection of a table's ``embedding`` column (float32 lists of one width), ``batch`` rows at a time."""
+    chunks = []
+    for start in range(0, table.num_rows, batch):
+        embedding = table.column("embedding").slice(start, batch).combine_chunks()
+        block = embedding.flatten().to_numpy(zero_copy_only=False).reshape(len(embedding), -1)
+        searched = np.ascontiguousarray(projection.apply(block.astype(np.float32, copy=False)), dtype=np.float32)
+        chunks.append(pa.FixedSizeListArray.from_arrays(pa.array(searched.ravel()), searched.shape[1])
+                      .cast(pa.list_(pa.float32())))
+    return pa.chunked_array(chunks, pa.list_(pa.float32()))

@@ -12,13 +12,13 @@ sync removes whatever another run wrote, and only the commit makes the new run t
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
@@ -26,6 +26,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 from personagraph.profiles.user_profiles import UserProfiles
+from personagraph.row_table import RowTable
 from personagraph.shop.schema import SOCIAL, EdgeType, shop_schema
 from personagraph.shop.shop_data import Catalog, ShopData
 from personagraph.store.profile_changes import ProfileChanges
@@ -102,8 +103,11 @@ def sync_changes(
     return written
 
 
-def _stamped(rows: Iterable[Row], run_id: str) -> Iterator[Row]:
+def _stamped(rows: Iterable[Row], run_id: str) -> Iterable[Row]:
     """The rows with the run that writes them, so a later whole-run sync can tell what is stale."""
+    if isinstance(rows, RowTable):
+        table = rows.table.drop_columns(["run_id"]) if "run_id" in rows.table.column_names else rows.table
+        return RowTable(table.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.string()), table.num_rows)))
     return ({**row, "run_id": run_id} for row in rows)
 
 
@@ -169,12 +173,13 @@ def shop_rows(shop: ShopData, graph: HeteroData, item_vectors: np.ndarray, deriv
         "query": list(shop.events.query_texts),
         "category": list(graph["category"].names),
     }
+    columns = {kind: pa.array(values, pa.string()) for kind, values in names.items()}
     return {
         "items": item_rows(shop.catalog, item_vectors),
         "categories": category_rows(names["category"]),
         "queries": query_rows(names["query"], derived_queries),
         "edges": {
-            edge_type: edge_rows(graph, edge_type, names[edge_type[0]], names[edge_type[2]])
+            edge_type: edge_rows(graph, edge_type, columns[edge_type[0]], columns[edge_type[2]])
             for edge_type in forward_edge_types(graph) if edge_type != SOCIAL.edge_type  # by relation, below
         },
         "social_users": names["user"] if shop.social is not None and len(shop.social) else [],
@@ -222,17 +227,22 @@ def vocabulary_rows(vocabulary: TagVocabulary) -> Iterator[dict[str, str]]:
 
 
 def edge_rows(
-    graph: HeteroData, edge_type: EdgeType, sources: list[str], targets: list[str]
-) -> list[dict[str, Any]]:
-    """Relationship rows of one edge type: ``start`` / ``end`` names, event ``count``, ``last_at`` time."""
+    graph: HeteroData, edge_type: EdgeType, sources: Sequence[str] | pa.Array, targets: Sequence[str] | pa.Array
+) -> RowTable:
+    """Relationship rows of one edge type: ``start`` / ``end`` names, event ``count``, ``last_at`` time
+    (absent where the events had no time). Built as columns: a whole shop has tens of millions."""
     store = graph[edge_type]
-    src, dst = store.edge_index.tolist()
-    counts = store.count.tolist()
-    last = store.last_ts.tolist()
-    rows = []
-    for s, t, count, ts in zip(src, dst, counts, last):
-        row: dict[str, Any] = {"start": sources[s], "end": targets[t], "count": int(count)}
-        if not math.isnan(ts):
-            row["last_at"] = datetime.fromtimestamp(ts, tz=timezone.utc)
-        rows.append(row)
-    return rows
+    src, dst = store.edge_index.numpy()
+    last = store.last_ts.numpy().astype(np.float64)
+    timed = ~np.isnan(last)
+    micros = np.where(timed, np.round(np.where(timed, last, 0.0) * 1e6), 0).astype(np.int64)
+    return RowTable(pa.table({
+        "start": _names(sources).take(pa.array(src)),
+        "end": _names(targets).take(pa.array(dst)),
+        "count": pa.array(store.count.numpy().astype(np.int64)),
+        "last_at": pa.array(micros, pa.timestamp("us", tz="UTC"), mask=~timed),
+    }))
+
+
+def _names(names: Sequence[str] | pa.Array) -> pa.Array:
+    return names if isinstance(names, pa.Array) else pa.array(list(names), pa.string())

@@ -22,3 +22,16 @@ def test_chunked_pooling_equals_one_pooling():
     for size in (1, 7, 39):
         np.testing.assert_allclose(pool_users_in_chunks(model, interactions, items, queries, size), whole,
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_segment_centroids_summed_in_chunks_equal_the_whole(monkeypatch):
+    from personagraph.profiles import profile_space
+
+    rng = np.random.default_rng(5)
+    vectors, labels = rng.standard_normal((11, 4)).astype(np.float32), rng.integers(0, 3, 11)
+    whole = profile_space._centroids(vectors, labels, 3)
+    monkeypatch.setattr(profile_space, "_CENTROID_ROWS", 3)
+    assert np.array_equal(profile_space._centroids(vectors, labels, 3), whole)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = np.stack([unit[labels == s].sum(axis=0) for s in range(3)])
+    np.testing.assert_allclose(whole, expected / np.linalg.norm(expected, axis=1, keepdims=True), rtol=1e-6)

@@ -163,3 +163,18 @@ def test_distinct_directions_and_inertia_counted_in_chunks_equal_the_whole(monke
     assert segments_module._distinct_rows(unit, at_most=50) == 7
     assert segments_module._distinct_rows(unit[:0]) == 0
     assert segments_module._inertia(unit, centroids, labels) == pytest.approx(whole, rel=1e-12)
+
+
+def test_unit_rows_in_chunks_equal_the_whole_array(monkeypatch):
+    from personagraph.profiles import segments as segments_module
+
+    vectors = np.random.default_rng(4).standard_normal((9, 6)).astype(np.float32)
+    vectors[4] = 0.0  # a user without a direction stays zero
+    whole = segments_module.unit_rows(vectors, np.float64)
+    monkeypatch.setattr(segments_module, "_ROWS_PER_CHUNK", 2)
+    chunked = segments_module.unit_rows(vectors, np.float64)
+    assert chunked.dtype == np.float64 and np.array_equal(chunked, whole)
+    expected = vectors.astype(np.float64) / np.maximum(np.linalg.norm(vectors.astype(np.float64), axis=1,
+                                                                      keepdims=True), 1e-300)
+    assert np.array_equal(chunked, expected) and not chunked[4].any()
+    assert segments_module.unit_rows(vectors).dtype == np.float32
