@@ -362,32 +362,15 @@ def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor) 
 
     Two sparse products with averaging operators built once per edge table (training reuses them
     for every step of an epoch), so no ``[num_edges, dim]`` array is built, forward or backward.
-    The users in between are internal to the product, so they are numbered for memory locality
-    (:func:`locality_order`): the second product then reads runs of neighbouring rows of the
-    ``[users, dim]`` intermediate instead of one row at random per edge.
     """
     def build() -> tuple[Tensor, Tensor]:
         rows = interactions.is_item()
         user, item = interactions.user[rows], interactions.node[rows]
-        user = locality_order(user, item, interactions.num_users, item_hidden.shape[0])[user]
         return (mean_operator(user, item, interactions.num_users, item_hidden.shape[0]),
                 mean_operator(item, user, item_hidden.shape[0], interactions.num_users))
 
     items_to_users, users_to_items = interactions.memo(("co_occurrence", item_hidden.shape[0]), build)
     return torch.sparse.mm(users_to_items, torch.sparse.mm(items_to_users, item_hidden))
-
-
-def locality_order(user: Tensor, item: Tensor, num_users: int, num_items: int) -> Tensor:
-    """``[num_users]``: a new index for each user, grouping users by their most popular item (the most
-    popular items' users first; users without items last). Users of one item then sit in runs, which
-    is what a product gathering each item's users reads; any numbering gives the same result."""
-    degree = torch.bincount(item, minlength=num_items)
-    key = degree[item] * num_items + item  # most popular item first, ties by item index
-    top = torch.full((num_users,), -1, dtype=torch.long).scatter_reduce(0, user, key, reduce="amax")
-    order = torch.argsort(-top, stable=True)
-    renumbered = torch.empty_like(order)
-    renumbered[order] = torch.arange(num_users)
-    return renumbered
 
 
 def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> tuple[Tensor, Tensor]:

@@ -38,6 +38,8 @@ _KMEANS_RESTARTS = 3
 _KMEANS_ITERATIONS = 30
 #: Rows handled at once where a whole-shop temporary would cost ``users x width`` floats.
 _ROWS_PER_CHUNK = 65_536
+#: Rows normalised at a time: two float64 temporaries of this many rows (a few tens of MB) beside the result.
+_UNIT_ROWS_PER_CHUNK = 16_384
 #: A brand names a segment only when its mean tag weight among the members reaches this (1 = every
 #: member's top tag): the segment is that brand's fans, not buyers of a category the brand leads.
 BRAND_FANS_WEIGHT = 0.5
@@ -102,10 +104,10 @@ def unit_rows(vectors: np.ndarray, dtype: np.dtype | type | None = None) -> np.n
     temporary (a converted copy, their squares) beside the result."""
     vectors = np.asarray(vectors)
     out = np.zeros(vectors.shape, dtype=vectors.dtype if dtype is None else dtype)
-    for start in range(0, vectors.shape[0], _ROWS_PER_CHUNK):
-        block = vectors[start:start + _ROWS_PER_CHUNK].astype(out.dtype, copy=False)
+    for start in range(0, vectors.shape[0], _UNIT_ROWS_PER_CHUNK):
+        block = vectors[start:start + _UNIT_ROWS_PER_CHUNK].astype(out.dtype, copy=False)
         norms = np.linalg.norm(block, axis=1, keepdims=True)
-        np.divide(block, norms, out=out[start:start + _ROWS_PER_CHUNK], where=norms > 0)
+        np.divide(block, norms, out=out[start:start + _UNIT_ROWS_PER_CHUNK], where=norms > 0)
     return out
 
 

@@ -1,10 +1,9 @@
-"""The item -> user -> item context: per item, the mean over its users of their mean item state, whatever
-order the users are numbered in inside the product."""
+"""The item -> user -> item context: per item, the mean over its users of their mean item state."""
 from __future__ import annotations
 
 import torch
 
-from personagraph.gnn.profile_model import _co_occurrence_context, locality_order
+from personagraph.gnn.profile_model import _co_occurrence_context
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
 from personagraph.datasets.sample_shop import generate_sample_shop
@@ -12,15 +11,6 @@ from personagraph.datasets.sample_shop import generate_sample_shop
 
 def _interactions() -> UserInteractions:
     return UserInteractions.from_graph(build_hetero_graph(generate_sample_shop(users=60, items=25, seed=2).shop))
-
-
-def test_locality_order_is_a_permutation_grouping_users_by_their_most_popular_item():
-    user = torch.tensor([0, 0, 1, 2, 2, 3])
-    item = torch.tensor([0, 1, 1, 2, 0, 1])  # item 1 has 3 users, item 0 two, item 2 one; user 4 has none
-    new = locality_order(user, item, 5, 3)
-    assert sorted(new.tolist()) == list(range(5))
-    assert {int(new[0]), int(new[1]), int(new[3])} == {0, 1, 2}  # the users of the most popular item first
-    assert int(new[2]) == 3 and int(new[4]) == 4  # then item 0's user, then the user without items
 
 
 def test_context_is_the_mean_over_each_items_users_of_their_mean_item():

@@ -171,7 +171,7 @@ def test_unit_rows_in_chunks_equal_the_whole_array(monkeypatch):
     vectors = np.random.default_rng(4).standard_normal((9, 6)).astype(np.float32)
     vectors[4] = 0.0  # a user without a direction stays zero
     whole = segments_module.unit_rows(vectors, np.float64)
-    monkeypatch.setattr(segments_module, "_ROWS_PER_CHUNK", 2)
+    monkeypatch.setattr(segments_module, "_UNIT_ROWS_PER_CHUNK", 2)
     chunked = segments_module.unit_rows(vectors, np.float64)
     assert chunked.dtype == np.float64 and np.array_equal(chunked, whole)
     expected = vectors.astype(np.float64) / np.maximum(np.linalg.norm(vectors.astype(np.float64), axis=1,
