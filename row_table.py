@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+#: How vector columns are held: float32 lists (what the store keeps, half the bytes of float64).
+VECTOR_TYPE = pa.list_(pa.float32())
 #: Rows turned into Python dicts at a time while iterating.
 BATCH_ROWS = 65536
 
@@ -33,3 +36,9 @@ class RowTable:
 
     def __repr__(self) -> str:
         return f"RowTable({self.table.num_rows} rows: {', '.join(self.table.column_names)})"
+
+
+def vector_column(block: np.ndarray) -> pa.Array:
+    """A ``[rows, width]`` block as a column of float32 lists, one per row, from one buffer (no per-value work)."""
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    return pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), block.shape[1]).cast(VECTOR_TYPE)

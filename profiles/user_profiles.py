@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow as pa
 
-from personagraph.row_table import RowTable
+from personagraph.row_table import RowTable, vector_column
 from personagraph.shop.shop_data import ShopData
 from personagraph.profiles.activity import user_activity
 from personagraph.profiles.interest_tags import InterestTags
@@ -86,12 +86,10 @@ class UserProfiles:
     def user_rows(self) -> RowTable:
         """One row per user for the store: id, embedding and the attribute columns (as columns)."""
         columns = {name: pa.array(values) for name, values in self.attribute_columns().items()}
-        vectors = np.ascontiguousarray(self.vectors, dtype=np.float32)
         return RowTable(pa.table({
             **columns,
             "id": pa.array(list(self.user_ids), pa.string()),
-            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.ravel()), vectors.shape[1])
-            .cast(pa.list_(pa.float32())),
+            "embedding": vector_column(self.vectors),
         }))
 
     def tag_rows(self) -> RowTable:

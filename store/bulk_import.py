@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.private_files import make_private_dir
-from personagraph.row_table import RowTable
+from personagraph.row_table import VECTOR_TYPE, RowTable, vector_column
 from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import STATE_LABEL, Neo4jProfileStore
@@ -51,7 +51,6 @@ BULK_IMPORT, UNWIND = "bulk", "unwind"
 LOAD_PATHS = ("auto", BULK_IMPORT, UNWIND)
 #: Vector properties, stored as float32 like ``upsert_users`` stores them.
 _VECTOR_COLUMNS = frozenset({"embedding", "search_embedding"})
-_VECTOR_TYPE = pa.list_(pa.float32())
 #: Cells (every array element counts as one) turned into CSV text at a time: bounds the text held in
 #: memory whatever the number of rows and the width of the vectors.
 CSV_CHUNK_CELLS = 1 << 22
@@ -406,13 +405,13 @@ def _table(rows: Iterable[Row], chunk_rows: int = VECTOR_CHUNK_ROWS) -> pa.Table
         names.update(dict.fromkeys(name for row in chunk for name in row))
         for name in _VECTOR_COLUMNS.intersection(names):
             if name not in vectors:  # first seen in this chunk: no earlier row has it
-                vectors[name] = [pa.nulls(len(plain), _VECTOR_TYPE)]
+                vectors[name] = [pa.nulls(len(plain), VECTOR_TYPE)]
             vectors[name].append(_column([row.get(name) for row in chunk], vector=True))
         plain.extend(row if _VECTOR_COLUMNS.isdisjoint(row) else
                      {name: value for name, value in row.items() if name not in _VECTOR_COLUMNS} for row in chunk)
     if not plain:
         return pa.table({})
-    return pa.table({name: pa.chunked_array(vectors[name], _VECTOR_TYPE) if name in vectors else
+    return pa.table({name: pa.chunked_array(vectors[name], VECTOR_TYPE) if name in vectors else
                      _column([row.get(name) for row in plain], vector=False) for name in names})
 
 
@@ -421,10 +420,9 @@ def _column(values: list, vector: bool) -> pa.Array:
     if vector and all(value is not None for value in values):
         block = np.asarray(values, dtype=np.float32)
         if block.ndim == 2:
-            flat = pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), block.shape[1])
-            return flat.cast(_VECTOR_TYPE)
+            return vector_column(block)
     array = pa.array(values)
-    return array.cast(_VECTOR_TYPE) if vector else array
+    return array.cast(VECTOR_TYPE) if vector else array
 
 
 def _user_table(rows: Iterable[Row]) -> pa.Table:

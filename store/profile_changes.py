@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.user_profiles import UserProfiles
-from personagraph.row_table import RowTable
+from personagraph.row_table import VECTOR_TYPE, RowTable, vector_column
 from personagraph.shop.schema import EdgeType
 from personagraph.store.profile_store import Row
 
@@ -107,7 +107,5 @@ def _projected_column(table: pa.Table, projection: SearchProjection, batch: int)
     for start in range(0, table.num_rows, batch):
         embedding = table.column("embedding").slice(start, batch).combine_chunks()
         block = embedding.flatten().to_numpy(zero_copy_only=False).reshape(len(embedding), -1)
-        searched = np.ascontiguousarray(projection.apply(block.astype(np.float32, copy=False)), dtype=np.float32)
-        chunks.append(pa.FixedSizeListArray.from_arrays(pa.array(searched.ravel()), searched.shape[1])
-                      .cast(pa.list_(pa.float32())))
-    return pa.chunked_array(chunks, pa.list_(pa.float32()))
+        chunks.append(vector_column(projection.apply(block)))
+    return pa.chunked_array(chunks, VECTOR_TYPE)
