@@ -42,3 +42,10 @@ def vector_column(block: np.ndarray) -> pa.Array:
     """A ``[rows, width]`` block as a column of float32 lists, one per row, from one buffer (no per-value work)."""
     block = np.ascontiguousarray(block, dtype=np.float32)
     return pa.FixedSizeListArray.from_arrays(pa.array(block.ravel()), block.shape[1]).cast(VECTOR_TYPE)
+
+
+def with_constant(table: pa.Table, name: str, value: str) -> pa.Table:
+    """``table`` with column ``name`` set to ``value`` in every row (replacing a column of that name)."""
+    if name in table.column_names:
+        table = table.drop_columns([name])
+    return table.append_column(name, pa.repeat(pa.scalar(value, pa.string()), table.num_rows))

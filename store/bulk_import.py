@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.private_files import make_private_dir
-from personagraph.row_table import VECTOR_TYPE, RowTable, vector_column
+from personagraph.row_table import VECTOR_TYPE, RowTable, vector_column, with_constant
 from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import STATE_LABEL, Neo4jProfileStore
@@ -285,9 +285,7 @@ class ImportFiles:
 
     def _stamped(self, table: pa.Table) -> pa.Table:
         """The run that writes the rows, as ``sync_changes`` stamps them."""
-        if "run_id" in table.column_names:
-            table = table.drop_columns(["run_id"])
-        return table.append_column("run_id", pa.array([self.run_id] * table.num_rows, pa.string()))
+        return with_constant(table, "run_id", self.run_id)
 
     def _write(self, stem: str, option: str, name: str, table: pa.Table) -> None:
         header, data = self.folder / f"{stem}-header.csv", self.folder / f"{stem}.csv"

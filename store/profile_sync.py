@@ -26,7 +26,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 from personagraph.profiles.user_profiles import UserProfiles
-from personagraph.row_table import RowTable
+from personagraph.row_table import RowTable, with_constant
 from personagraph.shop.schema import SOCIAL, EdgeType, shop_schema
 from personagraph.shop.shop_data import Catalog, ShopData
 from personagraph.store.profile_changes import ProfileChanges
@@ -106,8 +106,7 @@ def sync_changes(
 def _stamped(rows: Iterable[Row], run_id: str) -> Iterable[Row]:
     """The rows with the run that writes them, so a later whole-run sync can tell what is stale."""
     if isinstance(rows, RowTable):
-        table = rows.table.drop_columns(["run_id"]) if "run_id" in rows.table.column_names else rows.table
-        return RowTable(table.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.string()), table.num_rows)))
+        return RowTable(with_constant(rows.table, "run_id", run_id), rows.batch_rows)
     return ({**row, "run_id": run_id} for row in rows)
 
 

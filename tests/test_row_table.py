@@ -28,3 +28,11 @@ def test_any_rows_round_trip(pairs, batch_rows):
     table = pa.table({"start": pa.array([s for s, _ in pairs], pa.string()),
                       "count": pa.array([c for _, c in pairs], pa.int64())})
     assert list(RowTable(table, batch_rows)) == rows
+
+
+def test_a_constant_column_replaces_one_of_the_same_name():
+    from personagraph.row_table import with_constant
+
+    table = with_constant(pa.table({"start": ["a", "b"], "run_id": ["old", None]}), "run_id", "r1")
+    assert table.column_names == ["start", "run_id"] and table.column("run_id").to_pylist() == ["r1", "r1"]
+    assert with_constant(pa.table({"x": pa.array([], pa.int64())}), "run_id", "r").num_rows == 0
