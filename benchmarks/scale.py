@@ -7,8 +7,9 @@ the run filled). Each measurement runs in its own process, so peak RSS is that p
 
 With ``--neo4j`` the train also writes to Neo4j: to a managed server of the benchmark's own
 (state folder ``<work>/neo4j``, port ``--port``), emptied before each size and stopped at the
-end, so the load path is the one a first ``train`` takes (``--load``; auto = bulk import into
-the empty database). Never the test server or a server someone else uses.
+end, so the load is a first ``train``'s (``--load``, default bulk: the import at every size, so
+the two paths are compared at every size; auto takes what a user's first train takes, which is
+UNWIND below ``AUTO_BULK_MIN_USERS``). Never the test server or a server someone else uses.
 
 Prints a markdown table for the epoch alone and one row per stage and size: seconds, peak RSS
 and rows per second (the stage's own unit), with the growth of each size over the previous one
@@ -352,7 +353,7 @@ def main() -> None:
     parser.add_argument("--neo4j", action="store_true",
                         help="include the write to Neo4j (a managed server of the benchmark's own, in <work>/neo4j)")
     parser.add_argument("--port", type=int, default=17797, help="Bolt port of the benchmark's own Neo4j server")
-    parser.add_argument("--load", default="auto", choices=["auto", "bulk", "unwind"], help="train --load")
+    parser.add_argument("--load", default="bulk", choices=["auto", "bulk", "unwind"], help="train --load")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="train --max-minutes (the training stage's wall budget; default: none)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs timed alone (the fastest is reported)")

@@ -42,9 +42,10 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 @click.option("--no-sync", is_flag=True, help="Do not write the profiles to Neo4j (run folder only).")
 @click.option("--load", type=click.Choice(["auto", "bulk", "unwind"]), default="auto", show_default=True,
               envvar="PERSONAGRAPH_LOAD",
-              help="How the run reaches Neo4j: auto bulk-imports (neo4j-admin, much faster) when the store is the "
-                   "managed local server with an empty database and no other client, and syncs in UNWIND "
-                   "batches otherwise; bulk insists on the import, unwind never imports [env PERSONAGRAPH_LOAD].")
+              help="How the run reaches Neo4j: auto bulk-imports (neo4j-admin, much faster on big shops) when the "
+                   "store is the managed local server with an empty database and no other client and the shop "
+                   "has at least 20,000 users, and syncs in UNWIND batches otherwise; bulk insists on the "
+                   "import, unwind never imports [env PERSONAGRAPH_LOAD].")
 @WAIT_OPTION
 @PSEUDONYMISE_OPTION
 @KEEP_QUERY_PII_OPTION

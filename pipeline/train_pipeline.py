@@ -37,7 +37,8 @@ from personagraph.evaluation.ranking_data import RankingData
 from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.profiles.search_projection import MIN_USERS, SEARCH_DIM, SearchProjection
 from personagraph.profiles.social_mix import choose_social_mix
-from personagraph.store.bulk_import import BULK_IMPORT, LOAD_PATHS, UNWIND, bulk_load, first_load_refusal
+from personagraph.store.bulk_import import (AUTO, AUTO_BULK_MIN_USERS, BULK_IMPORT, LOAD_PATHS, UNWIND, bulk_load,
+                                            first_load_refusal)
 from personagraph.store.neo4j_server import Neo4jServer
 from personagraph.store.profile_changes import ProfileChanges
 from personagraph.store.profile_sync import sync_changes, whole_run_changes
@@ -62,7 +63,7 @@ class TrainOptions:
     wait: float | None = 0.0  # seconds to wait for another writer of out_dir (an update); None: as long as it takes
     # How the run reaches the store: "auto" bulk-imports into the managed server's empty database
     # (``managed_server``: the one ``open_store`` reaches, None for any other) and UNWINDs otherwise.
-    load: str = "auto"
+    load: str = AUTO
     managed_server: Neo4jServer | None = None
     processes: DistributedTraining = field(default_factory=DistributedTraining)  # under torchrun: this one's rank
     # The store's user index is over search vectors this wide when profiles are wider and there
@@ -214,7 +215,8 @@ def _train(
         with clock.stage("sync"):
             changes = whole_run_changes(shop, graph, profiles, item_vectors, dataset.get("derived_queries", False),
                                         search)
-            summary["load"], summary["synced"] = _store_run(options, open_store, changes, run_id, target.path)
+            summary["load"], summary["synced"] = _store_run(options, open_store, changes, run_id, target.path,
+                                                                  int(profiles.vectors.shape[0]))
         clock.count("sync", sum(summary["synced"].values()), "rows")
     summary["stages"] = clock.stages
     summary["total_seconds"] = clock.total_seconds
@@ -222,8 +224,12 @@ def _train(
     return summary
 
 
-def load_refusal(options: TrainOptions) -> str | None:
-    """Why the run will not be bulk-imported (``None``: it will); ``--load bulk`` refuses rather than UNWINDs."""
+def load_refusal(options: TrainOptions, num_users: int | None = None) -> str | None:
+    """Why the run will not be bulk-imported (``None``: it will); ``--load bulk`` refuses rather than UNWINDs.
+
+    ``auto`` also leaves a run of fewer than ``AUTO_BULK_MIN_USERS`` users (``num_users``, when known)
+    to UNWIND, which is faster there.
+    """
     if options.load not in LOAD_PATHS:
         raise PersonaGraphError(f"--load must be one of {', '.join(LOAD_PATHS)}, not {options.load!r}")
     if options.load == UNWIND:
@@ -235,14 +241,17 @@ def load_refusal(options: TrainOptions) -> str | None:
     if refusal is not None and options.load == BULK_IMPORT:
         raise PersonaGraphError(f"--load bulk imports into the managed Neo4j only when it is empty: {refusal}; "
                                 "nothing was written — drop --load bulk to sync with UNWIND")
+    if refusal is None and options.load == AUTO and num_users is not None and num_users < AUTO_BULK_MIN_USERS:
+        refusal = (f"{num_users:,} users: below {AUTO_BULK_MIN_USERS:,} UNWIND is faster than the import; "
+                   "--load bulk imports anyway")
     return refusal
 
 
 def _store_run(options: TrainOptions, open_store: Callable[[], ProfileStore], changes: ProfileChanges, run_id: str,
-               run_folder: Path) -> tuple[dict[str, str], dict[str, int]]:
+               run_folder: Path, num_users: int) -> tuple[dict[str, str], dict[str, int]]:
     """Write the run: a first load into the managed server by bulk import, anything else with UNWIND.
     Returns the path taken (and why not the bulk import) and the rows written per kind."""
-    refusal = load_refusal(options)
+    refusal = load_refusal(options, num_users)
     if refusal is None:
         assert options.managed_server is not None
         return {"path": BULK_IMPORT}, bulk_load(options.managed_server, changes, run_id, options.progress,

@@ -46,9 +46,13 @@ from personagraph.store.sync_state import FULL_SYNC, finish_command
 #: The one user database of Neo4j Community (what the managed server serves).
 DEFAULT_DATABASE = "neo4j"
 #: How `train` writes a run: the offline importer (a first load of the managed server) or UNWIND batches;
-#: ``auto`` takes the importer when it may.
-BULK_IMPORT, UNWIND = "bulk", "unwind"
-LOAD_PATHS = ("auto", BULK_IMPORT, UNWIND)
+#: ``auto`` takes the importer when it may and the run is big enough to gain from it.
+AUTO, BULK_IMPORT, UNWIND = "auto", "bulk", "unwind"
+LOAD_PATHS = (AUTO, BULK_IMPORT, UNWIND)
+#: Fewest users for which ``auto`` takes the importer: its fixed cost (stopping the server, the
+#: import, restarting, building the indexes) outweighs UNWIND below about this size
+#: (docs/BENCHMARKS.md, bulk import against UNWIND by shop size).
+AUTO_BULK_MIN_USERS = 20_000
 #: Vector properties, stored as float32 like ``upsert_users`` stores them.
 _VECTOR_COLUMNS = frozenset({"embedding", "search_embedding"})
 #: Cells (every array element counts as one) turned into CSV text at a time: bounds the text held in

@@ -61,6 +61,14 @@ authorityKeyIdentifier = keyid:always
 subjectAltName = IP:127.0.0.1
 """
 _MEMORY_SIZE = re.compile(r"^[0-9]+[kmgKMG]?$")
+#: Neo4j's internal setting for the RAM (MB) a vector index is built in. Every flush of that buffer
+#: is a Lucene segment with its own HNSW graph, and a query walks every graph: Neo4j's default
+#: (1 MB) leaves a big index in many small segments (slower queries, higher recall per candidate
+#: asked for, faster build); a big buffer, in a few big ones. Opt-in; the trade-off measured at a
+#: million users is in docs/neo4j.md.
+VECTOR_BUILD_BUFFER_SETTING = "internal.dbms.index.vector.population_ram_buffer_size"
+#: Lucene refuses a single buffer of 2 GB or more.
+MAX_VECTOR_BUILD_BUFFER_MB = 1945
 _JVM_OPTIONS = (
     "-XX:+UseG1GC",
     "-XX:-OmitStackTraceInFastThrow",
@@ -94,6 +102,18 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 
 #: JVMs this Python process launched; kept so that stopping one also reaps it (no zombie).
 _launched: dict[int, subprocess.Popen] = {}
+
+
+def _vector_buffer_mb(value: int | str) -> int:
+    """A vector index build buffer in whole MB, checked (PERSONAGRAPH_NEO4J_VECTOR_BUFFER is text)."""
+    try:
+        megabytes = int(value)
+    except ValueError:
+        megabytes = 0
+    if not 1 <= megabytes <= MAX_VECTOR_BUILD_BUFFER_MB:
+        raise PersonaGraphError(f"invalid vector index build buffer {value!r} (PERSONAGRAPH_NEO4J_VECTOR_BUFFER): "
+                                f"use whole MB from 1 to {MAX_VECTOR_BUILD_BUFFER_MB}, e.g. 375")
+    return megabytes
 
 
 def default_cache_dir() -> Path:
@@ -152,7 +172,8 @@ class Neo4jServer:
 
     Arguments left as ``None`` come from the environment (``PERSONAGRAPH_HOME``,
     ``PERSONAGRAPH_CACHE``, ``PERSONAGRAPH_NEO4J_PORT``, ``PERSONAGRAPH_NEO4J_HEAP``,
-    ``PERSONAGRAPH_NEO4J_PAGECACHE``) or the defaults.
+    ``PERSONAGRAPH_NEO4J_PAGECACHE``, ``PERSONAGRAPH_NEO4J_VECTOR_BUFFER``) or the defaults;
+    ``vector_buffer`` (MB, see :data:`VECTOR_BUILD_BUFFER_SETTING`) unset keeps Neo4j's own.
     """
 
     def __init__(
@@ -162,6 +183,7 @@ class Neo4jServer:
         port: int | None = None,
         heap: str | None = None,
         pagecache: str | None = None,
+        vector_buffer: int | None = None,
     ) -> None:
         # Absolute paths: Neo4j would resolve relative ones in neo4j.conf against its home.
         self.home = Path(home if home is not None else default_home_dir()).expanduser().resolve()
@@ -172,6 +194,8 @@ class Neo4jServer:
         for name, size in (("heap", self.heap), ("page cache", self.pagecache)):
             if not _MEMORY_SIZE.match(size):
                 raise PersonaGraphError(f"invalid {name} size {size!r}: use a number with k, m or g (e.g. 512m, 2g)")
+        buffer = vector_buffer if vector_buffer is not None else os.environ.get("PERSONAGRAPH_NEO4J_VECTOR_BUFFER")
+        self.vector_buffer = None if buffer in (None, "") else _vector_buffer_mb(buffer)
 
     # -- paths -------------------------------------------------------------------------
     @property
@@ -503,6 +527,7 @@ class Neo4jServer:
             "dbms.usage_report.enabled": "false",
             "server.directories.data": str(data),
             "server.directories.logs": str(logs),
+            **({VECTOR_BUILD_BUFFER_SETTING: str(self.vector_buffer)} if self.vector_buffer is not None else {}),
             **self._security_settings(),
         }
         self._conf_file.write_text(

@@ -44,3 +44,10 @@ def test_the_torch_jit_deprecation_of_an_import_is_silenced_and_nothing_else():
         warnings.warn_explicit(message, FutureWarning, "ours.py", 1, module="personagraph.ours")
         warnings.warn_explicit("something else", FutureWarning, "_script.py", 1, module="torch.jit._script")
     assert [(str(w.message), w.filename) for w in caught] == [(message, "ours.py"), ("something else", "_script.py")]
+
+
+def test_train_help_states_the_size_from_which_auto_bulk_imports():
+    from personagraph.store.bulk_import import AUTO_BULK_MIN_USERS
+
+    result = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200)
+    assert f"{AUTO_BULK_MIN_USERS:,} users" in " ".join(result.output.split())

@@ -19,7 +19,8 @@ from personagraph.cli.main import cli
 from personagraph.datasets.sample_shop import generate_sample_shop
 
 from personagraph.errors import PersonaGraphError
-from personagraph.store.bulk_import import bulk_load
+from personagraph.pipeline.train_pipeline import TrainOptions, load_refusal
+from personagraph.store.bulk_import import AUTO_BULK_MIN_USERS, bulk_load
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import STATE_LABEL, Neo4jProfileStore
 from personagraph.store.neo4j_server import Neo4jServer
@@ -131,9 +132,13 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
     own_env = {"PERSONAGRAPH_HOME": str(own_server.home), "PERSONAGRAPH_NEO4J_PORT": str(own_server.port),
                "NEO4J_URI": None, "NEO4J_USERNAME": None, "NEO4J_PASSWORD": None, "NEO4J_DATABASE": None,
                "PERSONAGRAPH_LOAD": None}
+    # `auto` leaves a shop this small to UNWIND (faster there); `--load bulk` imports it anyway.
+    auto = TrainOptions(tmp_path / "shop", run_dir, load="auto", managed_server=own_server)
+    assert load_refusal(auto) is None and load_refusal(auto, AUTO_BULK_MIN_USERS) is None
+    assert "UNWIND is faster" in load_refusal(auto, 120)
     trained = CliRunner().invoke(cli, ["train", str(tmp_path / "shop"), "--out", str(run_dir), "--epochs", "2",
                                        "--dim", "8", "--spectral-dim", "16", "--cache-dir", str(EMBEDDING_CACHE),
-                                       "--quiet", "--json"], env=own_env)
+                                       "--load", "bulk", "--quiet", "--json"], env=own_env)
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout)
     assert summary["load"] == {"path": "bulk"}

@@ -14,7 +14,7 @@ from personagraph.cli.main import cli
 from personagraph.errors import PersonaGraphError
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import Neo4jProfileStore
-from personagraph.store.neo4j_server import NEO4J_VERSION, Neo4jServer
+from personagraph.store.neo4j_server import NEO4J_VERSION, VECTOR_BUILD_BUFFER_SETTING, Neo4jServer
 
 
 def _free_port() -> int:
@@ -82,6 +82,30 @@ def test_relative_folders_become_absolute(tmp_path: Path, monkeypatch: pytest.Mo
 def test_memory_sizes_are_validated() -> None:
     with pytest.raises(PersonaGraphError, match="invalid heap size"):
         Neo4jServer(heap="lots")
+
+
+def test_vector_build_buffer_is_opt_in_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERSONAGRAPH_NEO4J_VECTOR_BUFFER", raising=False)
+    assert Neo4jServer().vector_buffer is None
+    assert Neo4jServer(vector_buffer=375).vector_buffer == 375
+    monkeypatch.setenv("PERSONAGRAPH_NEO4J_VECTOR_BUFFER", "512")
+    assert Neo4jServer().vector_buffer == 512
+    for bad in ("1g", "0", "4096"):
+        monkeypatch.setenv("PERSONAGRAPH_NEO4J_VECTOR_BUFFER", bad)
+        with pytest.raises(PersonaGraphError, match="invalid vector index build buffer"):
+            Neo4jServer()
+
+
+@pytest.mark.slow
+def test_a_server_starts_with_a_vector_build_buffer(tmp_path: Path, neo4j_server: Neo4jServer) -> None:
+    """Neo4j refuses to start on a setting it does not know: a started server took this internal one."""
+    server = Neo4jServer(home=tmp_path / "home", cache=neo4j_server.cache, port=_free_port(), heap="512m",
+                         pagecache="64m", vector_buffer=64)
+    try:
+        assert server.start(timeout=300) is True
+        assert f"{VECTOR_BUILD_BUFFER_SETTING}=64\n" in (server.home / "conf" / "neo4j.conf").read_text()
+    finally:
+        server.stop()
 
 
 @pytest.mark.slow
