@@ -67,7 +67,7 @@ _MEMORY_SIZE = re.compile(r"^[0-9]+[kmgKMG]?$")
 #: asked for, faster build); a big buffer, in a few big ones. Opt-in; the trade-off measured at a
 #: million users is in docs/neo4j.md.
 VECTOR_BUILD_BUFFER_SETTING = "internal.dbms.index.vector.population_ram_buffer_size"
-#: Lucene refuses a single buffer of 2 GB or more.
+#: Lucene's per-thread limit on such a buffer; keep it well under the heap (a quarter was measured).
 MAX_VECTOR_BUILD_BUFFER_MB = 1945
 _JVM_OPTIONS = (
     "-XX:+UseG1GC",
