@@ -25,10 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from personagraph.store.bulk_import import ARRAY_DELIMITER, DEFAULT_DATABASE
+from personagraph.row_table import vector_column
+from personagraph.store.bulk_import import ARRAY_DELIMITER, DEFAULT_DATABASE, ImportFiles
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_server import NEO4J_VERSION, Neo4jServer
 
@@ -45,35 +44,29 @@ def clustered_vectors(count: int, dim: int, seed: int) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def write_nodes(folder: Path, count: int, dim: int) -> tuple[Path, Path]:
-    """The importer's header and data files for ``count`` :User nodes with a ``vector`` property."""
-    header, data = folder / "users-header.csv", folder / "users.csv"
-    header.write_text(":ID,vector:float[]\n")
-    schema = pa.schema([("id", pa.string()), ("vector", pa.string())])
-    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    with pacsv.CSVWriter(data, schema, write_options=options) as writer:
-        for start in range(0, count, 50_000):
-            block = clustered_vectors(min(50_000, count - start), dim, seed=1 + start)
-            offsets = pa.array(np.arange(0, block.size + 1, dim, dtype=np.int32))
-            texts = pa.ListArray.from_arrays(offsets, pa.array(block.ravel()).cast(pa.string()))
-            ids = pa.array([f"u{i}" for i in range(start, start + len(block))])
-            writer.write_table(pa.table([ids, pc.binary_join(texts, ARRAY_DELIMITER)], schema=schema))
-    return header, data
+def write_nodes(folder: Path, count: int, dim: int) -> list[str]:
+    """The import files of ``count`` :User nodes with a ``search_embedding``, written as a first load writes
+    users (:class:`ImportFiles`); returns the importer's ``--nodes`` arguments."""
+    files = ImportFiles(folder, run_id="vector-index-build")
+    ids = pa.array([f"u{i}" for i in range(count)])
+    vectors = np.concatenate([clustered_vectors(min(50_000, count - start), dim, seed=1 + start)
+                              for start in range(0, count, 50_000)])  # seeded by block, as the docs' tables were
+    files.nodes("User", pa.table({"id": ids, "search_embedding": vector_column(vectors)}))
+    return files.arguments
 
 
-def measure(server: Neo4jServer, files: tuple[Path, Path], dim: int, queries: int) -> dict[str, float]:
+def measure(server: Neo4jServer, files: list[str], dim: int, queries: int) -> dict[str, float]:
     server.start(timeout=600)
     server.stop()
-    header, data = files
     server.run_admin("database", "import", "full", DEFAULT_DATABASE, "--overwrite-destination=true",
-                     f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}", f"--nodes=User={header},{data}")
+                     f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}", *files)
     server.start(timeout=600)
     row: dict[str, float] = {}
     try:
         with ConnectionSettings.resolve(environ={}, server=server).open_driver() as driver:
             started = time.perf_counter()
             driver.execute_query(
-                "CREATE VECTOR INDEX bench FOR (n:User) ON n.vector OPTIONS {indexConfig: {"
+                "CREATE VECTOR INDEX bench FOR (n:User) ON n.search_embedding OPTIONS {indexConfig: {"
                 f"`vector.dimensions`: {dim}, `vector.similarity_function`: 'cosine', "
                 "`vector.quantization.enabled`: false}}")
             driver.execute_query("CALL db.awaitIndexes(86400)")
