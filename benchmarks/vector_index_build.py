@@ -1,8 +1,9 @@
 """How the vector index's build buffer sets its segments, build time and query latency, by size.
 
 Neo4j 5.26 builds a vector index in RAM buffers of ``internal.dbms.index.vector.population_ram_buffer_size``
-MB (its default: 1; ``PERSONAGRAPH_NEO4J_VECTOR_BUFFER`` sets it for the managed server); every flush is a Lucene segment with its own HNSW graph, and a query walks
-every graph. For each number of vectors and each buffer size this benchmark bulk-imports the same
+MB (Neo4j's default: 1; the managed server's: a quarter of its heap, or
+``PERSONAGRAPH_NEO4J_VECTOR_BUFFER``); every flush is a Lucene segment with its own HNSW graph,
+and a query walks every graph. For each number of vectors and each buffer size this benchmark bulk-imports the same
 seeded clustered unit vectors (``--dim`` wide, 5,000 Gaussian clusters) into a fresh managed Neo4j
 (its own state folder and port, started and stopped here), creates the index as the store does
 (cosine, no quantisation), and measures the build, the segments it left, and the p50 / p99 of

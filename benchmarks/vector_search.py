@@ -3,7 +3,8 @@
 For each number of users, loads profiles into a private managed Neo4j (its own state folder
 and port, started and stopped here), then for the full width and each search width measures
 the index build, `similar_users` latency (p50 / p99) and recall@10 against the exact cosine of
-the full profiles on ``--queries`` users, both as the store answers (index candidates ranked by
+the full profiles on ``--queries`` users, both as the store answers (the index searches
+``--factors`` times the candidates it returns to be re-ranked; those candidates are ranked by
 the full profiles) and in the index's own order (no re-ranking). With a run folder it also
 reports the Recall@20 of the run's profiles cut to each search width (the trade-off if the
 narrow vector were the profile): leave-last-out targets of ``--recall-users`` sampled users,
@@ -257,7 +258,7 @@ def measure_loaded(args: argparse.Namespace, factors: list[int]) -> None:
     users = pq.ParquetFile(path).metadata.num_rows
     queries = np.random.default_rng(args.seed + 1).choice(users, min(args.queries, users), replace=False)
     base = next(candidate_counts(K, lambda: users))  # the store's first candidate count
-    counts = sorted({base * factor for factor in factors} | {base * PROJECTED_FACTOR})
+    counts = sorted({base, base * PROJECTED_FACTOR})  # re-ranked counts of the exact searches
     print(f"exact neighbours of {len(queries):,} users among {users:,} ({projection.width}-d profiles, "
           f"{projection.dim}-d search vectors)…", file=sys.stderr)
     start = time.perf_counter()
@@ -276,23 +277,23 @@ def measure_loaded(args: argparse.Namespace, factors: list[int]) -> None:
             similar = lambda user_id: [hit.id for hit in store.similar_users(user_id, k=K)]  # noqa: E731
             for factor in factors:
                 neo4j_profile_store.PROJECTED_FACTOR = factor
-                lines.append(("`similar_users`: index candidates re-ranked by the full profiles", base * factor,
-                              *measure(similar, ids, queries)))
+                lines.append(("`similar_users`: the index's best by search vector re-ranked by the full profiles",
+                              f"{base * factor} ({base})", *measure(similar, ids, queries)))
             neo4j_profile_store.PROJECTED_FACTOR = PROJECTED_FACTOR
 
             def index_order(user_id: str) -> list[str]:
                 return [row["id"] for row in store.run_cypher(
                     INDEX_ORDER, {"id": user_id, "candidates": base * PROJECTED_FACTOR, "k": K})]
 
-            lines.append(("the index's own order (no re-ranking)", base * PROJECTED_FACTOR,
+            lines.append(("the index's own order (no re-ranking)", f"{base * PROJECTED_FACTOR} (–)",
                           *measure(index_order, ids, queries)))
     finally:
         neo4j_profile_store.PROJECTED_FACTOR = PROJECTED_FACTOR
         if launched:  # a server that was already running is left running
             server.stop()
     load_end = os.getloadavg()
-    lines += [(f"exact {projection.dim}-d search (numpy), re-ranked by the full profiles", count, None, None,
-               reranked[count]) for count in counts]
+    lines += [(f"exact {projection.dim}-d search (numpy), re-ranked by the full profiles", f"{count} ({count})", None,
+               None, reranked[count]) for count in counts]
     cosines = exact_cosines(path, query_vectors, [found for *_, found in lines], args.batch_rows)
 
     print(f"\n{users:,} users of {args.run} ({projection.width}-d profiles, {projection.dim}-d search vectors "
@@ -302,7 +303,7 @@ def measure_loaded(args: argparse.Namespace, factors: list[int]) -> None:
           f"{len(queries):,} queries, k={K}; exact neighbours streamed in {truth_s:.0f} s; the exact top 10 is not "
           f"unique (11th cosine within {TIE:g} of the 10th) for {np.mean(cutoff[:, 1] >= cutoff[:, 0] - TIE):.1%} "
           "of the queries\n")
-    print(f"| `similar` answers in | candidates | p50 | p99 | recall@10 (exact, full {projection.width}-d) "
+    print(f"| `similar` answers in | searched (re-ranked) | p50 | p99 | recall@10 (exact, full {projection.width}-d) "
           f"| same, ties counted | recall@10 (exact, {projection.dim}-d search) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for mode, count, p50, p99, found in lines:
@@ -326,8 +327,8 @@ def main() -> None:
     parser.add_argument("--users", default="10000,100000", help="comma-separated numbers of users")
     parser.add_argument("--dims", default="64,128,256", help="comma-separated search widths")
     parser.add_argument("--factors", default=str(PROJECTED_FACTOR),
-                        help="comma-separated over-fetch factors for the search widths (the store's is "
-                             f"{PROJECTED_FACTOR})")
+                        help="comma-separated search breadths of an index over search vectors, as multiples "
+                             f"of the candidates re-ranked (the store's is {PROJECTED_FACTOR})")
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--recall-users", type=int, default=5000, help="0: skip the Recall@20 trade-off")
     parser.add_argument("--home", type=Path, default=Path("/tmp/engF/neo4j-vector-search"))
@@ -399,7 +400,8 @@ def main() -> None:
                         p50, p99, hits = measure(similar, ids, queries)
                         lines.append((users, str(dim), f"+{search_s:.0f} s" if factor == factors[0] else "",
                                       f"{build_s:.0f} s" if factor == factors[0] else "",
-                                      f"re-ranked, {base * factor} candidates", p50, p99, recall_of(hits, truth)))
+                                      f"searched {base * factor}, best {base} re-ranked", p50, p99,
+                                      recall_of(hits, truth)))
                     neo4j_profile_store.PROJECTED_FACTOR = PROJECTED_FACTOR
                     p50, p99, hits = measure(lambda u: index_order(u, base * PROJECTED_FACTOR), ids, queries)
                     lines.append((users, str(dim), "", "", f"index order, {base * PROJECTED_FACTOR} candidates",

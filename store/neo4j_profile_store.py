@@ -356,18 +356,22 @@ class Neo4jProfileStore(ProfileStore):
         ``source`` is a Cypher clause that binds ``search_vector`` (what the index is over),
         ``full_vector`` (the profile) and ``projected`` (whether the two differ). The index
         proposes candidates, as many as :func:`~personagraph.store.over_fetch.candidate_counts`
-        says, and they are ranked by the exact cosine of the full vectors, so a narrow search
-        vector only has to find the neighbours, not order them.
+        says (an index over search vectors searches ``PROJECTED_FACTOR`` times as wide and keeps
+        its best that many), and they are ranked by the exact cosine of the full vectors, so a
+        narrow search vector only has to find the neighbours, not order them.
         """
         if k < 1:
             raise PersonaGraphError(f"k must be at least 1, got {k}")
         index = VECTOR_INDEXES[label]
         query = (
             f"{source} CALL db.index.vector.queryNodes($index, "
-            "CASE WHEN projected THEN $candidates * $projected_factor ELSE $candidates END, search_vector) YIELD node "
+            "CASE WHEN projected THEN $candidates * $projected_factor ELSE $candidates END, search_vector) "
+            "YIELD node, score AS proposed "
             + (f"WHERE {' AND '.join(conditions)} " if conditions else "")
+            # A wide search, a narrow re-ranking: the best candidates by search vector are read whole.
+            + "WITH node, full_vector ORDER BY proposed DESC LIMIT $candidates "
             # Cut to k before reading properties: only the hits returned pay for it.
-            + "WITH node, vector.similarity.cosine(node.embedding, full_vector) AS score "
+            "WITH node, vector.similarity.cosine(node.embedding, full_vector) AS score "
             "ORDER BY score DESC, node.id LIMIT $k "
             f"RETURN node.id AS id, score, {_PROPERTIES.format('node')}"
         )

@@ -63,12 +63,13 @@ subjectAltName = IP:127.0.0.1
 _MEMORY_SIZE = re.compile(r"^[0-9]+[kmgKMG]?$")
 #: Neo4j's internal setting for the RAM (MB) a vector index is built in. Every flush of that buffer
 #: is a Lucene segment with its own HNSW graph, and a query walks every graph: Neo4j's default
-#: (1 MB) leaves a big index in many small segments (slower queries, higher recall per candidate
-#: asked for, faster build); a big buffer, in a few big ones. Opt-in; the trade-off measured at a
-#: million users is in docs/neo4j.md.
+#: (1 MB) leaves a million-user index in ~100 small segments, each searched in turn; the managed
+#: server builds in a big buffer (a few big graphs, searched once each; see docs/neo4j.md).
 VECTOR_BUILD_BUFFER_SETTING = "internal.dbms.index.vector.population_ram_buffer_size"
-#: Lucene's per-thread limit on such a buffer; keep it well under the heap (a quarter was measured).
+#: Lucene's per-thread limit on such a buffer.
 MAX_VECTOR_BUILD_BUFFER_MB = 1945
+#: The managed server's build buffer is this share of its heap (the share measured at a million users).
+VECTOR_BUILD_BUFFER_HEAP_SHARE = 0.25
 _JVM_OPTIONS = (
     "-XX:+UseG1GC",
     "-XX:-OmitStackTraceInFastThrow",
@@ -114,6 +115,17 @@ def _vector_buffer_mb(value: int | str) -> int:
         raise PersonaGraphError(f"invalid vector index build buffer {value!r} (PERSONAGRAPH_NEO4J_VECTOR_BUFFER): "
                                 f"use whole MB from 1 to {MAX_VECTOR_BUILD_BUFFER_MB}, e.g. 375")
     return megabytes
+
+
+def _megabytes(size: str) -> float:
+    """``1500m``, ``2g``, ``512k`` or bytes (a checked :data:`_MEMORY_SIZE`) in MB."""
+    scale = {"k": 1 / 1024, "m": 1.0, "g": 1024.0}.get(size[-1].lower())
+    return float(size[:-1]) * scale if scale is not None else float(size) / 2**20
+
+
+def default_vector_buffer(heap: str) -> int:
+    """The managed server's vector index build buffer for a ``heap`` size: a quarter of it, in Lucene's range."""
+    return int(min(max(_megabytes(heap) * VECTOR_BUILD_BUFFER_HEAP_SHARE, 1), MAX_VECTOR_BUILD_BUFFER_MB))
 
 
 def default_cache_dir() -> Path:
@@ -173,7 +185,7 @@ class Neo4jServer:
     Arguments left as ``None`` come from the environment (``PERSONAGRAPH_HOME``,
     ``PERSONAGRAPH_CACHE``, ``PERSONAGRAPH_NEO4J_PORT``, ``PERSONAGRAPH_NEO4J_HEAP``,
     ``PERSONAGRAPH_NEO4J_PAGECACHE``, ``PERSONAGRAPH_NEO4J_VECTOR_BUFFER``) or the defaults;
-    ``vector_buffer`` (MB, see :data:`VECTOR_BUILD_BUFFER_SETTING`) unset keeps Neo4j's own.
+    ``vector_buffer`` (MB, see :data:`VECTOR_BUILD_BUFFER_SETTING`) unset is a quarter of the heap.
     """
 
     def __init__(
@@ -195,7 +207,7 @@ class Neo4jServer:
             if not _MEMORY_SIZE.match(size):
                 raise PersonaGraphError(f"invalid {name} size {size!r}: use a number with k, m or g (e.g. 512m, 2g)")
         buffer = vector_buffer if vector_buffer is not None else os.environ.get("PERSONAGRAPH_NEO4J_VECTOR_BUFFER")
-        self.vector_buffer = None if buffer in (None, "") else _vector_buffer_mb(buffer)
+        self.vector_buffer = default_vector_buffer(self.heap) if buffer in (None, "") else _vector_buffer_mb(buffer)
 
     # -- paths -------------------------------------------------------------------------
     @property
@@ -527,7 +539,7 @@ class Neo4jServer:
             "dbms.usage_report.enabled": "false",
             "server.directories.data": str(data),
             "server.directories.logs": str(logs),
-            **({VECTOR_BUILD_BUFFER_SETTING: str(self.vector_buffer)} if self.vector_buffer is not None else {}),
+            VECTOR_BUILD_BUFFER_SETTING: str(self.vector_buffer),
             **self._security_settings(),
         }
         self._conf_file.write_text(

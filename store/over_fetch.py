@@ -15,9 +15,11 @@ OVERSAMPLE = 10
 MIN_CANDIDATES = 150
 #: How much each widening multiplies the candidates by.
 GROWTH = 4
-#: How many times more candidates an index over narrow search vectors is asked for: it has to
-#: bring the true neighbours (by the full profiles, which then rank them) into its candidates.
-PROJECTED_FACTOR = 2
+#: How many times wider an index over narrow search vectors searches: it has to bring the true
+#: neighbours (by the full profiles) among its candidates. Of what it returns, only the best
+#: candidate count by search vector is re-ranked by the full profiles: the search breadth
+#: (HNSW's beam) buys recall cheaply, reading full profiles does not.
+PROJECTED_FACTOR = 8
 
 
 def candidate_counts(k: int, total: Callable[[], int]) -> Iterator[int]:
@@ -25,7 +27,7 @@ def candidate_counts(k: int, total: Callable[[], int]) -> Iterator[int]:
 
     ``total`` counts the indexed nodes; it is called only when a first search came up short,
     and the widening stops at it (asking for every node finds every match). An index over search
-    vectors is asked for ``PROJECTED_FACTOR`` times each count.
+    vectors is asked for ``PROJECTED_FACTOR`` times each count, of which each count is re-ranked.
     """
     candidates = max(OVERSAMPLE * (k + 1), MIN_CANDIDATES)
     yield candidates

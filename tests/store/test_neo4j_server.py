@@ -84,9 +84,12 @@ def test_memory_sizes_are_validated() -> None:
         Neo4jServer(heap="lots")
 
 
-def test_vector_build_buffer_is_opt_in_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vector_build_buffer_is_a_quarter_of_the_heap_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PERSONAGRAPH_NEO4J_VECTOR_BUFFER", raising=False)
-    assert Neo4jServer().vector_buffer is None
+    assert Neo4jServer(heap="1500m").vector_buffer == 375
+    assert Neo4jServer(heap="2g").vector_buffer == 512
+    assert Neo4jServer(heap="16g").vector_buffer == 1945  # Lucene's limit
+    assert Neo4jServer(heap="2048k").vector_buffer == 1
     assert Neo4jServer(vector_buffer=375).vector_buffer == 375
     monkeypatch.setenv("PERSONAGRAPH_NEO4J_VECTOR_BUFFER", "512")
     assert Neo4jServer().vector_buffer == 512
