@@ -357,20 +357,44 @@ class ProfileModel(nn.Module):
         )
 
 
-def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor) -> Tensor:
+#: Users per tile of the co-occurrence product. A tile's ``[users, dim]`` intermediate is small and
+#: read back while still warm in the CPU's caches; over all users at once the product cost more per
+#: edge the bigger the shop (measured side by side: docs/BENCHMARKS.md, scale section).
+CO_OCCURRENCE_TILE_USERS = 32_768
+
+
+def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor,
+                           tile_users: int = CO_OCCURRENCE_TILE_USERS) -> Tensor:
     """Per item, the mean over its users of their mean item vector (item -> user -> item, two mean hops).
 
-    Two sparse products with averaging operators built once per edge table (training reuses them
-    for every step of an epoch), so no ``[num_edges, dim]`` array is built, forward or backward.
+    Summed over tiles of ``tile_users`` users: per tile, two sparse products with averaging
+    operators (the second weighted by the items' degrees over all users), built once per edge
+    table (training reuses them for every step of an epoch), so no ``[num_edges, dim]`` array is
+    built, forward or backward.
     """
-    def build() -> tuple[Tensor, Tensor]:
-        rows = interactions.is_item()
-        user, item = interactions.user[rows], interactions.node[rows]
-        return (mean_operator(user, item, interactions.num_users, item_hidden.shape[0]),
-                mean_operator(item, user, item_hidden.shape[0], interactions.num_users))
+    num_items = item_hidden.shape[0]
 
-    items_to_users, users_to_items = interactions.memo(("co_occurrence", item_hidden.shape[0]), build)
-    return torch.sparse.mm(users_to_items, torch.sparse.mm(items_to_users, item_hidden))
+    def build() -> list[tuple[Tensor, Tensor]]:
+        rows = torch.nonzero(interactions.is_item()).flatten()
+        rows = rows[torch.argsort(interactions.user[rows], stable=True)]
+        user, item = interactions.user[rows], interactions.node[rows]
+        per_item = torch.bincount(item, minlength=num_items).clamp(min=1).float().reciprocal()
+        starts = range(0, interactions.num_users, tile_users)
+        bounds = torch.searchsorted(user, torch.tensor([*starts, interactions.num_users])).tolist()
+        tiles = []
+        for start, low, high in zip(starts, bounds, bounds[1:]):
+            if high > low:
+                width = min(tile_users, interactions.num_users - start)
+                tile_user, tile_item = user[low:high] - start, item[low:high]
+                tiles.append((mean_operator(tile_user, tile_item, width, num_items),
+                              sparse_operator(tile_item, tile_user, per_item[tile_item], num_items, width)))
+        return tiles
+
+    tiles = interactions.memo(("co_occurrence", num_items, tile_users), build)
+    context = torch.zeros_like(item_hidden)
+    for items_to_users, users_to_items in tiles:
+        context = context + torch.sparse.mm(users_to_items, torch.sparse.mm(items_to_users, item_hidden))
+    return context
 
 
 def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> tuple[Tensor, Tensor]:
@@ -396,12 +420,17 @@ def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> 
 
 def mean_operator(rows: Tensor, columns: Tensor, num_rows: int, num_columns: int) -> Tensor:
     """Sparse ``[num_rows, num_columns]`` whose product with ``x`` averages, per row ``r``, ``x[c]`` over
-    the pairs ``(r, c)`` (repeated pairs count again; rows without pairs give zeros), as a mean scatter.
+    the pairs ``(r, c)`` (repeated pairs count again; rows without pairs give zeros), as a mean scatter."""
+    count = torch.bincount(rows, minlength=num_rows).clamp(min=1).float()
+    return sparse_operator(rows, columns, count[rows].reciprocal(), num_rows, num_columns)
+
+
+def sparse_operator(rows: Tensor, columns: Tensor, values: Tensor, num_rows: int, num_columns: int) -> Tensor:
+    """Sparse ``[num_rows, num_columns]`` with ``values`` at the pairs ``(rows, columns)`` (repeated pairs add up).
 
     Compressed rows (CSR): torch's CSR product, forward and backward, is faster than the
     coordinate format's for these operators (docs/BENCHMARKS.md, scale section)."""
-    count = torch.bincount(rows, minlength=num_rows).clamp(min=1).float()
-    operator = torch.sparse_coo_tensor(torch.stack([rows, columns]), count[rows].reciprocal(), (num_rows, num_columns),
+    operator = torch.sparse_coo_tensor(torch.stack([rows, columns]), values, (num_rows, num_columns),
                                        check_invariants=False).coalesce()
     with warnings.catch_warnings():  # torch labels CSR "beta" once per process; nobody running us can act on it
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)

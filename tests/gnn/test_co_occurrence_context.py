@@ -23,5 +23,17 @@ def test_context_is_the_mean_over_each_items_users_of_their_mean_item():
     user_mean /= torch.bincount(user, minlength=interactions.num_users).clamp(min=1)[:, None]
     expected = torch.zeros(num_items, 5, dtype=torch.float64).index_add_(0, item, user_mean[user])
     expected /= torch.bincount(item, minlength=num_items).clamp(min=1)[:, None]
-    got = _co_occurrence_context(interactions, hidden.float())
-    torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-6)
+    for tile_users in (7, 1_000_000):  # many tiles, some of them empty, or one
+        got = _co_occurrence_context(interactions, hidden.float(), tile_users=tile_users)
+        torch.testing.assert_close(got.double(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_gradients_flow_through_every_tile():
+    interactions = _interactions()
+    num_items = int(interactions.node[interactions.is_item()].max()) + 1
+    hidden = torch.randn(num_items, 3, requires_grad=True)
+    _co_occurrence_context(interactions, hidden, tile_users=5).sum().backward()
+    tiled = hidden.grad.clone()
+    hidden.grad = None
+    _co_occurrence_context(interactions, hidden, tile_users=10_000).sum().backward()
+    torch.testing.assert_close(tiled, hidden.grad, rtol=1e-5, atol=1e-6)
