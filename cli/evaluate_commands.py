@@ -54,6 +54,9 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
                    "after the epoch that passes its share (0 = none).")
 @click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
               help="Components of ours' spectral filter (0 = GNN only) [default: as `train`'s, by the shop's size].")
+@click.option("--neighbour-weight", type=click.FloatRange(min=0.0), default=None,
+              help="Ours' weight of item-kNN's neighbour score beside the profile score (0 = profile vectors "
+                   "alone) [default: chosen on validation, as `train` chooses it].")
 @click.option("--model", "encoder_model", metavar="MODEL",
               help="Text encoder for ours and text [default: the packaged all-MiniLM-L6-v2, offline].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -69,7 +72,8 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
                                       "rewritten after each model), where `personagraph report` shows it.")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-model log lines.")
 def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, history_rule: str | None,
-             max_minutes: float, lightgcn_minutes: float, spectral_dim: int | None, encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
+             max_minutes: float, lightgcn_minutes: float, spectral_dim: int | None, neighbour_weight: float | None,
+             encoder_model: str | None, cache_dir: Path | None, as_json: bool, out_file: Path | None,
              html_file: Path | None, save_to: Path | None, quiet: bool) -> None:
     """Measure Recall@K and NDCG@K of our profiles and of baselines on the shop in DATA_DIR.
 
@@ -97,7 +101,8 @@ def evaluate(data_dir: Path, ks: list[int], models: list[str], seeds: int, histo
         raise PersonaGraphError(f"--save-to {save_to} is not a run folder (it has no config.json); "
                                 "pass the folder `personagraph train --out` wrote")
     log = (lambda line: None) if quiet else (lambda line: click.echo(line, err=True))
-    ours = {"max_minutes": max_minutes or None} | ({"spectral_dim": spectral_dim} if spectral_dim is not None else {})
+    ours = ({"max_minutes": max_minutes or None} | ({"spectral_dim": spectral_dim} if spectral_dim is not None else {})
+            | ({"neighbour_weight": neighbour_weight} if neighbour_weight is not None else {}))
     evaluation = ModelEvaluation(models=models, ks=ks, seeds=seeds,
                                  history_rules=parse_history_rule(history_rule) if history_rule else None,
                                  lightgcn=LightGCNSettings(time_budget_s=lightgcn_minutes * 60 or None),

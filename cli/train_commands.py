@@ -25,6 +25,10 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="Components of the spectral filter fitted beside the GNN; an eighth, quarter, half or all of "
                    "them, its shape and its weight are chosen on validation (0 = GNN only) [default: all an exact "
                    "decomposition gives, up to 2048; 1024 on shops large in both users and items].")
+@click.option("--neighbour-weight", type=click.FloatRange(min=0.0), default=None,
+              help="How much item-kNN's neighbour score counts beside the profile score when items are ranked "
+                   "for a user (0 = profile vectors alone) [default: chosen on validation, with the neighbour "
+                   "table's size; 0 unless it helps].")
 @click.option("--max-minutes", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Stop training after the epoch that passes this many minutes [default: no limit].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same profiles.")
@@ -53,7 +57,7 @@ from personagraph.cli.store_commands import connection_options, format_table, op
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @connection_options
 def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_dim: int | None,
-          max_minutes: float | None, seed: int, encoder_model: str | None,
+          neighbour_weight: float | None, max_minutes: float | None, seed: int, encoder_model: str | None,
           batch_size: int, cache_dir: Path | None, on_error: str, not_before: str | None, not_after: str | None,
           no_sync: bool, load: str, wait: float, pseudonymise: bool, keep_query_pii: bool, as_json: bool, quiet: bool,
           uri: str | None, user: str | None, password: str | None, database: str | None) -> None:
@@ -84,7 +88,8 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
     options = TrainOptions(
         data_dir=data_dir,
         out_dir=out_dir or Path("runs") / data_dir.resolve().name,
-        config=TrainConfig(dim=dim, epochs=epochs, seed=seed, spectral_dim=spectral_dim, max_minutes=max_minutes),
+        config=TrainConfig(dim=dim, epochs=epochs, seed=seed, spectral_dim=spectral_dim, max_minutes=max_minutes,
+                           neighbour_weight=neighbour_weight),
         model=encoder_model,
         encode_batch_size=batch_size,
         cache_dir=cache_dir,
@@ -136,6 +141,7 @@ def describe_run(summary: dict[str, Any]) -> str:
         + ", ".join(f"{name} {value:.4f}" for name, value in sorted(validation.items())),
         f"  spectral part: {summary['spectral']['dim']} components, mix {summary['spectral']['mix']:g}"
         if summary["spectral"]["dim"] else "  spectral part: none (validation preferred the GNN alone)",
+        _describe_ranking(summary.get("neighbour_blend", {})),
         "",
         format_table([{"stage": name, "seconds": stats["seconds"], "peak RSS MB": stats["peak_rss_mb"],
                        "rate": _rate(stats)} for name, stats in summary["stages"].items()]),
@@ -150,6 +156,16 @@ def describe_run(summary: dict[str, Any]) -> str:
     else:
         lines.append("not synced to Neo4j (--no-sync)")
     return "\n".join(lines)
+
+
+def _describe_ranking(blend: dict[str, Any]) -> str:
+    """How recommendations are ranked: by the profile vectors alone, or with the neighbour score beside them."""
+    if not blend.get("weight"):
+        return "  ranking: profile vectors alone"
+    gain = next((row for row in reversed(blend.get("tried", [])) if "neighbour_gain" in row), None)
+    return (f"  ranking: profile vectors + {blend['weight']:g} x item-kNN neighbour score ({blend['neighbours']} "
+            f"neighbours per item, recency decay {blend['recency_decay']:g})"
+            + (f"; validation Recall@20 +{gain['neighbour_gain']:.4f}" if gain else ""))
 
 
 def _rate(stage: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ _EXPORTS: dict[str, str] = {
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "DistributedTraining": "distributed_training",
+    "NeighbourBlend": "neighbour_blend",
     "ProfileModel": "profile_model",
     "ProfileOutput": "profile_model",
     "UserPooling": "profile_model",

@@ -5,7 +5,9 @@ with :func:`~personagraph.encoders.text_features.attach_text_features`), same ea
 stopping on validation Recall@20. The model has no per-user parameters, so for the test
 figure the validation item is folded in: users and items are recomputed from the input
 history graph with the trained weights, and the spectral filter is refitted to that graph
-with its chosen width and mix, as ``train`` does before computing profiles.
+with its chosen width and mix, as ``train`` does before computing profiles. Where validation
+chose a neighbour score beside the profile score, its table is recounted on the input history
+the same way.
 """
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ import copy
 
 import torch
 
+from personagraph.gnn.neighbour_blend import NeighbourBlend
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.gnn.profile_trainer import TrainResult, train_profile_model
 from personagraph.evaluation.ranker import SELECTION_METRIC, Ranker, Scorer
 from personagraph.evaluation.ranking_data import RankingData
 from personagraph.evaluation.ranking_metrics import Targets, as_csr, dot_product_scorer
 from personagraph.gnn.train_config import TrainConfig
+from personagraph.gnn.user_interactions import UserInteractions
+from personagraph.graph.item_neighbours import ItemNeighbours
 
 
 def one_target_per_user(targets: Targets, num_users: int) -> torch.Tensor:
@@ -52,12 +57,14 @@ class ProfileModelRanker(Ranker):
         super().__init__(seed, batch_size)
         self.config = config or TrainConfig(seed=seed)
         self.model: ProfileModel | None = None
+        self.blend = NeighbourBlend()
         self._validation: dict[str, float] = {}
 
     def fit(self, train: RankingData, validation: Targets, progress: bool = False) -> None:
         result = train_profile_model(train.graph, one_target_per_user(validation, train.num_users), self.config,
                                      progress, spectral_targets=validation)
         self.model = result.model
+        self.blend = result.neighbour_blend
         self._validation = result.best_metrics
         self.stopped_by_budget = ["training"] if stopped_by_budget(result, self.config) else []
         seconds = sum(record["seconds"] for record in result.history)
@@ -66,22 +73,37 @@ class ProfileModelRanker(Ranker):
                        "spectral_mix": round(float(self.model.spectral_mix), 4),
                        **(spectral.shape if spectral is not None else {}),
                        **{name: round(value, 4) for name, value in (result.spectral_tuning or [{}])[-1].items()
-                          if name in ("filter_alone", "gain_over_filter", "gnn_within_noise")}}
+                          if name in ("filter_alone", "gain_over_filter", "gnn_within_noise")},
+                       "neighbour_weight": self.blend.weight,
+                       **({"neighbours": self.blend.neighbours, "recency_decay": self.blend.recency_decay}
+                          if self.blend.active else {}),
+                       **{name: round(value, 4) for name, value in (result.neighbour_tuning or [{}])[-1].items()
+                          if name in ("neighbour_gain", "neighbour_standard_error")}}
         self.tuning = [{"epochs_run": len(result.history), "best_epoch": result.best_epoch,
-                        "seconds": round(seconds, 1)} | result.best_metrics, *result.spectral_tuning]
+                        "seconds": round(seconds, 1)} | result.best_metrics, *result.spectral_tuning,
+                       *result.neighbour_tuning]
 
     def validation_metrics(self) -> dict[str, float]:
         return dict(self._validation)
 
     def scorer(self, history: RankingData) -> Scorer:
-        return dot_product_scorer(*self.vectors(history))
+        return self._blended(dot_product_scorer(*self.vectors(history)), history)
 
     def validation_scorer(self, train: RankingData) -> Scorer:
         """The trained model on the training graph as is: its spectral part was fitted there and
         cut to the chosen width, which a refit of that width would only approximate."""
         with torch.no_grad():
             output = self.model(train.graph)
-        return dot_product_scorer(output.user_vectors, output.item_vectors)
+        return self._blended(dot_product_scorer(output.user_vectors, output.item_vectors), train)
+
+    def _blended(self, profile_scorer: Scorer, data: RankingData) -> Scorer:
+        """The profile scores with the chosen neighbour score beside them, its table recounted on
+        ``data``'s history (as `personagraph train` counts it on the whole shop)."""
+        if not self.blend.active:
+            return profile_scorer
+        interactions = UserInteractions.from_graph(data.graph)
+        table = ItemNeighbours.fit(interactions.item_matrix(data.num_items), self.blend.neighbours)
+        return self.blend.scorer(profile_scorer, table, interactions.item_matrix(data.num_items, self.blend.recency_decay))
 
     def vectors(self, history: RankingData) -> tuple[torch.Tensor, torch.Tensor]:
         """User and item vectors for ``history``, as `personagraph train` makes them after tuning:

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.distributed_training import DistributedTraining
+from personagraph.gnn.neighbour_blend import NEIGHBOUR_COUNTS, NeighbourBlend, choose_neighbour_blend
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.evaluation.ranking_metrics import (Targets, as_csr, csr_rows, dot_product_scorer, evaluate_ranking,
                                                      gain_and_standard_error, recall_at_k, top_k_scored)
@@ -41,6 +42,7 @@ from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXP
                                            SPECTRAL_POWERS, SPECTRAL_RIDGE, SPECTRAL_RIDGES, USER_DEGREE_EXPONENT,
                                            USER_DEGREE_EXPONENTS, TrainConfig)
 from personagraph.gnn.user_interactions import UserInteractions
+from personagraph.graph.item_neighbours import ItemNeighbours
 from personagraph.shop.schema import shop_schema
 
 SELECTION_K = 20
@@ -65,6 +67,8 @@ class TrainResult:
     best_epoch: int = 0
     best_metrics: dict[str, float] = field(default_factory=dict)
     spectral_tuning: list[dict[str, float]] = field(default_factory=list)
+    neighbour_blend: NeighbourBlend = field(default_factory=NeighbourBlend)
+    neighbour_tuning: list[dict[str, float]] = field(default_factory=list)
 
 
 def train_profile_model(
@@ -124,6 +128,10 @@ def train_profile_model(
             model, train_graph, interactions.item_history(),
             val_targets if spectral_targets is None else spectral_targets, generator, config)
         result.best_metrics = validation.evaluate(model, train_graph)
+    if processes.is_main and config.neighbour_weight != 0:
+        result.neighbour_blend, result.neighbour_tuning = _choose_neighbour_blend(
+            model, train_graph, interactions, val_targets if spectral_targets is None else spectral_targets,
+            generator, config)
     return result
 
 
@@ -316,6 +324,29 @@ class _ValidationSample:
                                    self.history, self.targets, ks=(10, 20), batch_size=self.batch_size)
         metrics.pop("num_users")
         return metrics
+
+
+@torch.no_grad()
+def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions: UserInteractions, targets: Targets,
+                            generator: torch.Generator, config: TrainConfig) -> tuple[NeighbourBlend, list[dict]]:
+    """The trained model's :class:`NeighbourBlend`, chosen on the validation users the spectral
+    choice samples (its rule), with the neighbour table fitted on the training graph."""
+    num_users, num_items = int(graph["user"].num_nodes), int(graph["item"].num_nodes)
+    target_indptr, target_items = as_csr(targets, num_users)
+    users = torch.nonzero(target_indptr.diff() > 0).flatten()
+    subset = max(SPECTRAL_SELECTION_USERS, SPECTRAL_SELECTION_SCORES // max(num_items, 1))
+    users = users[torch.randperm(users.numel(), generator=generator)[:subset]].sort().values
+    rows = interactions.rows_of(users, interactions.indptr())
+    model.eval()
+    item_states = model.item_states(graph, interactions)
+    pooling = model.pool(rows, item_states, model.query_states(graph, item_states))
+    scorer = dot_product_scorer(model.user_vectors(rows, pooling), model.item_vectors(item_states))
+    table = ItemNeighbours.fit(interactions.item_matrix(num_items), max(NEIGHBOUR_COUNTS))
+    picked = users.numpy()
+    history = functools.lru_cache(maxsize=None)(lambda decay: interactions.item_matrix(num_items, decay)[picked])
+    return choose_neighbour_blend(scorer, history, csr_rows(*as_csr(interactions.item_history(), num_users), users),
+                                  csr_rows(target_indptr, target_items, users), table,
+                                  fixed_weight=config.neighbour_weight, batch_size=config.eval_batch_size)
 
 
 def _starting_shape(config: TrainConfig) -> dict[str, float]:

@@ -49,6 +49,10 @@ class TrainConfig:
     validation from ``USER_DEGREE_EXPONENTS`` / ``ITEM_DEGREE_EXPONENTS`` / ``SPECTRAL_POWERS`` /
     ``SPECTRAL_RIDGES``, a number fixes it.
     The model keeps the chosen shape, so a loaded checkpoint profiles with the one it was trained with.
+    ``neighbour_weight``: how much item-kNN's neighbour score counts beside the profile score when
+    items are ranked for a user (:mod:`~personagraph.gnn.neighbour_blend`); ``None`` chooses it,
+    with the neighbour table's size and the history's recency decay, on validation (0 unless it
+    helps by more than one standard error), ``0`` ranks by the profile vectors alone.
     """
 
     dim: int = 64
@@ -69,6 +73,7 @@ class TrainConfig:
     item_degree_exponent: float | None = None
     spectral_power: float | None = None
     spectral_ridge: float | None = None
+    neighbour_weight: float | None = None
     # Every step recomputes all item states (O(items + edges)), so an epoch of many small
     # batches grows with users x edges; capping the steps (bigger batches on big shops) keeps
     # an epoch linear in the log. Shops up to 32 x batch_size users keep batch_size.

@@ -10,10 +10,12 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, fields
 from typing import Any
 
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
+from personagraph.graph.item_neighbours import recency_weighted
 from personagraph.shop.schema import USER, schema_attributes, shop_schema
 
 #: ``USER_EDGE_TYPES``: the schema's user-side edge types; an edge type's index is the code the model
@@ -95,6 +97,13 @@ class UserInteractions:
         columns = {f.name: getattr(self, f.name)[rows] for f in fields(self) if f.name not in ("user", "num_users")}
         local_user = torch.repeat_interleave(torch.arange(users.numel()), lengths)
         return UserInteractions(user=local_user, num_users=int(users.numel()), **columns)
+
+    def item_matrix(self, num_items: int, recency_decay: float = 1.0) -> sp.csr_matrix:
+        """Users x items of the item edges, a user's k-th newest item weighing ``recency_decay ** k``
+        (:func:`~personagraph.graph.item_neighbours.recency_weighted`)."""
+        items = self.is_item()
+        return recency_weighted(self.user[items].numpy(), self.node[items].numpy(), self.last_ts[items].numpy(),
+                                (self.num_users, num_items), recency_decay)
 
     def item_history(self) -> Tensor:
         """``[2, E]`` (user, item) pairs of all item edges, the items to exclude from a user's ranking."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow.parquet as pq
+import torch
 from torch_geometric.data import HeteroData
 
 from personagraph.encoders.load_text_encoder import load_text_encoder
@@ -22,8 +23,10 @@ from personagraph.encoders.sentence_transformer_encoder import DEFAULT_MODEL_NAM
 from personagraph.encoders.text_encoder import TextEncoder
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.checkpoint import Checkpoint, load_checkpoint
+from personagraph.gnn.neighbour_blend import NeighbourBlend
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
+from personagraph.graph.item_neighbours import ItemNeighbours, recency_weighted
 from personagraph.pipeline.run_folder import ASIDE_MARK, RunFolder, trained_run_id
 from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.profiles.search_projection import SearchProjection
@@ -128,10 +131,21 @@ class Run:
             raise PersonaGraphError(f"no profile of user {user_id!r} in {self.folder.profiles} — check the id")
         return np.asarray(rows["vector"][0].as_py(), dtype=np.float32)
 
+    @cached_property
+    def neighbour_blend(self) -> NeighbourBlend:
+        """How the run ranks items: the profile score alone, or with the neighbour score beside it."""
+        blend = NeighbourBlend.from_dict(self.config.get("neighbour_blend"))
+        return blend if blend.active and self.folder.item_neighbours.is_file() else NeighbourBlend()
+
+    @cached_property
+    def item_neighbours(self) -> ItemNeighbours | None:
+        """The run's neighbour table (``None`` when it ranks by the profile vectors alone)."""
+        return ItemNeighbours.load(self.folder.item_neighbours) if self.neighbour_blend.active else None
+
     def recommend(self, user_id: str, k: int = 10, include_seen: bool = False) -> list["Recommendation"]:
-        """What :class:`Recommender` ranks through the store's index, ranked exactly from the run
-        folder's own vectors: the stored profile against every item, the user's items left out
-        unless ``include_seen``."""
+        """What :class:`Recommender` ranks through the store, ranked exactly from the run folder: the
+        stored profile against every item (with the neighbour score of the user's items beside it
+        where training chose one), the user's items left out unless ``include_seen``."""
         from personagraph.pipeline.recommender import Recommendation  # it imports the Neo4j driver
 
         if k < 1:
@@ -139,10 +153,17 @@ class Run:
         vector = self.stored_vector(user_id)
         items = self.item_vectors
         scores = items @ vector / np.maximum(np.linalg.norm(items, axis=1) * np.linalg.norm(vector), 1e-12)
+        events = self.shop.events
+        own = (events.user == self.user_index(user_id)) & np.isin(events.kind, shop_schema().item_event_codes)
+        own &= events.item >= 0
+        if self.neighbour_blend.active:
+            history = recency_weighted(np.zeros(int(own.sum()), dtype=np.int64), events.item[own],
+                                       events.timestamp[own], (1, len(scores)), self.neighbour_blend.recency_decay)
+            neighbour = self.item_neighbours.cut(self.neighbour_blend.neighbours).scores(history)
+            scores = self.neighbour_blend.combine(torch.from_numpy(scores[None, :].astype(np.float32)),
+                                                  torch.from_numpy(neighbour)).numpy()[0]
         candidates = np.arange(len(scores))
         if not include_seen:
-            events = self.shop.events
-            own = (events.user == self.user_index(user_id)) & np.isin(events.kind, shop_schema().item_event_codes)
             candidates = np.setdiff1d(candidates, events.item[own])
         catalog = self.shop.catalog
         best = sorted(candidates.tolist(), key=lambda i: (-float(scores[i]), catalog.item_ids[i]))[:k]

@@ -40,6 +40,7 @@ STAGING_MARK, ASIDE_MARK = ".tmp-", ".old-"
 RUN_FILE_NAMES = frozenset({
     "checkpoint.pt", "config.json", "profiles.parquet", "item_vectors.parquet", "metrics.json", "rejected.csv",
     "profile_space.pt", "shop_state", "updates", "erasures.jsonl", "search_projection.npz",
+    "item_neighbours.npz",
 })
 
 
@@ -81,6 +82,12 @@ class RunFolder:
     def search_projection(self) -> Path:
         """The run's :class:`~personagraph.profiles.search_projection.SearchProjection` (absent: search is exact)."""
         return self.path / "search_projection.npz"
+
+    @property
+    def item_neighbours(self) -> Path:
+        """The run's :class:`~personagraph.graph.item_neighbours.ItemNeighbours` table (absent: items are
+        ranked by the profile vectors alone)."""
+        return self.path / "item_neighbours.npz"
 
     @property
     def erasure_log(self) -> Path:

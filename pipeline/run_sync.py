@@ -63,7 +63,8 @@ def run_changes(run: Run) -> ProfileChanges:
         segment_links=segment_link_rows(stored),
         tags=vocabulary_rows(profiles.tags.vocabulary),
         search_projection=run.search_projection,
-        **shop_rows(shop, run.graph, item_vectors, run.config.get("dataset", {}).get("derived_queries", False)),
+        **shop_rows(shop, run.graph, item_vectors, run.config.get("dataset", {}).get("derived_queries", False),
+                    run.neighbour_blend, run.item_neighbours),
     )
 
 

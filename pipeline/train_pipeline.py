@@ -26,7 +26,9 @@ from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.shop.leave_last_out import leave_last_out
 from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.gnn.train_config import TrainConfig
+from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
+from personagraph.graph.item_neighbours import ItemNeighbours
 from personagraph.store.profile_store import ProfileStore
 from personagraph.shop.dataset_description import read_dataset_description
 from personagraph.shop.shop_reader import read_shop_files, write_rejected
@@ -142,6 +144,10 @@ def _train(
         del train_graph
         # Width and mix were chosen on validation; the filter itself is fitted to all the history.
         result.model.refit_spectral(graph, options.config.seed)
+        # Likewise the neighbour table, when validation chose to rank with it.
+        blend = result.neighbour_blend
+        neighbours = ItemNeighbours.fit(UserInteractions.from_graph(graph).item_matrix(len(shop.catalog)),
+                                        blend.neighbours) if blend.active else None
     # Events seen per second over all epochs (validation and choosing the mixes included).
     clock.count("train", train_events * len(result.history), "events", epochs=len(result.history))
 
@@ -165,6 +171,8 @@ def _train(
         space.save(run.profile_space)
         if search is not None:
             search.save(run.search_projection)
+        if neighbours is not None:
+            neighbours.save(run.item_neighbours)
         pseudonymised = options.privacy.pseudonymiser is not None
         if pseudonymised:  # the data folder holds raw ids: the run never reads it again
             run.write_shop_state(shop, 0)
@@ -174,6 +182,7 @@ def _train(
             "encoder": encoder.name,
             "embedding_cache": str(_cache_dir(options).resolve()),
             "train": options.config.to_dict(),
+            "neighbour_blend": blend.as_dict(),
             "dataset": dataset,
             "timestamp_window": window.to_dict(),
             PRIVACY_CONFIG_KEY: options.privacy.to_config(),
@@ -200,6 +209,7 @@ def _train(
         "best_epoch": result.best_epoch,
         "spectral": {"dim": result.model.spectral.k if result.model.spectral is not None else 0,
                      "mix": round(float(result.model.spectral_mix), 4), "tried": result.spectral_tuning},
+        "neighbour_blend": {**blend.as_dict(), "tried": result.neighbour_tuning},
         "validation": result.best_metrics,
         "history": result.history,
         "segments": {"method": profiles.segments.method, "silhouette": profiles.segments.silhouette},
@@ -214,7 +224,7 @@ def _train(
     if open_store is not None:
         with clock.stage("sync"):
             changes = whole_run_changes(shop, graph, profiles, item_vectors, dataset.get("derived_queries", False),
-                                        search)
+                                        search, blend, neighbours)
             summary["load"], summary["synced"] = _store_run(options, open_store, changes, run_id, target.path,
                                                                   int(profiles.vectors.shape[0]))
         clock.count("sync", sum(summary["synced"].values()), "rows")

@@ -161,7 +161,7 @@ def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progres
                 files.restore_empty_lists(store)
                 step = "commit"
                 store.mark_sync_step(step)
-                store.commit_sync(run_id, folder, changes.embedding_dim)
+                store.commit_sync(run_id, folder, changes.embedding_dim, changes.neighbour_blend)
             bar.update()
     except (PersonaGraphError, OSError, pa.ArrowException) as exc:
         raise PersonaGraphError(_failure_message(run_id, step, folder, exc)) from None

@@ -32,6 +32,8 @@ from personagraph.shop.schema import shop_schema
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.over_fetch import PROJECTED_FACTOR, candidate_counts
 from personagraph.store.profile_store import (
+    NEIGHBOUR_SIMILARITY,
+    NEIGHBOURS,
     NODE_KEYS,
     ProfileStore,
     Row,
@@ -52,8 +54,8 @@ SEARCH_EMBEDDING = "search_embedding"
 _VECTORS = ("embedding", SEARCH_EMBEDDING)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: A node's properties but its key and vectors, as ``[name, value]`` pairs (``{0}``: the variable).
-_PROPERTIES = ("[key IN keys({0}) WHERE NOT key IN ['id', 'embedding', 'search_embedding'] | [key, {0}[key]]] "
-               "AS properties")
+_PROPERTIES = ("[key IN keys({0}) WHERE NOT key IN ['id', 'embedding', 'search_embedding', "
+               f"'{NEIGHBOURS}', '{NEIGHBOUR_SIMILARITY}'] | [key, {{0}}[key]]] AS properties")
 #: Label of the one node that holds the sync marker (:class:`SyncState`); no data node has it.
 STATE_LABEL = "PersonaGraphState"
 _STATE_QUERY = f"OPTIONAL MATCH (s:{STATE_LABEL} {{id: 'sync'}}) RETURN properties(s) AS state"
@@ -338,6 +340,30 @@ class Neo4jProfileStore(ProfileStore):
         source = "WITH $vector AS full_vector, $vector AS search_vector, false AS projected"
         return [SimilarItem(*hit) for hit in self._nearest("Item", source, params, k, conditions)]
 
+    def score_items(self, vector: Sequence[float], item_ids: Sequence[str]) -> list[SimilarItem]:
+        rows = self._read_served(
+            "UNWIND $ids AS id MATCH (node:Item {id: id}) WHERE node.embedding IS NOT NULL "
+            "RETURN node.id AS id, vector.similarity.cosine(node.embedding, $vector) AS score, "
+            f"{_PROPERTIES.format('node')}",
+            ids=list(item_ids), vector=np.asarray(vector, dtype=np.float64).tolist())
+        # Neo4j reports cosine as (1 + cos) / 2; callers get the cosine itself.
+        return [SimilarItem(row["id"], 2.0 * row["score"] - 1.0, _json_value(dict(row["properties"]))) for row in rows]
+
+    def item_history(self, user_id: str) -> list[tuple[str, float | None]]:
+        schema = shop_schema()  # relationship names are validated identifiers there
+        seen = "|".join(schema.relationship_for_edge[event] for event in schema.item_events)
+        rows = self._read_served(
+            f"MATCH (:User {{id: $id}})-[r:{seen}]->(i:Item) "
+            "RETURN i.id AS id, max(r.last_at).epochMillis / 1000.0 AS last", id=user_id)
+        return [(row["id"], row["last"]) for row in rows]
+
+    def item_neighbour_lists(self, item_ids: Sequence[str]) -> dict[str, tuple[list[str], list[float]]]:
+        rows = self._read_served(
+            f"UNWIND $ids AS id MATCH (i:Item {{id: id}}) WHERE i.{NEIGHBOURS} IS NOT NULL "
+            f"RETURN i.id AS id, i.{NEIGHBOURS} AS neighbours, i.{NEIGHBOUR_SIMILARITY} AS similarity",
+            ids=list(item_ids))
+        return {row["id"]: (list(row["neighbours"]), [float(x) for x in row["similarity"]]) for row in rows}
+
     @staticmethod
     def _where_conditions(where: Mapping[str, Any] | None, params: dict[str, Any]) -> list[str]:
         """Conditions on ``node`` for attribute filters (a list or set value means any of them); fills ``params``."""
@@ -453,12 +479,20 @@ class Neo4jProfileStore(ProfileStore):
                 run_id=run_id)
         return removed
 
-    def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int) -> None:
+    def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int,
+                    neighbour_blend: dict[str, Any] | None = None) -> None:
+        blend = neighbour_blend or {}
         rows = self._execute(lambda tx: tx.run(
             f"MATCH (s:{STATE_LABEL} {{id: 'sync'}}) WHERE s.pending_run = $run_id "
             "SET s.active_run = $run_id, s.active_run_folder = $run_folder, s.active_since = datetime(), "
-            f"s.embedding_dim = $dim, {_CLEAR_PENDING} RETURN count(s) AS committed",
-            run_id=run_id, run_folder=run_folder, dim=int(embedding_dim)).single(strict=True)["committed"], True)
+            "s.embedding_dim = $dim, "
+            "s.neighbour_weight = CASE WHEN $blend THEN $weight ELSE s.neighbour_weight END, "
+            "s.neighbours = CASE WHEN $blend THEN $neighbours ELSE s.neighbours END, "
+            "s.neighbour_recency_decay = CASE WHEN $blend THEN $decay ELSE s.neighbour_recency_decay END, "
+            f"{_CLEAR_PENDING} RETURN count(s) AS committed",
+            run_id=run_id, run_folder=run_folder, dim=int(embedding_dim), blend=neighbour_blend is not None,
+            weight=float(blend.get("weight", 0.0)), neighbours=int(blend.get("neighbours", 0)),
+            decay=float(blend.get("recency_decay", 1.0))).single(strict=True)["committed"], True)
         if not rows:
             raise PersonaGraphError(
                 f"another sync took Neo4j over while run {run_id} was written ({self.sync_state().pending_run} "

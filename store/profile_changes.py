@@ -41,6 +41,8 @@ class ProfileChanges:
         search_projection: the run's search projection; then every user row gets its
             ``search_embedding`` and the user index is over those (``None``: over the profiles).
             Item rows get theirs too, so a query can look users up from an item (same space).
+        neighbour_blend: how the run ranks items (:class:`~personagraph.gnn.neighbour_blend.NeighbourBlend`
+            as a dict), recorded with the run; ``None`` leaves the store's as it is (an update).
     """
 
     embedding_dim: int
@@ -57,6 +59,7 @@ class ProfileChanges:
     social_users: Sequence[str] = ()
     social_links: Iterable[Row] = ()
     search_projection: SearchProjection | None = None
+    neighbour_blend: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.search_projection is not None:

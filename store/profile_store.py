@@ -29,6 +29,9 @@ NODE_KEYS: dict[str, str] = {
 
 #: ``RELATIONSHIP_FOR_EDGE``: the relationship type of each edge relation of the graph (the shop schema's).
 __getattr__ = schema_attributes(__name__, RELATIONSHIP_FOR_EDGE="relationship_for_edge")
+#: Item properties listing an item's nearest items (ids, best first) and their similarities, where the
+#: run ranks with item-kNN's neighbour score beside the profile score.
+NEIGHBOURS, NEIGHBOUR_SIMILARITY = "neighbours", "neighbour_similarity"
 #: Relationships from a user to their profile, beside the shop schema's.
 PROFILE_RELATIONSHIPS: frozenset[str] = frozenset({"INTERESTED_IN", "IN_SEGMENT"})
 
@@ -124,6 +127,20 @@ class ProfileStore(ABC):
         leaves out the items that user viewed, clicked, carted or bought."""
 
     @abstractmethod
+    def score_items(self, vector: Sequence[float], item_ids: Sequence[str]) -> list[SimilarItem]:
+        """Each stored item of ``item_ids`` scored by its cosine with ``vector`` (ids not stored are left
+        out), in no particular order: :meth:`nearest_items` for a given set of items."""
+
+    @abstractmethod
+    def item_history(self, user_id: str) -> list[tuple[str, float | None]]:
+        """Each item the user viewed, clicked, carted or bought, with its latest time (epoch seconds;
+        ``None`` when the log had none)."""
+
+    @abstractmethod
+    def item_neighbour_lists(self, item_ids: Sequence[str]) -> dict[str, tuple[list[str], list[float]]]:
+        """Per item of ``item_ids`` that has them, its stored neighbours and their similarities."""
+
+    @abstractmethod
     def stored_user(self, user_id: str) -> StoredUser | None:
         """The stored profile of ``user_id``, or ``None`` when there is none (or it has no vector)."""
 
@@ -160,8 +177,10 @@ class ProfileStore(ABC):
         how many nodes and relationships went."""
 
     @abstractmethod
-    def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int) -> None:
-        """Make ``run_id`` the active run and clear the pending sync."""
+    def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int,
+                    neighbour_blend: dict[str, Any] | None = None) -> None:
+        """Make ``run_id`` the active run and clear the pending sync; ``neighbour_blend`` (a whole run's)
+        records how the run ranks items, ``None`` keeps what is recorded."""
 
     @abstractmethod
     def count_by_run(self) -> dict[str, dict[str | None, int]]:

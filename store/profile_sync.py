@@ -23,6 +23,8 @@ from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
+from personagraph.gnn.neighbour_blend import NeighbourBlend
+from personagraph.graph.item_neighbours import ItemNeighbours
 from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.tag_vocabulary import TagVocabulary
 from personagraph.profiles.user_profiles import UserProfiles
@@ -30,7 +32,7 @@ from personagraph.row_table import RowTable, with_constant
 from personagraph.shop.schema import SOCIAL, EdgeType, shop_schema
 from personagraph.shop.shop_data import Catalog, ShopData
 from personagraph.store.profile_changes import ProfileChanges
-from personagraph.store.profile_store import ProfileStore, Row
+from personagraph.store.profile_store import NEIGHBOUR_SIMILARITY, NEIGHBOURS, ProfileStore, Row
 from personagraph.store.sync_state import FULL_SYNC, UPDATE_SYNC, SyncState, finish_command
 
 #: Node label of each node type of the heterogeneous graph.
@@ -97,7 +99,7 @@ def sync_changes(
             written |= {f"removed_{kind}": count for kind, count in removed.items()}
         step = "commit"
         store.mark_sync_step(step)
-        store.commit_sync(run_id, folder, changes.embedding_dim)
+        store.commit_sync(run_id, folder, changes.embedding_dim, changes.neighbour_blend)
     except PersonaGraphError as exc:
         raise PersonaGraphError(_stopped_message(run_id, step, before, folder, changes.whole_run, exc)) from None
     return written
@@ -154,18 +156,20 @@ def sync_profiles(
 
 
 def whole_run_changes(shop: ShopData, graph: HeteroData, profiles: UserProfiles, item_vectors: np.ndarray,
-                      derived_queries: bool = False, search_projection: SearchProjection | None = None
+                      derived_queries: bool = False, search_projection: SearchProjection | None = None,
+                      blend: NeighbourBlend = NeighbourBlend(), neighbours: ItemNeighbours | None = None
                       ) -> ProfileChanges:
     """A trained run as one sync's rows: what :func:`sync_changes` and the first-load bulk import both take."""
     return ProfileChanges.from_profiles(
         profiles, tags=tag_rows(profiles), search_projection=search_projection,
-        **shop_rows(shop, graph, item_vectors, derived_queries)
+        **shop_rows(shop, graph, item_vectors, derived_queries, blend, neighbours)
     )
 
 
-def shop_rows(shop: ShopData, graph: HeteroData, item_vectors: np.ndarray, derived_queries: bool = False
-              ) -> dict[str, Any]:
-    """The shop's part of a whole-run :class:`ProfileChanges`: items, categories, queries and every edge."""
+def shop_rows(shop: ShopData, graph: HeteroData, item_vectors: np.ndarray, derived_queries: bool = False,
+              blend: NeighbourBlend = NeighbourBlend(), neighbours: ItemNeighbours | None = None) -> dict[str, Any]:
+    """The shop's part of a whole-run :class:`ProfileChanges`: items, categories, queries and every edge,
+    and how the run ranks items (its ``blend``, with the ``neighbours`` table when the blend is active)."""
     names = {
         "user": list(shop.events.user_ids),
         "item": list(shop.catalog.item_ids),
@@ -174,7 +178,8 @@ def shop_rows(shop: ShopData, graph: HeteroData, item_vectors: np.ndarray, deriv
     }
     columns = {kind: pa.array(values, pa.string()) for kind, values in names.items()}
     return {
-        "items": item_rows(shop.catalog, item_vectors),
+        "items": item_rows(shop.catalog, item_vectors, neighbours if blend.active else None),
+        "neighbour_blend": blend.as_dict(),
         "categories": category_rows(names["category"]),
         "queries": query_rows(names["query"], derived_queries),
         "edges": {
@@ -191,10 +196,18 @@ def forward_edge_types(graph: HeteroData) -> list[EdgeType]:
     return [edge_type for edge_type in graph.edge_types if not edge_type[1].startswith("rev_")]
 
 
-def item_rows(catalog: Catalog, item_vectors: np.ndarray) -> Iterator[dict[str, Any]]:
-    """Item nodes with their vectors (``item_vectors[i]`` is the catalogue's ``i``-th item)."""
+def item_rows(catalog: Catalog, item_vectors: np.ndarray, neighbours: ItemNeighbours | None = None
+              ) -> Iterator[dict[str, Any]]:
+    """Item nodes with their vectors (``item_vectors[i]`` is the catalogue's ``i``-th item) and, where the
+    run ranks with a neighbour table, each item's neighbours (ids, best first) and their similarities;
+    ``None`` clears lists an earlier run left (items beyond the table, added by an update, have none)."""
     for i, item_id in enumerate(catalog.item_ids):
         price = float(catalog.prices[i])
+        listed = None
+        if neighbours is not None and i < neighbours.num_items:
+            kept = neighbours.similarity[i] > 0
+            listed = ([catalog.item_ids[j] for j in neighbours.nearest[i][kept]],
+                      neighbours.similarity[i][kept].astype(np.float64).tolist())
         yield {
             "id": item_id,
             "title": catalog.titles[i],
@@ -202,6 +215,8 @@ def item_rows(catalog: Catalog, item_vectors: np.ndarray) -> Iterator[dict[str, 
             "brand": catalog.brands[i],
             "price": None if math.isnan(price) else price,
             "embedding": item_vectors[i].tolist(),
+            NEIGHBOURS: None if listed is None else listed[0],
+            NEIGHBOUR_SIMILARITY: None if listed is None else listed[1],
         }
 
 

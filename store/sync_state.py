@@ -26,7 +26,8 @@ class SyncState:
     """The store's sync marker (all ``None`` for an empty store).
 
     ``active_run`` is the run readers see; ``pending_run`` is set from the start of a sync until
-    its commit, with ``step`` the part it was writing (``since``: when that step began).
+    its commit, with ``step`` the part it was writing (``since``: when that step began). The
+    ``neighbour_*`` fields say how the active run ranks items (a whole run's sync sets them).
     """
 
     active_run: str | None = None
@@ -39,6 +40,10 @@ class SyncState:
     pending_since: str | None = None
     step: str | None = None
     step_since: str | None = None
+    #: How the active run ranks items (:class:`~personagraph.gnn.neighbour_blend.NeighbourBlend`'s fields).
+    neighbour_weight: float | None = None
+    neighbours: int | None = None
+    neighbour_recency_decay: float | None = None
 
     @classmethod
     def from_properties(cls, properties: dict[str, Any]) -> "SyncState":
@@ -49,6 +54,11 @@ class SyncState:
     @property
     def incomplete(self) -> bool:
         return self.pending_run is not None
+
+    def neighbour_blend(self) -> dict[str, Any]:
+        """The active run's neighbour blend as :meth:`NeighbourBlend.from_dict` reads it (empty: none)."""
+        return {name: value for name, value in (("weight", self.neighbour_weight), ("neighbours", self.neighbours),
+                                                ("recency_decay", self.neighbour_recency_decay)) if value is not None}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"complete": not self.incomplete}

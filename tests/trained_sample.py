@@ -36,9 +36,10 @@ class TrainedSample:
 
 
 @contextmanager
-def trained_sample(server: Neo4jServer, settings: ConnectionSettings, root: Path) -> Iterator[TrainedSample]:
-    """Train 300 users / 150 items for a few epochs and sync them; holds the test-database lock meanwhile,
-    so no other test empties the database under the caller."""
+def trained_sample(server: Neo4jServer, settings: ConnectionSettings, root: Path,
+                   config: TrainConfig | None = None) -> Iterator[TrainedSample]:
+    """Train 300 users / 150 items for a few epochs (``config``) and sync them; holds the test-database
+    lock meanwhile, so no other test empties the database under the caller."""
     with file_lock(server.home / "tests.lock"), Neo4jProfileStore.connect(settings) as store:
         store.delete_all()
         sample = generate_sample_shop(root / "shop", users=300, items=150, seed=SEED)
@@ -46,7 +47,7 @@ def trained_sample(server: Neo4jServer, settings: ConnectionSettings, root: Path
         options = TrainOptions(
             data_dir=root / "shop",
             out_dir=run_dir,
-            config=TrainConfig(dim=16, epochs=4, seed=SEED),
+            config=config or TrainConfig(dim=16, epochs=4, seed=SEED),
             cache_dir=EMBEDDING_CACHE,
             progress=False,
         )

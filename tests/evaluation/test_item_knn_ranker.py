@@ -1,8 +1,6 @@
-import numpy as np
-import scipy.sparse as sp
 import torch
 
-from personagraph.evaluation.item_knn_ranker import ItemKNNRanker, top_neighbours
+from personagraph.evaluation.item_knn_ranker import ItemKNNRanker
 from personagraph.evaluation.ranking_data import RankingData
 from personagraph.shop.shop_reader import shop_from_rows
 
@@ -11,16 +9,6 @@ def test_beats_random_on_planted_interests_with_a_printed_grid(planted, assert_b
     ranker = ItemKNNRanker()
     assert_beats_random(ranker, RankingData(planted.train), RankingData(planted.history))
     assert len(ranker.tuning) == 12 and {"neighbours", "recency_decay"} == set(ranker.chosen)
-
-
-def test_neighbours_are_the_most_cosine_similar_other_items():
-    # items 0 and 1 have the same two users; item 2 shares one of them.
-    interactions = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 0, 1]], dtype=np.float32))
-    nearest, similarity = top_neighbours(interactions, 2)
-    assert nearest[0].tolist() == [1, 2]
-    np.testing.assert_allclose(similarity[0], [1.0, 0.5], rtol=1e-6)
-    assert sorted(nearest[2].tolist()) == [0, 1]
-    np.testing.assert_allclose(similarity[2], [0.5, 0.5], rtol=1e-6)
 
 
 def test_new_history_is_folded_in_without_refitting():

@@ -19,6 +19,7 @@ from personagraph.cli.main import cli
 from personagraph.datasets.sample_shop import generate_sample_shop
 
 from personagraph.errors import PersonaGraphError
+from personagraph.pipeline.recommender import Recommender
 from personagraph.pipeline.train_pipeline import TrainOptions, load_refusal
 from personagraph.store.bulk_import import AUTO_BULK_MIN_USERS, bulk_load
 from personagraph.store.connection_settings import ConnectionSettings
@@ -107,12 +108,14 @@ def _assert_same(bulk: tuple[list, list], synced: tuple[list, list]) -> None:
 
 
 def _served(store: Neo4jProfileStore, user_ids: list[str]) -> dict[str, list[str]]:
-    """What readers answer: the similar users of some users, and the items nearest their vectors."""
+    """What readers answer: the similar users of some users, the items nearest their vectors, and their
+    recommendations (with the neighbour score where the run ranks with one)."""
     answers = {}
     for user_id in user_ids:
         answers[f"similar {user_id}"] = [hit.id for hit in store.similar_users(user_id, k=5)]
         vector = np.asarray(store.stored_user(user_id).embedding)
         answers[f"items {user_id}"] = [hit.id for hit in store.nearest_items(vector, k=5)]
+        answers[f"recommended {user_id}"] = [item.id for item in Recommender(store).recommend(user_id, k=5)]
     return answers
 
 
@@ -137,7 +140,8 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
     assert load_refusal(auto) is None and load_refusal(auto, AUTO_BULK_MIN_USERS) is None
     assert "UNWIND is faster" in load_refusal(auto, 120)
     trained = CliRunner().invoke(cli, ["train", str(tmp_path / "shop"), "--out", str(run_dir), "--epochs", "2",
-                                       "--dim", "8", "--spectral-dim", "16", "--cache-dir", str(EMBEDDING_CACHE),
+                                       "--dim", "8", "--spectral-dim", "16", "--neighbour-weight", "0.3",
+                                       "--cache-dir", str(EMBEDDING_CACHE),
                                        "--load", "bulk", "--quiet", "--json"], env=own_env)
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout)
@@ -151,8 +155,10 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
     assert synced.exit_code == 0, synced.output
     users = sorted(row["id"] for row in profile_store.run_cypher("MATCH (u:User) RETURN u.id AS id"))[:4]
     with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=own_server)) as loaded:
-        _assert_same(_snapshot(loaded), _snapshot(profile_store))
+        _assert_same(_snapshot(loaded), _snapshot(profile_store))  # item neighbour lists included
         assert _served(loaded, users) == _served(profile_store, users)
+        assert loaded.sync_state().neighbour_blend() == profile_store.sync_state().neighbour_blend()
+        assert loaded.sync_state().neighbour_weight == 0.3
         bulk_state, unwind_state = loaded.sync_state(), profile_store.sync_state()
     assert bulk_state.active_run == unwind_state.active_run == summary["run_id"]
     assert bulk_state.active_run_folder == unwind_state.active_run_folder == str(run_dir.resolve())

@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from personagraph.evaluation.ranking_metrics import as_csr
+from personagraph.gnn.neighbour_blend import NeighbourBlend, choose_neighbour_blend
+from personagraph.graph.item_neighbours import ItemNeighbours
+
+
+def test_an_inactive_blend_ranks_by_the_profile_scores_alone():
+    scores = torch.tensor([[0.2, -0.5, 0.9]])
+    assert NeighbourBlend().combine(scores, torch.ones(1, 3)) is scores
+    assert NeighbourBlend(0.5, 0).combine(scores, torch.ones(1, 3)) is scores
+    assert NeighbourBlend.from_dict(None) == NeighbourBlend() and not NeighbourBlend().active
+
+
+def test_the_neighbour_score_counts_relative_to_its_rows_largest():
+    blend = NeighbourBlend(0.5, 10, 0.8)
+    combined = blend.combine(torch.tensor([[0.2, 0.1, 0.0], [0.2, 0.1, 0.0]]),
+                             torch.tensor([[0.0, 2.0, 4.0], [0.0, 20.0, 40.0]]))
+    np.testing.assert_allclose(combined.numpy(), [[0.2, 0.35, 0.5]] * 2, rtol=1e-6)
+    part = blend.combine(torch.tensor([[0.1]]), torch.tensor([[2.0]]), neighbour_top=4.0)
+    assert float(part) == pytest.approx(0.35)
+    assert NeighbourBlend.from_dict(blend.as_dict()) == blend
+
+
+def _planted(num_users=400, num_items=60, seed=0):
+    """Items come in pairs (2j, 2j+1) bought together; each user's history holds one item of a pair and
+    the validation target is its partner: item-kNN finds it, random profile scores do not."""
+    rng = np.random.default_rng(seed)
+    pairs = rng.integers(0, num_items // 2, size=(num_users, 3))
+    history_items = 2 * pairs  # even items
+    rows = np.repeat(np.arange(num_users), 3)
+    history = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, history_items.ravel())), shape=(num_users, num_items))
+    # Other users (in the table only) buy both items of a pair.
+    both = np.concatenate([2 * pairs.ravel(), 2 * pairs.ravel() + 1])
+    owners = np.concatenate([np.arange(pairs.size)] * 2)
+    table = ItemNeighbours.fit(sp.csr_matrix((np.ones(both.size, np.float32), (owners, both)),
+                                             shape=(pairs.size, num_items)), 5)
+    targets = torch.from_numpy(np.stack([np.arange(num_users), 2 * pairs[:, 0] + 1]))
+    excluded = as_csr(torch.from_numpy(np.stack([rows, history_items.ravel()])), num_users)
+    noise = torch.from_numpy(rng.normal(size=(num_users, num_items)).astype(np.float32)) * 0.1
+    return history, table, as_csr(targets, num_users), excluded, (lambda users: noise[users])
+
+
+def test_a_helpful_neighbour_score_is_chosen():
+    history, table, targets, excluded, profile = _planted()
+    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table,
+                                          counts=(1, 5), decays=(1.0,), weights=(0.0, 0.5, 1.0))
+    assert blend.active and blend.weight in (0.5, 1.0) and blend.neighbours in (1, 5)
+    assert tried[-1]["neighbour_gain"] > tried[-1]["neighbour_standard_error"] > 0
+    assert {row.get("neighbours_alone") for row in tried[:2]} == {1.0}
+
+
+def test_a_useless_neighbour_score_is_left_out():
+    history, table, targets, excluded, profile = _planted()
+    perfect = torch.full((history.shape[0], history.shape[1]), -1.0)
+    perfect[torch.arange(history.shape[0]), targets[1]] = 1.0  # the profile already finds every target
+    shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
+                              table.similarity)
+    blend, tried = choose_neighbour_blend(lambda users: perfect[users], lambda decay: history, excluded, targets,
+                                          shuffled, counts=(5,), decays=(1.0,), weights=(0.0, 0.5))
+    assert not blend.active and tried[-1]["neighbour_weight"] == 0.0
+
+
+def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
+    history, table, targets, excluded, profile = _planted()
+    blend, _ = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table, counts=(5,),
+                                      decays=(1.0,), fixed_weight=0.05)
+    assert blend == NeighbourBlend(0.05, 5, 1.0)
+    with pytest.raises(ValueError, match="start with 0"):
+        choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table, weights=(0.5,))
