@@ -4,7 +4,8 @@ Similarity is the cosine of two items' user vectors (columns of the user-item ma
 each item keeping only its ``neighbours`` most similar items
 (:class:`~personagraph.graph.item_neighbours.ItemNeighbours`). A user's history can be
 recency-weighted (the k-th newest item counts ``recency_decay ** k``), since on
-sequential data the last items say most about the next one. Both are tuned on
+sequential data the last items say most about the next one; and co-occurrences can be
+weighted by ``degree ** -e`` of the user behind them (a weighted cosine). All are tuned on
 validation. New history folds in: the similarities are recounted on the input history
 with the chosen setting, as a deployed item-kNN would.
 """
@@ -22,6 +23,8 @@ from personagraph.graph.item_neighbours import ItemNeighbours
 
 NEIGHBOURS_GRID: tuple[int, ...] = (50, 200, 800)
 RECENCY_DECAY_GRID: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
+#: How the similarity weighs a user's co-occurrences: ``degree ** -e`` (0: plain cosine).
+USER_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.5, 1.0)
 
 
 class ItemKNNRanker(Ranker):
@@ -31,20 +34,30 @@ class ItemKNNRanker(Ranker):
 
     def __init__(self, seed: int = 0, batch_size: int = 1024,
                  neighbours_grid: Sequence[int] = NEIGHBOURS_GRID,
-                 recency_decay_grid: Sequence[float] = RECENCY_DECAY_GRID) -> None:
+                 recency_decay_grid: Sequence[float] = RECENCY_DECAY_GRID,
+                 user_weight_grid: Sequence[float] = USER_WEIGHT_GRID) -> None:
         super().__init__(seed, batch_size)
         self.neighbours_grid = tuple(neighbours_grid)
         self.recency_decay_grid = tuple(recency_decay_grid)
+        self.user_weight_grid = tuple(user_weight_grid)
 
     def fit(self, train: RankingData, validation: Targets, progress: bool = False) -> None:
-        table = ItemNeighbours.fit(train.interaction_matrix(), max(self.neighbours_grid))
-        settings = [{"neighbours": k, "recency_decay": d} for k in self.neighbours_grid for d in self.recency_decay_grid]
-        self.select(train, validation, settings,
-                    lambda s: _scorer(train, table, s["neighbours"], s["recency_decay"]))
+        matrix, tables = train.interaction_matrix(), {}
+
+        def table(exponent: float) -> ItemNeighbours:  # settings come by exponent: one table alive at a time
+            if exponent not in tables:
+                tables.clear()
+                tables[exponent] = ItemNeighbours.fit(matrix, max(self.neighbours_grid), exponent)
+            return tables[exponent]
+
+        settings = [{"neighbours": k, "recency_decay": d, "user_weight_exponent": e}
+                    for e in self.user_weight_grid for k in self.neighbours_grid for d in self.recency_decay_grid]
+        self.select(train, validation, settings, lambda s: _scorer(train, table(s["user_weight_exponent"]),
+                                                                   s["neighbours"], s["recency_decay"]))
 
     def scorer(self, history: RankingData) -> Scorer:
         neighbours = self.chosen["neighbours"]
-        table = ItemNeighbours.fit(history.interaction_matrix(), neighbours)
+        table = ItemNeighbours.fit(history.interaction_matrix(), neighbours, self.chosen["user_weight_exponent"])
         return _scorer(history, table, neighbours, self.chosen["recency_decay"])
 
 

@@ -3,10 +3,11 @@
 A profile is a few hundred numbers; the pairwise long tail of which items go together (the
 signal item-kNN ranks by) does not fit in it. So an item's ranking score for a user may add
 its summed similarity to the user's (recency-weighted) items, from the
-:class:`~personagraph.graph.item_neighbours.ItemNeighbours` table. Each part is scaled by its
-row's largest magnitude, so one weight means the same on any shop. The table's size, the
-recency decay and the weight are chosen on validation, and the weight stays 0 unless the blend
-beats the profile vectors alone by more than one standard error of the per-user difference.
+:class:`~personagraph.graph.item_neighbours.ItemNeighbours` table. Each part is divided by its
+row's largest value (over all items), so one weight means the same on any shop. The table
+(its size and how it weighs users), the recency decay and the weight are chosen on validation,
+and the weight stays 0 unless the blend beats the profile vectors alone by more than one
+standard error of the per-user difference.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import scipy.sparse as sp
 import torch
 from torch import Tensor
@@ -22,12 +22,17 @@ from torch import Tensor
 from personagraph.evaluation.ranking_metrics import gain_and_standard_error, recall_at_k, top_k_scored
 from personagraph.graph.item_neighbours import ItemNeighbours
 
-#: Neighbours per item and history recency decays tried for the neighbour score (item-kNN's grid).
+#: Tried for the neighbour score alone (item-kNN's grid): neighbours per item, recency decays of the
+#: history, and user-weight exponents of the similarity (0: plain cosine).
 NEIGHBOUR_COUNTS: tuple[int, ...] = (50, 200, 800)
 RECENCY_DECAYS: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
-#: Weights of the neighbour score tried beside the profile score (0: the profile vectors alone).
-NEIGHBOUR_WEIGHTS: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)
+USER_WEIGHT_EXPONENTS: tuple[float, ...] = (0.0, 0.5, 1.0)
+#: Weights of the neighbour score tried beside the profile score (0: the profile vectors alone), a
+#: coarse doubling grid; the best is then refined by ``REFINE_FACTORS``.
+NEIGHBOUR_WEIGHTS: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+REFINE_FACTORS: tuple[float, ...] = (0.7, 1.4)
 SELECTION_K = 20
+Scorer = Callable[[Tensor], Tensor]
 
 
 @dataclass(frozen=True)
@@ -37,24 +42,27 @@ class NeighbourBlend:
     weight: float = 0.0
     neighbours: int = 0
     recency_decay: float = 1.0
+    user_weight_exponent: float = 0.0
 
     @property
     def active(self) -> bool:
         return self.weight > 0 and self.neighbours > 0
 
-    def combine(self, profile_scores: Tensor, neighbour_scores: Tensor | None,
+    def fit_table(self, interactions: sp.spmatrix) -> ItemNeighbours:
+        """The neighbour table this blend ranks with, counted on ``interactions`` (users x items)."""
+        return ItemNeighbours.fit(interactions, self.neighbours, self.user_weight_exponent)
+
+    def combine(self, profile_scores: Tensor, neighbour_scores: Tensor | None, profile_top: float | None = None,
                 neighbour_top: float | None = None) -> Tensor:
-        """``[users, items]`` ranking scores: the profile score (a cosine) plus ``weight`` times the
-        neighbour score over its row's largest (``neighbour_top`` when the caller holds only part of
-        the row); the profile scores as they are when inactive."""
+        """``[users, items]`` ranking scores: the profile score over its row's largest magnitude plus
+        ``weight`` times the neighbour score over its row's largest (``profile_top`` / ``neighbour_top``
+        when the caller holds only part of a row); the profile scores as they are when inactive."""
         if not self.active or neighbour_scores is None:
             return profile_scores
-        top = (neighbour_scores.amax(dim=1, keepdim=True) if neighbour_top is None
-               else torch.tensor(float(neighbour_top)))
-        return profile_scores + self.weight * neighbour_scores / top.clamp_min(1e-12)
+        return (_over(profile_scores, profile_top, magnitude=True)
+                + self.weight * _over(neighbour_scores, neighbour_top, magnitude=False))
 
-    def scorer(self, profile_scorer: Callable[[Tensor], Tensor], table: ItemNeighbours | None,
-               history: sp.csr_matrix | None) -> Callable[[Tensor], Tensor]:
+    def scorer(self, profile_scorer: Scorer, table: ItemNeighbours | None, history: sp.csr_matrix | None) -> Scorer:
         """A batch scorer ranking by :meth:`combine`; ``history`` is users x items weighted by
         :attr:`recency_decay` (rows indexed as ``profile_scorer``'s users)."""
         if not self.active or table is None or history is None:
@@ -69,56 +77,82 @@ class NeighbourBlend:
     def from_dict(cls, values: dict[str, Any] | None) -> "NeighbourBlend":
         values = values or {}
         return cls(float(values.get("weight", 0.0)), int(values.get("neighbours", 0)),
-                   float(values.get("recency_decay", 1.0)))
+                   float(values.get("recency_decay", 1.0)), float(values.get("user_weight_exponent", 0.0)))
 
 
-def neighbour_scores(table: ItemNeighbours, history: sp.csr_matrix) -> Callable[[Tensor], Tensor]:
+def _over(scores: Tensor, top: float | None, magnitude: bool) -> Tensor:
+    """``scores`` divided by their row's largest (its magnitude for the profile part, which may be
+    negative), or by ``top`` when given."""
+    if top is None:
+        largest = scores.amax(dim=1, keepdim=True)
+        scale = largest.abs() if magnitude else largest
+    else:
+        scale = torch.tensor(abs(float(top)))
+    return scores / scale.clamp_min(1e-12)
+
+
+def neighbour_scores(table: ItemNeighbours, history: sp.csr_matrix) -> Scorer:
     """A batch scorer: each item's summed similarity to the rows of ``history`` (users x items)."""
     item_item = table.matrix()
     return lambda users: torch.from_numpy(table.scores(history[users.numpy()], item_item))
 
 
-def choose_neighbour_blend(profile_scorer: Callable[[Tensor], Tensor], history_matrix: Callable[[float], sp.csr_matrix],
-                           excluded: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor], table: ItemNeighbours,
+def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[float], sp.csr_matrix],
+                           excluded: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor],
+                           table_for: Callable[[float], ItemNeighbours],
                            counts: tuple[int, ...] = NEIGHBOUR_COUNTS, decays: tuple[float, ...] = RECENCY_DECAYS,
+                           exponents: tuple[float, ...] = USER_WEIGHT_EXPONENTS,
                            weights: tuple[float, ...] = NEIGHBOUR_WEIGHTS, fixed_weight: float | None = None,
                            batch_size: int = 1024) -> tuple[NeighbourBlend, list[dict[str, float]]]:
     """The blend that ranks ``targets`` best by Recall@20, and one row per setting tried.
 
     All arguments are over the same selected users (row ``i`` is user ``i``): ``profile_scorer``
     their profile scores, ``history_matrix(decay)`` their items weighted by recency, ``excluded``
-    and ``targets`` CSR item lists. The table's size and the decay are chosen for the neighbour
-    score alone (as item-kNN chooses them), then the weight beside the profile score; a weight
+    and ``targets`` CSR item lists; ``table_for(exponent)`` is the neighbour table (at least
+    ``max(counts)`` wide) with that user-weight exponent. The table's size and weighting and the
+    decay are chosen for the neighbour score alone (as item-kNN chooses them), then the weight
+    beside the profile score: the best of ``weights``, refined by :data:`REFINE_FACTORS`; a weight
     above 0 is kept only when it beats 0 by more than one standard error. ``fixed_weight`` (a
     user's setting) is taken as given, 0 meaning none.
     """
-    if fixed_weight is not None:
-        weights = (0.0, fixed_weight) if fixed_weight > 0 else (0.0,)
     if weights[:1] != (0.0,):
         raise ValueError(f"neighbour weights must start with 0, got {weights}")
     num_users = excluded[0].numel() - 1
     users = torch.arange(num_users)
     tried: list[dict[str, float]] = []
+    if num_users == 0 or fixed_weight == 0:
+        return NeighbourBlend(), tried
 
-    def recall(scorer: Callable[[Tensor], Tensor]) -> Tensor:
+    def recall(scorer: Scorer) -> Tensor:
         return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets, SELECTION_K)
 
-    if num_users == 0:
-        return NeighbourBlend(), tried
-    best_alone, neighbours, decay = -1.0, counts[0], decays[0]
-    for count in counts:
-        for candidate in decays:
-            score = float(recall(neighbour_scores(table.cut(count), history_matrix(candidate))).mean())
-            tried.append({"neighbours": float(min(count, table.k)), "recency_decay": candidate,
-                          "neighbours_alone": 1.0, "recall@20": score})
-            if score > best_alone:
-                best_alone, neighbours, decay = score, min(count, table.k), candidate
+    best_alone, alone = -1.0, NeighbourBlend()
+    for exponent in exponents:
+        table = table_for(exponent)
+        for count in counts:
+            for decay in decays:
+                score = float(recall(neighbour_scores(table.cut(count), history_matrix(decay))).mean())
+                tried.append({"neighbours": float(min(count, table.k)), "recency_decay": decay,
+                              "user_weight_exponent": exponent, "neighbours_alone": 1.0, "recall@20": score})
+                if score > best_alone:
+                    best_alone, alone = score, NeighbourBlend(1.0, min(count, table.k), decay, exponent)
+    table = table_for(alone.user_weight_exponent)
+    history = history_matrix(alone.recency_decay)
     per_user: dict[float, Tensor] = {}
-    for weight in weights:
-        blend = NeighbourBlend(weight, neighbours, decay)
-        per_user[weight] = recall(blend.scorer(profile_scorer, table, history_matrix(decay)))
-        tried.append({"neighbours": float(neighbours), "recency_decay": decay, "neighbour_weight": weight,
-                      "recall@20": float(per_user[weight].mean())})
+
+    def measure(weight: float) -> None:
+        if weight in per_user:
+            return
+        blend = NeighbourBlend(weight, alone.neighbours, alone.recency_decay, alone.user_weight_exponent)
+        per_user[weight] = recall(blend.scorer(profile_scorer, table, history))
+        tried.append(blend.as_dict() | {"neighbour_weight": weight, "recall@20": float(per_user[weight].mean())})
+
+    for weight in (0.0, fixed_weight) if fixed_weight is not None else weights:
+        measure(weight)
+    if fixed_weight is None:
+        coarse = max(per_user, key=lambda weight: float(per_user[weight].mean()))
+        for factor in REFINE_FACTORS if coarse > 0 else ():
+            measure(round(coarse * factor, 6))
     base, chosen = per_user[0.0], 0.0
     for weight, values in per_user.items():
         gain, standard_error = gain_and_standard_error(values, base)
@@ -128,4 +162,6 @@ def choose_neighbour_blend(profile_scorer: Callable[[Tensor], Tensor], history_m
     gain, standard_error = gain_and_standard_error(per_user[chosen], base)
     tried.append({"neighbour_weight": chosen, "neighbour_gain": gain if chosen else 0.0,
                   "neighbour_standard_error": standard_error})
-    return NeighbourBlend(chosen, neighbours, decay) if chosen > 0 else NeighbourBlend(), tried
+    if chosen == 0:
+        return NeighbourBlend(), tried
+    return NeighbourBlend(chosen, alone.neighbours, alone.recency_decay, alone.user_weight_exponent), tried

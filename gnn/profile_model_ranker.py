@@ -23,7 +23,6 @@ from personagraph.evaluation.ranking_data import RankingData
 from personagraph.evaluation.ranking_metrics import Targets, as_csr, dot_product_scorer
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.gnn.user_interactions import UserInteractions
-from personagraph.graph.item_neighbours import ItemNeighbours
 
 
 def one_target_per_user(targets: Targets, num_users: int) -> torch.Tensor:
@@ -75,7 +74,7 @@ class ProfileModelRanker(Ranker):
                        **{name: round(value, 4) for name, value in (result.spectral_tuning or [{}])[-1].items()
                           if name in ("filter_alone", "gain_over_filter", "gnn_within_noise")},
                        "neighbour_weight": self.blend.weight,
-                       **({"neighbours": self.blend.neighbours, "recency_decay": self.blend.recency_decay}
+                       **({name: value for name, value in self.blend.as_dict().items() if name != "weight"}
                           if self.blend.active else {}),
                        **{name: round(value, 4) for name, value in (result.neighbour_tuning or [{}])[-1].items()
                           if name in ("neighbour_gain", "neighbour_standard_error")}}
@@ -102,7 +101,7 @@ class ProfileModelRanker(Ranker):
         if not self.blend.active:
             return profile_scorer
         interactions = UserInteractions.from_graph(data.graph)
-        table = ItemNeighbours.fit(interactions.item_matrix(data.num_items), self.blend.neighbours)
+        table = self.blend.fit_table(interactions.item_matrix(data.num_items))
         return self.blend.scorer(profile_scorer, table, interactions.item_matrix(data.num_items, self.blend.recency_decay))
 
     def vectors(self, history: RankingData) -> tuple[torch.Tensor, torch.Tensor]:

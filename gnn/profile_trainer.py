@@ -341,11 +341,12 @@ def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions
     item_states = model.item_states(graph, interactions)
     pooling = model.pool(rows, item_states, model.query_states(graph, item_states))
     scorer = dot_product_scorer(model.user_vectors(rows, pooling), model.item_vectors(item_states))
-    table = ItemNeighbours.fit(interactions.item_matrix(num_items), max(NEIGHBOUR_COUNTS))
+    items = interactions.item_matrix(num_items)
+    table_for = functools.lru_cache(maxsize=1)(lambda exponent: ItemNeighbours.fit(items, max(NEIGHBOUR_COUNTS), exponent))
     picked = users.numpy()
     history = functools.lru_cache(maxsize=None)(lambda decay: interactions.item_matrix(num_items, decay)[picked])
     return choose_neighbour_blend(scorer, history, csr_rows(*as_csr(interactions.item_history(), num_users), users),
-                                  csr_rows(target_indptr, target_items, users), table,
+                                  csr_rows(target_indptr, target_items, users), table_for,
                                   fixed_weight=config.neighbour_weight, batch_size=config.eval_batch_size)
 
 

@@ -45,7 +45,7 @@ class Recommender:
         if k < 1:
             raise PersonaGraphError(f"k must be at least 1, got {k}")
         user = self.store.require_user(user_id)
-        blend = NeighbourBlend.from_dict(self.store.sync_state().neighbour_blend())
+        blend = NeighbourBlend.from_dict(self.store.sync_state().blend_settings())
         if not blend.active:
             hits = self.store.nearest_items(user.embedding, k, exclude_seen_by=None if include_seen else user_id)
             return [_recommendation(hit.id, hit.score, hit.properties) for hit in hits]
@@ -56,9 +56,11 @@ class Recommender:
         hits = {hit.id: hit for hit in self.store.nearest_items(user.embedding, k, None if include_seen else user_id)}
         hits |= {hit.id: hit for hit in self.store.score_items(
             user.embedding, [item for item in neighbour if item not in hits and item not in seen])}
+        profile_top = self.store.nearest_items(user.embedding, 1)[0].score  # over all items, as training scales
         items = list(hits)
         combined = blend.combine(torch.tensor([[hits[item].score for item in items]]),
-                                 torch.tensor([[neighbour.get(item, 0.0) for item in items]]), neighbour_top=top)
+                                 torch.tensor([[neighbour.get(item, 0.0) for item in items]]),
+                                 profile_top=profile_top, neighbour_top=top)
         ranked = dict(zip(items, combined[0].tolist()))
         best = sorted(ranked, key=lambda item: (-ranked[item], item))[:k]
         return [_recommendation(item, ranked[item], hits[item].properties) for item in best]

@@ -28,7 +28,6 @@ from personagraph.gnn.profile_trainer import train_profile_model
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.graph.hetero_graph_builder import build_hetero_graph
-from personagraph.graph.item_neighbours import ItemNeighbours
 from personagraph.store.profile_store import ProfileStore
 from personagraph.shop.dataset_description import read_dataset_description
 from personagraph.shop.shop_reader import read_shop_files, write_rejected
@@ -146,8 +145,8 @@ def _train(
         result.model.refit_spectral(graph, options.config.seed)
         # Likewise the neighbour table, when validation chose to rank with it.
         blend = result.neighbour_blend
-        neighbours = ItemNeighbours.fit(UserInteractions.from_graph(graph).item_matrix(len(shop.catalog)),
-                                        blend.neighbours) if blend.active else None
+        neighbours = (blend.fit_table(UserInteractions.from_graph(graph).item_matrix(len(shop.catalog)))
+                      if blend.active else None)
     # Events seen per second over all epochs (validation and choosing the mixes included).
     clock.count("train", train_events * len(result.history), "events", epochs=len(result.history))
 

@@ -6,6 +6,7 @@ first; all values travel as parameters.
 """
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -481,18 +482,14 @@ class Neo4jProfileStore(ProfileStore):
 
     def commit_sync(self, run_id: str, run_folder: str | None, embedding_dim: int,
                     neighbour_blend: dict[str, Any] | None = None) -> None:
-        blend = neighbour_blend or {}
         rows = self._execute(lambda tx: tx.run(
             f"MATCH (s:{STATE_LABEL} {{id: 'sync'}}) WHERE s.pending_run = $run_id "
             "SET s.active_run = $run_id, s.active_run_folder = $run_folder, s.active_since = datetime(), "
-            "s.embedding_dim = $dim, "
-            "s.neighbour_weight = CASE WHEN $blend THEN $weight ELSE s.neighbour_weight END, "
-            "s.neighbours = CASE WHEN $blend THEN $neighbours ELSE s.neighbours END, "
-            "s.neighbour_recency_decay = CASE WHEN $blend THEN $decay ELSE s.neighbour_recency_decay END, "
+            "s.embedding_dim = $dim, s.neighbour_blend = coalesce($blend, s.neighbour_blend), "
             f"{_CLEAR_PENDING} RETURN count(s) AS committed",
-            run_id=run_id, run_folder=run_folder, dim=int(embedding_dim), blend=neighbour_blend is not None,
-            weight=float(blend.get("weight", 0.0)), neighbours=int(blend.get("neighbours", 0)),
-            decay=float(blend.get("recency_decay", 1.0))).single(strict=True)["committed"], True)
+            run_id=run_id, run_folder=run_folder, dim=int(embedding_dim),
+            blend=None if neighbour_blend is None else json.dumps(neighbour_blend, sort_keys=True),
+        ).single(strict=True)["committed"], True)
         if not rows:
             raise PersonaGraphError(
                 f"another sync took Neo4j over while run {run_id} was written ({self.sync_state().pending_run} "

@@ -6,6 +6,7 @@ runs: readers refuse to serve it, and the message names the step and the command
 """
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ class SyncState:
 
     ``active_run`` is the run readers see; ``pending_run`` is set from the start of a sync until
     its commit, with ``step`` the part it was writing (``since``: when that step began). The
-    ``neighbour_*`` fields say how the active run ranks items (a whole run's sync sets them).
+    ``neighbour_blend`` says how the active run ranks items (a whole run's sync sets it).
     """
 
     active_run: str | None = None
@@ -40,10 +41,8 @@ class SyncState:
     pending_since: str | None = None
     step: str | None = None
     step_since: str | None = None
-    #: How the active run ranks items (:class:`~personagraph.gnn.neighbour_blend.NeighbourBlend`'s fields).
-    neighbour_weight: float | None = None
-    neighbours: int | None = None
-    neighbour_recency_decay: float | None = None
+    #: How the active run ranks items: :class:`~personagraph.gnn.neighbour_blend.NeighbourBlend` as JSON.
+    neighbour_blend: str | None = None
 
     @classmethod
     def from_properties(cls, properties: dict[str, Any]) -> "SyncState":
@@ -55,10 +54,9 @@ class SyncState:
     def incomplete(self) -> bool:
         return self.pending_run is not None
 
-    def neighbour_blend(self) -> dict[str, Any]:
+    def blend_settings(self) -> dict[str, Any]:
         """The active run's neighbour blend as :meth:`NeighbourBlend.from_dict` reads it (empty: none)."""
-        return {name: value for name, value in (("weight", self.neighbour_weight), ("neighbours", self.neighbours),
-                                                ("recency_decay", self.neighbour_recency_decay)) if value is not None}
+        return json.loads(self.neighbour_blend) if self.neighbour_blend else {}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"complete": not self.incomplete}

@@ -15,13 +15,13 @@ def test_an_inactive_blend_ranks_by_the_profile_scores_alone():
     assert NeighbourBlend.from_dict(None) == NeighbourBlend() and not NeighbourBlend().active
 
 
-def test_the_neighbour_score_counts_relative_to_its_rows_largest():
-    blend = NeighbourBlend(0.5, 10, 0.8)
-    combined = blend.combine(torch.tensor([[0.2, 0.1, 0.0], [0.2, 0.1, 0.0]]),
+def test_each_part_counts_relative_to_its_rows_largest():
+    blend = NeighbourBlend(0.5, 10, 0.8, 0.5)
+    combined = blend.combine(torch.tensor([[0.2, 0.1, 0.0], [-0.2, -0.4, -0.6]]),
                              torch.tensor([[0.0, 2.0, 4.0], [0.0, 20.0, 40.0]]))
-    np.testing.assert_allclose(combined.numpy(), [[0.2, 0.35, 0.5]] * 2, rtol=1e-6)
-    part = blend.combine(torch.tensor([[0.1]]), torch.tensor([[2.0]]), neighbour_top=4.0)
-    assert float(part) == pytest.approx(0.35)
+    np.testing.assert_allclose(combined.numpy(), [[1.0, 0.75, 0.5], [-1.0, -1.75, -2.5]], rtol=1e-6)
+    part = blend.combine(torch.tensor([[0.1]]), torch.tensor([[2.0]]), profile_top=0.2, neighbour_top=4.0)
+    assert float(part) == pytest.approx(0.75)
     assert NeighbourBlend.from_dict(blend.as_dict()) == blend
 
 
@@ -46,11 +46,13 @@ def _planted(num_users=400, num_items=60, seed=0):
 
 def test_a_helpful_neighbour_score_is_chosen():
     history, table, targets, excluded, profile = _planted()
-    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table,
-                                          counts=(1, 5), decays=(1.0,), weights=(0.0, 0.5, 1.0))
-    assert blend.active and blend.weight in (0.5, 1.0) and blend.neighbours in (1, 5)
+    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: table,
+                                          counts=(1, 5), decays=(1.0,), exponents=(0.0,), weights=(0.0, 0.5, 1.0))
+    assert blend.active and blend.neighbours in (1, 5)
     assert tried[-1]["neighbour_gain"] > tried[-1]["neighbour_standard_error"] > 0
     assert {row.get("neighbours_alone") for row in tried[:2]} == {1.0}
+    coarse = max((row for row in tried[2:5]), key=lambda row: row["recall@20"])["neighbour_weight"]
+    assert [row["neighbour_weight"] for row in tried[5:7]] == [coarse * 0.7, coarse * 1.4]  # refined around it
 
 
 def test_a_useless_neighbour_score_is_left_out():
@@ -60,14 +62,24 @@ def test_a_useless_neighbour_score_is_left_out():
     shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
                               table.similarity)
     blend, tried = choose_neighbour_blend(lambda users: perfect[users], lambda decay: history, excluded, targets,
-                                          shuffled, counts=(5,), decays=(1.0,), weights=(0.0, 0.5))
+                                          lambda exponent: shuffled, counts=(5,), decays=(1.0,), exponents=(0.0,),
+                                          weights=(0.0, 0.5))
     assert not blend.active and tried[-1]["neighbour_weight"] == 0.0
 
 
 def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
     history, table, targets, excluded, profile = _planted()
-    blend, _ = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table, counts=(5,),
-                                      decays=(1.0,), fixed_weight=0.05)
-    assert blend == NeighbourBlend(0.05, 5, 1.0)
+    fitted = []
+
+    def table_for(exponent):
+        fitted.append(exponent)
+        return table
+
+    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
+                                          counts=(5,), decays=(1.0,), fixed_weight=0.05)
+    assert blend == NeighbourBlend(0.05, 5, 1.0, 0.0) and fitted[:3] == [0.0, 0.5, 1.0]
+    assert [row["neighbour_weight"] for row in tried if "recall@20" in row and "neighbours_alone" not in row] == [0.0, 0.05]
+    assert choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
+                                  fixed_weight=0.0) == (NeighbourBlend(), [])
     with pytest.raises(ValueError, match="start with 0"):
-        choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table, weights=(0.5,))
+        choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for, weights=(0.5,))

@@ -71,3 +71,17 @@ def test_recency_weights_count_newer_times_and_keep_each_pair_once():
                                matrix)
     untimed = recency_weighted(user, item, np.full(len(user), np.nan), (2, 4), 0.5).toarray()
     np.testing.assert_allclose(untimed, matrix > 0)
+
+
+def test_user_weights_make_a_weighted_cosine():
+    # user 0 touched items 0, 1, 2; user 1 only items 0 and 1: weighted, the pair (0, 1) counts
+    # user 1's evidence at 1/2 and user 0's at 1/3.
+    interactions = sp.csr_matrix(np.array([[1, 1, 1], [1, 1, 0]], dtype=np.float32))
+    table = ItemNeighbours.fit(interactions, 2, user_weight_exponent=1.0)
+    weights = np.array([1 / 3, 1 / 2])
+    dense = interactions.toarray()
+    cosine = (dense.T * weights) @ dense / np.outer(*[np.sqrt(weights @ dense)] * 2)
+    assert table.nearest[0].tolist() == [1, 2]
+    np.testing.assert_allclose(table.similarity[0], [cosine[0, 1], cosine[0, 2]], rtol=1e-6)
+    np.testing.assert_allclose(ItemNeighbours.fit(interactions, 2, 0.0).similarity,
+                               ItemNeighbours.fit(interactions, 2).similarity)

@@ -25,8 +25,8 @@ def blended(neo4j_server, neo4j_settings, tmp_path_factory):
 
 
 def _expected(run: Run, user_id: str, include_seen: bool) -> list[tuple[str, float]]:
-    """The blended ranking by brute force from the run folder's files: cosine plus the weighted neighbour
-    score (recency as training weighs it), over every item."""
+    """The blended ranking by brute force from the run folder's files: the cosine over its largest plus the
+    weighted neighbour score over its largest (recency as training weighs it), over every item."""
     blend = NeighbourBlend.from_dict(run.config["neighbour_blend"])
     table = ItemNeighbours.load(run.folder.item_neighbours)
     vector = run.stored_vector(user_id)
@@ -43,7 +43,7 @@ def _expected(run: Run, user_id: str, include_seen: bool) -> list[tuple[str, flo
         weight = blend.recency_decay ** times.index(time)
         for other, similarity in zip(table.nearest[item], table.similarity[item]):
             neighbour[other] += weight * similarity
-    score = cosine + blend.weight * neighbour / neighbour.max()
+    score = cosine / abs(cosine.max()) + blend.weight * neighbour / neighbour.max()
     ids = run.shop.catalog.item_ids
     candidates = [i for i in range(len(score)) if include_seen or i not in latest]
     return [(ids[i], float(score[i])) for i in sorted(candidates, key=lambda i: (-score[i], ids[i]))[:5]]
@@ -55,7 +55,7 @@ def test_training_records_the_blend_in_the_run_folder_and_the_store(blended):
     table = ItemNeighbours.load(run.folder.item_neighbours)
     assert table.k == run.neighbour_blend.neighbours and table.num_items == len(run.shop.catalog)
     state = blended.store.sync_state()
-    assert NeighbourBlend.from_dict(state.neighbour_blend()) == run.neighbour_blend
+    assert NeighbourBlend.from_dict(state.blend_settings()) == run.neighbour_blend
     assert blended.summary["neighbour_blend"]["weight"] == WEIGHT
     listed = blended.store.item_neighbour_lists(run.shop.catalog.item_ids[:3])
     for i, item_id in enumerate(run.shop.catalog.item_ids[:3]):
@@ -86,4 +86,4 @@ def test_a_re_sync_of_the_run_folder_writes_the_same_blend(blended, neo4j_settin
         run = Run.load(blended.run_dir)
         user_id = run.shop.events.user_ids[3]
         assert [r.id for r in Recommender(store).recommend(user_id, k=5)] == [r.id for r in run.recommend(user_id, k=5)]
-        assert NeighbourBlend.from_dict(store.sync_state().neighbour_blend()) == run.neighbour_blend
+        assert NeighbourBlend.from_dict(store.sync_state().blend_settings()) == run.neighbour_blend

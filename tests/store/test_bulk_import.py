@@ -157,8 +157,8 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
     with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=own_server)) as loaded:
         _assert_same(_snapshot(loaded), _snapshot(profile_store))  # item neighbour lists included
         assert _served(loaded, users) == _served(profile_store, users)
-        assert loaded.sync_state().neighbour_blend() == profile_store.sync_state().neighbour_blend()
-        assert loaded.sync_state().neighbour_weight == 0.3
+        assert loaded.sync_state().blend_settings() == profile_store.sync_state().blend_settings()
+        assert loaded.sync_state().blend_settings()["weight"] == 0.3
         bulk_state, unwind_state = loaded.sync_state(), profile_store.sync_state()
     assert bulk_state.active_run == unwind_state.active_run == summary["run_id"]
     assert bulk_state.active_run_folder == unwind_state.active_run_folder == str(run_dir.resolve())
