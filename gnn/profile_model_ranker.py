@@ -86,16 +86,16 @@ class ProfileModelRanker(Ranker):
         return dict(self._validation)
 
     def scorer(self, history: RankingData) -> Scorer:
-        return self._blended(dot_product_scorer(*self.vectors(history)), history)
+        return self.blended(dot_product_scorer(*self.vectors(history)), history)
 
     def validation_scorer(self, train: RankingData) -> Scorer:
         """The trained model on the training graph as is: its spectral part was fitted there and
         cut to the chosen width, which a refit of that width would only approximate."""
         with torch.no_grad():
             output = self.model(train.graph)
-        return self._blended(dot_product_scorer(output.user_vectors, output.item_vectors), train)
+        return self.blended(dot_product_scorer(output.user_vectors, output.item_vectors), train)
 
-    def _blended(self, profile_scorer: Scorer, data: RankingData) -> Scorer:
+    def blended(self, profile_scorer: Scorer, data: RankingData) -> Scorer:
         """The profile scores with the chosen neighbour score beside them, its table recounted on
         ``data``'s history (as `personagraph train` counts it on the whole shop)."""
         if not self.blend.active:

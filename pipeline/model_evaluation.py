@@ -228,7 +228,8 @@ class ModelEvaluation:
     def _run_with_social(self, ranker: ProfileModelRanker, protocol: EvaluationProtocol, train: RankingData,
                          history: RankingData, rules: Sequence[str], base: dict[str, Any]) -> dict[str, Any]:
         """Ours' trained model with the social mix chosen on validation, tested as ours is (under the
-        rule ranking the history, with a repeat weight chosen for the mixed vectors on validation)."""
+        rule ranking the history, with a repeat weight chosen for the mixed vectors on validation; with
+        ours' neighbour score beside the mixed vectors, as `train` ranks its social profiles)."""
         started = time.perf_counter()
         links = history.shop.social
         mix = choose_social_mix(ranker.model, train.graph, links, protocol.validation, train.excluded)
@@ -238,14 +239,14 @@ class ModelEvaluation:
                 output = ranker.model(train.graph)
             mixed_train = torch.from_numpy(mix_social(output.user_vectors.numpy(),
                                                       links.adjacency(train.num_users), mix.weight))
-            weight, tried = choose_repeat_weight(dot_product_scorer(mixed_train, output.item_vectors),
-                                                 train.excluded, protocol.validation)
+            weight, tried = choose_repeat_weight(ranker.blended(dot_product_scorer(mixed_train, output.item_vectors),
+                                                                train), train.excluded, protocol.validation)
             repeat = {"repeat_weight": weight, "repeat_tuning": tried}
             self._log_repeat_tuning(tried)
         users, items = ranker.vectors(history)
         mixed = torch.from_numpy(mix_social(users.numpy(), links.adjacency(history.num_users), mix.weight))
-        test = self._test_by_rule(dot_product_scorer(mixed, items), history, protocol, rules,
-                                  repeat.get("repeat_weight", 0.0))
+        test = self._test_by_rule(ranker.blended(dot_product_scorer(mixed, items), history), history, protocol,
+                                  rules, repeat.get("repeat_weight", 0.0))
         extra = time.perf_counter() - started
         chosen_row = next(row for row in mix.tried if row["weight"] == mix.weight)
         validation = {HISTORY_EXCLUDED: {k: v for k, v in chosen_row.items() if "@" in k}}

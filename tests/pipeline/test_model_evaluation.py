@@ -28,7 +28,7 @@ def test_deterministic_models_run_once_seeded_ones_per_seed_with_mean_and_std(pl
         assert model["total_seconds"]["mean"] >= model["fit_seconds"]["mean"] > 0
         assert model["peak_rss_mb"] > 0 and model["peak_increase_mb"] >= 0
     assert any(line.startswith("itemknn (seed 0): validation grid") for line in lines)
-    assert sum("neighbours=" in line for line in lines) == 12
+    assert sum("neighbours=" in line for line in lines) == 36
 
 
 def test_text_model_is_na_on_id_only_data_and_unknown_models_are_refused():
