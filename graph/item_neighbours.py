@@ -76,18 +76,20 @@ class ItemNeighbours:
         """The same table keeping each item's ``k`` best neighbours."""
         return ItemNeighbours(self.nearest[:, :k], self.similarity[:, :k])
 
-    def matrix(self) -> sp.csr_matrix:
-        """Items x items: row ``i`` holds item ``i``'s neighbours and their similarities."""
+    def matrix(self, num_items: int | None = None) -> sp.csr_matrix:
+        """Items x items: row ``i`` holds item ``i``'s neighbours and their similarities; ``num_items``
+        (at least the table's) pads it for a catalogue that grew since (new items have no neighbours)."""
+        size = max(self.num_items, num_items or 0)
         rows = np.repeat(np.arange(self.num_items), self.k)
-        return sp.csr_matrix((self.similarity.ravel(), (rows, self.nearest.ravel())),
-                             shape=(self.num_items, self.num_items))
+        return sp.csr_matrix((self.similarity.ravel(), (rows, self.nearest.ravel())), shape=(size, size))
 
     def scores(self, history: sp.spmatrix, matrix: sp.csr_matrix | None = None) -> np.ndarray:
         """``[users, items]`` each item's summed similarity to the items of each row of ``history``
         (users x items, weighted as the caller likes: e.g. by recency); ``matrix`` is :meth:`matrix`
         when the caller keeps it for many calls."""
-        item_item = self.matrix() if matrix is None else matrix
-        return np.asarray((sp.csr_matrix(history) @ item_item).toarray(), dtype=np.float32)
+        history = sp.csr_matrix(history)
+        item_item = self.matrix(history.shape[1]) if matrix is None else matrix
+        return np.asarray((history @ item_item).toarray(), dtype=np.float32)
 
     def save(self, path: str | Path) -> None:
         """An ``.npz`` file that :meth:`load` reads back."""

@@ -85,3 +85,11 @@ def test_user_weights_make_a_weighted_cosine():
     np.testing.assert_allclose(table.similarity[0], [cosine[0, 1], cosine[0, 2]], rtol=1e-6)
     np.testing.assert_allclose(ItemNeighbours.fit(interactions, 2, 0.0).similarity,
                                ItemNeighbours.fit(interactions, 2).similarity)
+
+
+def test_a_grown_catalogue_scores_its_new_items_zero():
+    table = ItemNeighbours.fit(SMALL, 2)
+    history = sp.csr_matrix(np.array([[1.0, 0.0, 0.0, 1.0, 0.0]], dtype=np.float32))  # items 3, 4 are new
+    scores = table.scores(history)
+    assert scores.shape == (1, 5) and scores[0, 3:].tolist() == [0.0, 0.0]
+    np.testing.assert_allclose(scores[0, :3], table.matrix().toarray()[0], rtol=1e-6)

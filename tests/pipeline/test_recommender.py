@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from live_run import write_csv
 from trained_sample import SEED, trained_sample
 
 from personagraph.gnn.neighbour_blend import NeighbourBlend
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.graph.item_neighbours import ItemNeighbours
+from personagraph.pipeline.incremental_update import IncrementalUpdate
 from personagraph.pipeline.recommender import Recommender
 from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_sync import sync_run
@@ -87,3 +89,27 @@ def test_a_re_sync_of_the_run_folder_writes_the_same_blend(blended, neo4j_settin
         user_id = run.shop.events.user_ids[3]
         assert [r.id for r in Recommender(store).recommend(user_id, k=5)] == [r.id for r in run.recommend(user_id, k=5)]
         assert NeighbourBlend.from_dict(store.sync_state().blend_settings()) == run.neighbour_blend
+
+
+def test_after_an_update_with_a_new_item_both_still_rank_alike(blended, neo4j_settings, tmp_path):
+    run = Run.load(blended.run_dir)
+    users, items = run.shop.events.user_ids, run.shop.catalog
+    new_items = write_csv(tmp_path / "items.csv", [{"item_id": "fresh-1", "title": "Fresh thing",
+                                                   "category": items.categories[0], "price": "12.5"}])
+    new_events = write_csv(tmp_path / "events.csv", [
+        {"user_id": users[5], "event": "purchase", "timestamp": "2026-01-01T10:00:00Z", "item_id": "fresh-1"},
+        {"user_id": users[5], "event": "view", "timestamp": "2026-01-01T11:00:00Z", "item_id": items.item_ids[2]},
+        {"user_id": "newcomer", "event": "click", "timestamp": "2026-01-01T10:00:00Z", "item_id": items.item_ids[2]},
+    ])
+    with Neo4jProfileStore.connect(neo4j_settings) as store:
+        IncrementalUpdate.apply(blended.run_dir, new_events, new_items,
+                                open_store=lambda: Neo4jProfileStore.connect(neo4j_settings), progress=False)
+        updated = Run.load(blended.run_dir)
+        assert len(updated.shop.catalog) == len(items) + 1
+        assert NeighbourBlend.from_dict(store.sync_state().blend_settings()) == run.neighbour_blend  # kept
+        for user_id in (users[5], "newcomer"):
+            for include_seen in (False, True):
+                from_run = updated.recommend(user_id, k=5, include_seen=include_seen)
+                from_store = Recommender(store).recommend(user_id, k=5, include_seen=include_seen)
+                assert [r.id for r in from_run] == [r.id for r in from_store]
+                np.testing.assert_allclose([r.score for r in from_run], [r.score for r in from_store], atol=1e-4)
