@@ -326,16 +326,24 @@ class _ValidationSample:
         return metrics
 
 
+def _selection_users(targets: Targets, num_users: int, num_items: int,
+                     generator: torch.Generator) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+    """The validation users a post-training choice scores (all that have targets, or a random sample
+    sized by :data:`SPECTRAL_SELECTION_USERS` / ``_SCORES``), sorted, and their targets (CSR)."""
+    target_indptr, target_items = as_csr(targets, num_users)
+    users = torch.nonzero(target_indptr.diff() > 0).flatten()
+    subset = max(SPECTRAL_SELECTION_USERS, SPECTRAL_SELECTION_SCORES // max(num_items, 1))
+    users = users[torch.randperm(users.numel(), generator=generator)[:subset]].sort().values
+    return users, csr_rows(target_indptr, target_items, users)
+
+
 @torch.no_grad()
 def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions: UserInteractions, targets: Targets,
                             generator: torch.Generator, config: TrainConfig) -> tuple[NeighbourBlend, list[dict]]:
     """The trained model's :class:`NeighbourBlend`, chosen on the validation users the spectral
     choice samples (its rule), with the neighbour table fitted on the training graph."""
     num_users, num_items = int(graph["user"].num_nodes), int(graph["item"].num_nodes)
-    target_indptr, target_items = as_csr(targets, num_users)
-    users = torch.nonzero(target_indptr.diff() > 0).flatten()
-    subset = max(SPECTRAL_SELECTION_USERS, SPECTRAL_SELECTION_SCORES // max(num_items, 1))
-    users = users[torch.randperm(users.numel(), generator=generator)[:subset]].sort().values
+    users, user_targets = _selection_users(targets, num_users, num_items, generator)
     rows = interactions.rows_of(users, interactions.indptr())
     model.eval()
     item_states = model.item_states(graph, interactions)
@@ -346,7 +354,7 @@ def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions
     picked = users.numpy()
     history = functools.lru_cache(maxsize=None)(lambda decay: interactions.item_matrix(num_items, decay)[picked])
     return choose_neighbour_blend(scorer, history, csr_rows(*as_csr(interactions.item_history(), num_users), users),
-                                  csr_rows(target_indptr, target_items, users), table_for,
+                                  user_targets, table_for,
                                   fixed_weight=config.neighbour_weight, batch_size=config.eval_batch_size)
 
 
@@ -393,12 +401,8 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     """
     spectral = model.spectral
     num_users = int(graph["user"].num_nodes)
-    target_indptr, target_items = as_csr(targets, num_users)
-    users = torch.nonzero(target_indptr.diff() > 0).flatten()
-    subset = max(SPECTRAL_SELECTION_USERS, SPECTRAL_SELECTION_SCORES // max(int(graph["item"].num_nodes), 1))
-    users = users[torch.randperm(users.numel(), generator=generator)[:subset]].sort().values
+    users, user_targets = _selection_users(targets, num_users, int(graph["item"].num_nodes), generator)
     history_csr = csr_rows(*as_csr(history, num_users), users)
-    user_targets = csr_rows(target_indptr, target_items, users)
     interactions = UserInteractions.from_graph(graph)
     item_states = model.item_states(graph, interactions)
     subset_rows = interactions.rows_of(users, interactions.indptr())  # only the chosen users are pooled
