@@ -126,17 +126,17 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     def recall(scorer: Scorer) -> Tensor:
         return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets, SELECTION_K)
 
-    best_alone, alone = -1.0, NeighbourBlend()
+    best_alone, alone, table = -1.0, NeighbourBlend(), None
     for exponent in exponents:
-        table = table_for(exponent)
+        candidate = table_for(exponent)
         for count in counts:
             for decay in decays:
-                score = float(recall(neighbour_scores(table.cut(count), history_matrix(decay))).mean())
-                tried.append({"neighbours": float(min(count, table.k)), "recency_decay": decay,
+                score = float(recall(neighbour_scores(candidate.cut(count), history_matrix(decay))).mean())
+                tried.append({"neighbours": float(min(count, candidate.k)), "recency_decay": decay,
                               "user_weight_exponent": exponent, "neighbours_alone": 1.0, "recall@20": score})
                 if score > best_alone:
-                    best_alone, alone = score, NeighbourBlend(1.0, min(count, table.k), decay, exponent)
-    table = table_for(alone.user_weight_exponent)
+                    best_alone, table = score, candidate
+                    alone = NeighbourBlend(1.0, min(count, candidate.k), decay, exponent)
     history = history_matrix(alone.recency_decay)
     per_user: dict[float, Tensor] = {}
 
@@ -156,8 +156,8 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     base, chosen = per_user[0.0], 0.0
     for weight, values in per_user.items():
         gain, standard_error = gain_and_standard_error(values, base)
-        if weight > 0 and (weight == fixed_weight or (
-                fixed_weight is None and gain > standard_error and float(values.mean()) > float(per_user[chosen].mean()))):
+        better = gain > standard_error and float(values.mean()) > float(per_user[chosen].mean())
+        if weight > 0 and (weight == fixed_weight or (fixed_weight is None and better)):
             chosen = weight
     gain, standard_error = gain_and_standard_error(per_user[chosen], base)
     tried.append({"neighbour_weight": chosen, "neighbour_gain": gain if chosen else 0.0,

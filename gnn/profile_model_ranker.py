@@ -102,7 +102,8 @@ class ProfileModelRanker(Ranker):
             return profile_scorer
         interactions = UserInteractions.from_graph(data.graph)
         table = self.blend.fit_table(interactions.item_matrix(data.num_items))
-        return self.blend.scorer(profile_scorer, table, interactions.item_matrix(data.num_items, self.blend.recency_decay))
+        history = interactions.item_matrix(data.num_items, self.blend.recency_decay)
+        return self.blend.scorer(profile_scorer, table, history)
 
     def vectors(self, history: RankingData) -> tuple[torch.Tensor, torch.Tensor]:
         """User and item vectors for ``history``, as `personagraph train` makes them after tuning:

@@ -350,7 +350,7 @@ def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions
     pooling = model.pool(rows, item_states, model.query_states(graph, item_states))
     scorer = dot_product_scorer(model.user_vectors(rows, pooling), model.item_vectors(item_states))
     items = interactions.item_matrix(num_items)
-    table_for = functools.lru_cache(maxsize=1)(lambda exponent: ItemNeighbours.fit(items, max(NEIGHBOUR_COUNTS), exponent))
+    table_for = functools.partial(ItemNeighbours.fit, items, max(NEIGHBOUR_COUNTS))  # by user-weight exponent
     picked = users.numpy()
     history = functools.lru_cache(maxsize=None)(lambda decay: interactions.item_matrix(num_items, decay)[picked])
     return choose_neighbour_blend(scorer, history, csr_rows(*as_csr(interactions.item_history(), num_users), users),
