@@ -413,8 +413,11 @@ def _table(rows: Iterable[Row], chunk_rows: int = VECTOR_CHUNK_ROWS) -> pa.Table
                      {name: value for name, value in row.items() if name not in _VECTOR_COLUMNS} for row in chunk)
     if not plain:
         return pa.table({})
-    return pa.table({name: pa.chunked_array(vectors[name], VECTOR_TYPE) if name in vectors else
-                     _column([row.get(name) for row in plain], vector=False) for name in names})
+    columns = {name: pa.chunked_array(vectors[name], VECTOR_TYPE) if name in vectors else
+               _column([row.get(name) for row in plain], vector=False) for name in names}
+    # A property no row has (``None`` everywhere, e.g. items' neighbour lists of a run without them)
+    # is no property, as for rows that leave it out.
+    return pa.table({name: column for name, column in columns.items() if column.null_count < len(plain)})
 
 
 def _column(values: list, vector: bool) -> pa.Array:

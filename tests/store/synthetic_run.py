@@ -30,7 +30,9 @@ def synthetic_run(users: list[str], items: int, dim: int, seed: int = 0, tag_pre
         segments=[{"id": s, "name": f"segment {s}", "size": sum(k % segments == s for k in range(len(users)))}
                   for s in range(segments)],
         segment_links=[{"start": user, "end": k % segments} for k, user in enumerate(users)],
-        items=[{"id": item, "title": f"Item {item}", "embedding": rng.standard_normal(dim)} for item in item_ids],
+        # No neighbour lists, as `item_rows` writes a run that ranks by the profile vectors alone.
+        items=[{"id": item, "title": f"Item {item}", "embedding": rng.standard_normal(dim), "neighbours": None,
+                "neighbour_similarity": None} for item in item_ids],
         categories=[{"id": "c0", "name": "c0"}],
         queries=[{"id": query, "derived": False} for query in queries],
         tags=[{"name": tag, "kind": "category"} for tag in tags],
