@@ -53,10 +53,13 @@ class Recommender:
         neighbour = self._neighbour_scores(history, blend)
         top = max(neighbour.values(), default=0.0)
         seen = set() if include_seen else {item for item, _ in history}
-        hits = {hit.id: hit for hit in self.store.nearest_items(user.embedding, k, None if include_seen else user_id)}
+        nearest = self.store.nearest_items(user.embedding, k, None if include_seen else user_id)
+        # The best cosine over all items, as training scales by: the first hit when nothing was left out.
+        best_hit = nearest[:1] if include_seen else self.store.nearest_items(user.embedding, 1)
+        profile_top = best_hit[0].score if best_hit else 1.0
+        hits = {hit.id: hit for hit in nearest}
         hits |= {hit.id: hit for hit in self.store.score_items(
             user.embedding, [item for item in neighbour if item not in hits and item not in seen])}
-        profile_top = self.store.nearest_items(user.embedding, 1)[0].score  # over all items, as training scales
         items = list(hits)
         combined = blend.combine(torch.tensor([[hits[item].score for item in items]]),
                                  torch.tensor([[neighbour.get(item, 0.0) for item in items]]),
