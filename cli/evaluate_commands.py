@@ -55,8 +55,8 @@ def _name_list(ctx: click.Context, param: click.Parameter, value: str) -> list[s
 @click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
               help="Components of ours' spectral filter (0 = GNN only) [default: as `train`'s, by the shop's size].")
 @click.option("--neighbour-weight", type=click.FloatRange(min=0.0), default=None,
-              help="Ours' weight of item-kNN's neighbour score beside the profile score (0 = profile vectors "
-                   "alone) [default: chosen on validation, as `train` chooses it].")
+              help="Ours' weight of a neighbour score (item-kNN's or a low-pass filter's) beside the profile "
+                   "score (0 = profile vectors alone) [default: chosen on validation, as `train` chooses it].")
 @click.option("--model", "encoder_model", metavar="MODEL",
               help="Text encoder for ours and text [default: the packaged all-MiniLM-L6-v2, offline].")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),

@@ -124,7 +124,7 @@ def explain(user_id: str, top: int, run_dir: Path | None, cache_dir: Path | None
 def recommend(user_id: str, k: int, include_seen: bool, run_dir: Path | None, as_json: bool,
               **connection: str | None) -> None:
     """The items the model scores highest for USER_ID (cosine of the stored user and item
-    vectors, via the item vector index, plus item-kNN's neighbour score of the user's items where
+    vectors, via the item vector index, plus the neighbour score of the user's items where
     training chose it); items the user already touched are left out."""
     from personagraph.pipeline.recommender import Recommender
 

@@ -26,9 +26,9 @@ from personagraph.cli.store_commands import connection_options, format_table, op
                    "them, its shape and its weight are chosen on validation (0 = GNN only) [default: all an exact "
                    "decomposition gives, up to 2048; 1024 on shops large in both users and items].")
 @click.option("--neighbour-weight", type=click.FloatRange(min=0.0), default=None,
-              help="How much item-kNN's neighbour score counts beside the profile score when items are ranked "
-                   "for a user (0 = profile vectors alone) [default: chosen on validation, with the neighbour "
-                   "table's size; 0 unless it helps].")
+              help="How much a neighbour score (item-kNN's, or a low-pass graph filter's) counts beside the "
+                   "profile score when items are ranked for a user (0 = profile vectors alone) [default: chosen "
+                   "on validation, with the neighbour table's kind and size; 0 unless it helps].")
 @click.option("--max-minutes", type=click.FloatRange(min=0.0, min_open=True), default=None,
               help="Stop training after the epoch that passes this many minutes [default: no limit].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed; the same seed gives the same profiles.")
@@ -163,7 +163,8 @@ def _describe_ranking(blend: dict[str, Any]) -> str:
     if not blend.get("weight"):
         return "  ranking: profile vectors alone"
     gain = next((row for row in reversed(blend.get("tried", [])) if "neighbour_gain" in row), None)
-    return (f"  ranking: profile vectors + {blend['weight']:g} x item-kNN neighbour score ({blend['neighbours']} "
+    kind = "low-pass filter" if blend.get("similarity") == "low-pass" else "item-kNN"
+    return (f"  ranking: profile vectors + {blend['weight']:g} x {kind} neighbour score ({blend['neighbours']} "
             f"neighbours per item, recency decay {blend['recency_decay']:g})"
             + (f"; validation Recall@20 +{gain['neighbour_gain']:.4f}" if gain else ""))
 

@@ -1,18 +1,20 @@
-"""Ranking by the profile vectors with item-kNN's neighbour score beside them, where it helps.
+"""Ranking by the profile vectors with a neighbour score beside them, where it helps.
 
 A profile is a few hundred numbers; the pairwise long tail of which items go together (the
 signal item-kNN ranks by) does not fit in it. So an item's ranking score for a user may add
-its summed similarity to the user's (recency-weighted) items, from the
-:class:`~personagraph.graph.item_neighbours.ItemNeighbours` table. Each part is divided by its
-row's largest value (over all items), so one weight means the same on any shop. The table
-(its size and how it weighs users), the recency decay and the weight are chosen on validation,
-and the weight stays 0 unless the blend beats the profile vectors alone by more than one
-standard error of the per-user difference.
+its summed similarity to the user's (recency-weighted) items, from an
+:class:`~personagraph.graph.item_neighbours.ItemNeighbours` table: item-kNN's cosine table, or
+the rows of a :class:`~personagraph.gnn.low_pass_filter.LowPassFilter` (the closed-form
+filters' whole-spectrum signal). Each part is divided by its row's largest value (over all
+items), so one weight means the same on any shop. The table (its kind, size and how it weighs
+users), the recency decay and the weight are chosen on validation, and the weight stays 0
+unless the blend beats the profile vectors alone by more than one standard error of the
+per-user difference.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import scipy.sparse as sp
@@ -20,6 +22,7 @@ import torch
 from torch import Tensor
 
 from personagraph.evaluation.ranking_metrics import gain_and_standard_error, recall_at_k, top_k_scored
+from personagraph.gnn.low_pass_filter import LowPassFilter
 from personagraph.graph.item_neighbours import ItemNeighbours
 
 #: Tried for the neighbour score alone (item-kNN's grid): neighbours per item, recency decays of the
@@ -27,9 +30,13 @@ from personagraph.graph.item_neighbours import ItemNeighbours
 NEIGHBOUR_COUNTS: tuple[int, ...] = (50, 200, 800)
 RECENCY_DECAYS: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
 USER_WEIGHT_EXPONENTS: tuple[float, ...] = (0.0, 0.5, 1.0)
+#: Kinds of table: item-kNN's cosine, or the rows of the low-pass filter (this wide: the filter
+#: spreads over many items).
+COSINE, LOW_PASS = "cosine", "low-pass"
+LOW_PASS_NEIGHBOURS = 800
 #: Weights of the neighbour score tried beside the profile score (0: the profile vectors alone), a
 #: coarse doubling grid; the best is then refined by ``REFINE_FACTORS``.
-NEIGHBOUR_WEIGHTS: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+NEIGHBOUR_WEIGHTS: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
 REFINE_FACTORS: tuple[float, ...] = (0.7, 1.4)
 SELECTION_K = 20
 Scorer = Callable[[Tensor], Tensor]
@@ -43,6 +50,7 @@ class NeighbourBlend:
     neighbours: int = 0
     recency_decay: float = 1.0
     user_weight_exponent: float = 0.0
+    similarity: str = COSINE
 
     @property
     def active(self) -> bool:
@@ -50,6 +58,8 @@ class NeighbourBlend:
 
     def fit_table(self, interactions: sp.spmatrix) -> ItemNeighbours:
         """The neighbour table this blend ranks with, counted on ``interactions`` (users x items)."""
+        if self.similarity == LOW_PASS:
+            return LowPassFilter(interactions).neighbours(self.neighbours)
         return ItemNeighbours.fit(interactions, self.neighbours, self.user_weight_exponent)
 
     def combine(self, profile_scores: Tensor, neighbour_scores: Tensor | None, profile_top: float | None = None,
@@ -76,8 +86,12 @@ class NeighbourBlend:
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> "NeighbourBlend":
         values = values or {}
+        similarity = str(values.get("similarity", COSINE))
+        if similarity not in (COSINE, LOW_PASS):
+            raise ValueError(f"unknown neighbour similarity {similarity!r} (expected {COSINE!r} or {LOW_PASS!r})")
         return cls(float(values.get("weight", 0.0)), int(values.get("neighbours", 0)),
-                   float(values.get("recency_decay", 1.0)), float(values.get("user_weight_exponent", 0.0)))
+                   float(values.get("recency_decay", 1.0)), float(values.get("user_weight_exponent", 0.0)),
+                   similarity)
 
 
 def _over(scores: Tensor, top: float | None, magnitude: bool) -> Tensor:
@@ -100,6 +114,7 @@ def neighbour_scores(table: ItemNeighbours, history: sp.csr_matrix) -> Scorer:
 def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[float], sp.csr_matrix],
                            excluded: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor],
                            table_for: Callable[[float], ItemNeighbours],
+                           low_pass_table: Callable[[], ItemNeighbours] | None = None,
                            counts: tuple[int, ...] = NEIGHBOUR_COUNTS, decays: tuple[float, ...] = RECENCY_DECAYS,
                            exponents: tuple[float, ...] = USER_WEIGHT_EXPONENTS,
                            weights: tuple[float, ...] = NEIGHBOUR_WEIGHTS, fixed_weight: float | None = None,
@@ -108,12 +123,13 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
 
     All arguments are over the same selected users (row ``i`` is user ``i``): ``profile_scorer``
     their profile scores, ``history_matrix(decay)`` their items weighted by recency, ``excluded``
-    and ``targets`` CSR item lists; ``table_for(exponent)`` is the neighbour table (at least
-    ``max(counts)`` wide) with that user-weight exponent. The table's size and weighting and the
-    decay are chosen for the neighbour score alone (as item-kNN chooses them), then the weight
-    beside the profile score: the best of ``weights``, refined by :data:`REFINE_FACTORS`; a weight
-    above 0 is kept only when it beats 0 by more than one standard error. ``fixed_weight`` (a
-    user's setting) is taken as given, 0 meaning none.
+    and ``targets`` CSR item lists; ``table_for(exponent)`` is the cosine table (at least
+    ``max(counts)`` wide) with that user-weight exponent, ``low_pass_table()`` the low-pass
+    filter's table (:data:`LOW_PASS_NEIGHBOURS` wide; None: not tried). The table's kind, size and
+    weighting and the decay are chosen for the neighbour score alone (as item-kNN chooses them),
+    then the weight beside the profile score: the best of ``weights``, refined by :data:`REFINE_FACTORS`; a weight above 0 is
+    kept only when it beats 0 by more than one standard error. ``fixed_weight`` (a user's setting)
+    is taken as given, 0 meaning none.
     """
     if weights[:1] != (0.0,):
         raise ValueError(f"neighbour weights must start with 0, got {weights}")
@@ -126,26 +142,45 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     def recall(scorer: Scorer) -> Tensor:
         return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets, SELECTION_K)
 
-    best_alone, alone, table = -1.0, NeighbourBlend(), None
-    for exponent in exponents:
-        candidate = table_for(exponent)
-        for count in counts:
-            for decay in decays:
-                score = float(recall(neighbour_scores(candidate.cut(count), history_matrix(decay))).mean())
-                tried.append({"neighbours": float(min(count, candidate.k)), "recency_decay": decay,
-                              "user_weight_exponent": exponent, "neighbours_alone": 1.0, "recall@20": score})
-                if score > best_alone:
-                    best_alone, table = score, candidate
-                    alone = NeighbourBlend(1.0, min(count, candidate.k), decay, exponent)
-    history = history_matrix(alone.recency_decay)
+    tables: dict[float | str, ItemNeighbours] = {}  # fitted once each: by exponent, or the low-pass one
+
+    def key_of(setting: NeighbourBlend) -> float | str:
+        return LOW_PASS if setting.similarity == LOW_PASS else setting.user_weight_exponent
+
+    def scorer_of(setting: NeighbourBlend) -> Scorer:
+        """The neighbour score alone of ``setting`` over the selected users."""
+        history = history_matrix(setting.recency_decay)
+        key = key_of(setting)
+        if key not in tables:
+            tables[key] = low_pass_table() if key == LOW_PASS else table_for(setting.user_weight_exponent)
+        return neighbour_scores(tables[key].cut(setting.neighbours), history)
+
+    first = history_matrix(decays[0])  # a log without distinct times weighs every decay the same
+    decays = tuple(decay for index, decay in enumerate(decays) if index == 0 or (history_matrix(decay) != first).nnz)
+    settings = [NeighbourBlend(1.0, count, decay, exponent) for exponent in exponents for count in counts
+                for decay in decays]
+    if low_pass_table is not None:
+        settings += [NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, decay, 0.0, LOW_PASS) for decay in decays]
+    best_alone, alone = -1.0, NeighbourBlend()
+    for setting in settings:
+        score = float(recall(scorer_of(setting)).mean())
+        setting = replace(setting, neighbours=min(setting.neighbours, tables[key_of(setting)].k))
+        tried.append({"neighbours": float(setting.neighbours), "recency_decay": setting.recency_decay,
+                      "user_weight_exponent": setting.user_weight_exponent,
+                      "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, "recall@20": score})
+        if score > best_alone:
+            best_alone, alone = score, setting
+    neighbour_scorer = scorer_of(alone)
     per_user: dict[float, Tensor] = {}
 
     def measure(weight: float) -> None:
         if weight in per_user:
             return
-        blend = NeighbourBlend(weight, alone.neighbours, alone.recency_decay, alone.user_weight_exponent)
-        per_user[weight] = recall(blend.scorer(profile_scorer, table, history))
-        tried.append(blend.as_dict() | {"neighbour_weight": weight, "recall@20": float(per_user[weight].mean())})
+        blend = replace(alone, weight=weight)
+        per_user[weight] = recall(lambda rows: blend.combine(profile_scorer(rows).float(), neighbour_scorer(rows)))
+        row = {key: value for key, value in blend.as_dict().items() if key != "similarity"}
+        tried.append(row | {"low_pass": float(blend.similarity == LOW_PASS), "neighbour_weight": weight,
+                            "recall@20": float(per_user[weight].mean())})
 
     for weight in (0.0, fixed_weight) if fixed_weight is not None else weights:
         measure(weight)
@@ -164,4 +199,4 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                   "neighbour_standard_error": standard_error})
     if chosen == 0:
         return NeighbourBlend(), tried
-    return NeighbourBlend(chosen, alone.neighbours, alone.recency_decay, alone.user_weight_exponent), tried
+    return replace(alone, weight=chosen), tried

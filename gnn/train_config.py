@@ -49,10 +49,11 @@ class TrainConfig:
     validation from ``USER_DEGREE_EXPONENTS`` / ``ITEM_DEGREE_EXPONENTS`` / ``SPECTRAL_POWERS`` /
     ``SPECTRAL_RIDGES``, a number fixes it.
     The model keeps the chosen shape, so a loaded checkpoint profiles with the one it was trained with.
-    ``neighbour_weight``: how much item-kNN's neighbour score counts beside the profile score when
-    items are ranked for a user (:mod:`~personagraph.gnn.neighbour_blend`); ``None`` chooses it,
-    with the neighbour table's size and the history's recency decay, on validation (0 unless it
-    helps by more than one standard error), ``0`` ranks by the profile vectors alone.
+    ``neighbour_weight``: how much a neighbour score (item-kNN's or the low-pass filter's) counts
+    beside the profile score when items are ranked for a user (:mod:`~personagraph.gnn.neighbour_blend`);
+    ``None`` chooses it, with the table's kind and size and the history's recency decay, on
+    validation (0 unless it helps by more than one standard error), ``0`` ranks by the profile
+    vectors alone.
     """
 
     dim: int = 64

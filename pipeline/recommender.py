@@ -2,8 +2,8 @@
 
 Users and items live in one space where the model's score is the dot product of unit
 vectors, i.e. their cosine, so the store's item-vector search ranks items exactly as the
-model does. Where training chose to rank with item-kNN's neighbour score beside it
-(:mod:`~personagraph.gnn.neighbour_blend`), the store holds each item's neighbour list and the
+model does. Where training chose to rank with a neighbour score (item-kNN's or a low-pass
+filter's) beside it (:mod:`~personagraph.gnn.neighbour_blend`), the store holds each item's neighbour list and the
 blend; the candidates are then the vector search's best ``k`` and every item with a neighbour
 score, which holds the exact top ``k`` (any other item scores its cosine alone, below those
 ``k``). Everything is read from the store; no model or run folder is needed.

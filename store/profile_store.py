@@ -30,7 +30,7 @@ NODE_KEYS: dict[str, str] = {
 #: ``RELATIONSHIP_FOR_EDGE``: the relationship type of each edge relation of the graph (the shop schema's).
 __getattr__ = schema_attributes(__name__, RELATIONSHIP_FOR_EDGE="relationship_for_edge")
 #: Item properties listing an item's nearest items (ids, best first) and their similarities, where the
-#: run ranks with item-kNN's neighbour score beside the profile score.
+#: run ranks with a neighbour score beside the profile score.
 NEIGHBOURS, NEIGHBOUR_SIMILARITY = "neighbours", "neighbour_similarity"
 #: Relationships from a user to their profile, beside the shop schema's.
 PROFILE_RELATIONSHIPS: frozenset[str] = frozenset({"INTERESTED_IN", "IN_SEGMENT"})

@@ -4,7 +4,8 @@ import scipy.sparse as sp
 import torch
 
 from personagraph.evaluation.ranking_metrics import as_csr
-from personagraph.gnn.neighbour_blend import NeighbourBlend, choose_neighbour_blend
+from personagraph.gnn.low_pass_filter import LowPassFilter
+from personagraph.gnn.neighbour_blend import LOW_PASS, NeighbourBlend, choose_neighbour_blend
 from personagraph.graph.item_neighbours import ItemNeighbours
 
 
@@ -83,3 +84,45 @@ def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
                                   fixed_weight=0.0) == (NeighbourBlend(), [])
     with pytest.raises(ValueError, match="start with 0"):
         choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for, weights=(0.5,))
+
+
+def test_the_low_pass_table_is_chosen_where_it_ranks_better_alone():
+    history, table, targets, excluded, profile = _planted()
+    shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
+                              table.similarity)
+    fitted = []
+
+    def low_pass_table():
+        fitted.append(1)
+        return table
+
+    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
+                                          low_pass_table, counts=(5,), decays=(1.0, 0.5), exponents=(0.0,),
+                                          weights=(0.0, 0.5, 1.0))
+    assert blend.active and blend.similarity == LOW_PASS and blend.neighbours == table.k
+    assert fitted == [1]  # one table for all its settings
+    assert [row["low_pass"] for row in tried if "neighbours_alone" in row] == [0.0, 1.0]  # decays alike: one each
+    assert NeighbourBlend.from_dict(blend.as_dict()) == blend
+
+
+def test_a_low_pass_blend_fits_its_own_table_and_unknown_kinds_are_refused():
+    rng = np.random.default_rng(3)
+    interactions = sp.csr_matrix((rng.random((50, 30)) < 0.2).astype(np.float32))
+    fitted = NeighbourBlend(1.0, 7, similarity=LOW_PASS).fit_table(interactions)
+    assert fitted.nearest.shape == (30, 7)
+    np.testing.assert_allclose(fitted.similarity, LowPassFilter(interactions).neighbours(7).similarity)
+    with pytest.raises(ValueError, match="unknown neighbour similarity 'jaccard'"):
+        NeighbourBlend.from_dict({"weight": 1.0, "neighbours": 5, "similarity": "jaccard"})
+
+
+def test_decays_that_weigh_the_history_alike_are_tried_once():
+    history, table, targets, excluded, profile = _planted()
+    _, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: table,
+                                      counts=(5,), decays=(1.0, 0.8, 0.4), exponents=(0.0,), weights=(0.0, 0.5))
+    assert [row["recency_decay"] for row in tried if "neighbours_alone" in row] == [1.0]
+    older = history.copy()
+    older.data = older.data * 0.5  # times differ: each decay weighs the history differently
+    _, tried = choose_neighbour_blend(profile, lambda decay: history if decay == 1.0 else older * decay, excluded,
+                                      targets, lambda exponent: table, counts=(5,), decays=(1.0, 0.8, 0.4),
+                                      exponents=(0.0,), weights=(0.0, 0.5))
+    assert [row["recency_decay"] for row in tried if "neighbours_alone" in row] == [1.0, 0.8, 0.4]

@@ -158,3 +158,17 @@ def test_large_catalogues_train_with_sampled_negatives_and_a_validation_sample()
                                    "max_steps_per_epoch": 2})
     result = train_profile_model(shop.graph, shop.targets, config, progress=False)
     assert result.best_metrics["recall@20"] > 1.5 * random_recall_at_20(shop)
+
+
+def test_the_neighbour_choice_tries_both_table_kinds_where_the_filter_is_affordable(monkeypatch):
+    shop = planted_shop()
+    config = TrainConfig(**FAST | {"epochs": 2, "spectral_dim": 0})
+    kinds = {row.get("low_pass") for row in train_profile_model(shop.graph, shop.targets, config,
+                                                                progress=False).neighbour_tuning
+             if "neighbours_alone" in row}
+    assert kinds == {0.0, 1.0}
+    monkeypatch.setattr("personagraph.gnn.low_pass_filter.LOW_PASS_MAX_MULTIPLY_ADDS", 1.0)  # a huge shop
+    kinds = {row.get("low_pass") for row in train_profile_model(shop.graph, shop.targets, config,
+                                                                progress=False).neighbour_tuning
+             if "neighbours_alone" in row}
+    assert kinds == {0.0}
