@@ -6,7 +6,8 @@ Protocol (leave-one-out, test targets; every interaction is a purchase, queries 
 
 1. Inductive users: 20% of the users are left out of training entirely and profiled by
    `update` from their history; their Recall@20 on the test target against the users seen
-   in training (all items ranked, the history excluded).
+   in training (all items ranked, the history excluded), by the profile vectors alone and by
+   the ranking `recommend` uses (with the run's neighbour score beside them where training chose one).
 2. Cold-start items: 5% of the items, and every event on them, are left out of training and
    added by the same `update` (items file + events); how often such an item, being a user's
    next item, is in that user's top 20. Popularity can never rank them (no training events).
@@ -43,6 +44,9 @@ from personagraph.pipeline.incremental_update import IncrementalUpdate
 from personagraph.pipeline.online_profiler import OnlineProfiler
 from personagraph.store.profile_sync import sync_profiles
 from personagraph.pipeline.run import Run
+from personagraph.gnn.neighbour_blend import NeighbourBlend
+from personagraph.graph.item_neighbours import recency_weighted
+from personagraph.shop.schema import shop_schema
 from personagraph.pipeline.run_folder import RunFolder
 from personagraph.pipeline.train_pipeline import TrainOptions, run_training
 
@@ -73,14 +77,34 @@ def item_table(shop: ShopData, items: np.ndarray) -> pa.Table:
     })
 
 
-def hits_at_k(user_vectors: np.ndarray, item_vectors: np.ndarray, history: list[set[int]], targets: np.ndarray
-              ) -> np.ndarray:
+def hits_at_k(scores: np.ndarray, history: list[set[int]], targets: np.ndarray) -> np.ndarray:
     """Per user: is the target among the top K items by score, the user's history excluded."""
-    scores = user_vectors @ item_vectors.T
+    scores = scores.copy()
     for row, seen in enumerate(history):
         scores[row, list(seen)] = -np.inf
     top = np.argpartition(-scores, K, axis=1)[:, :K]
     return (top == targets[:, None]).any(axis=1)
+
+
+def run_ranking_scores(run_dir: Path, user_ids: list[str], item_ids: list[str], profile_scores: np.ndarray
+                       ) -> tuple[np.ndarray, NeighbourBlend]:
+    """The scores `recommend` ranks by: the profile scores with the run's neighbour score beside them
+    (from each user's history in the run, the held-out users' added by `update`), where training chose one."""
+    run = Run.load(run_dir)
+    blend = run.neighbour_blend
+    if not blend.active:
+        return profile_scores, blend
+    events, run_items = run.shop.events, run.shop.catalog.item_ids
+    is_item = np.isin(events.kind, shop_schema().item_event_codes) & (events.item >= 0)
+    history = recency_weighted(events.user[is_item], events.item[is_item], events.timestamp[is_item],
+                               (events.num_users, len(run_items)), blend.recency_decay)
+    run_user = {user_id: index for index, user_id in enumerate(events.user_ids)}
+    rows = history[[run_user[user_id] for user_id in user_ids]]
+    in_run = run.item_neighbours.cut(blend.neighbours).scores(rows)  # columns in the run's item order
+    position = {item_id: index for index, item_id in enumerate(run_items)}
+    neighbour = in_run[:, [position[item_id] for item_id in item_ids]]
+    combined = blend.combine(torch.from_numpy(profile_scores.astype(np.float32)), torch.from_numpy(neighbour))
+    return combined.numpy(), blend
 
 
 def main() -> None:
@@ -147,13 +171,18 @@ def main() -> None:
                 history[u].add(i)
         evaluated = np.flatnonzero(targets >= 0)
         vectors = np.asarray([user_vector[events.user_ids[u]] for u in evaluated], dtype=np.float32)
-        hit = hits_at_k(vectors, item_vectors, [history[u] for u in evaluated], targets[evaluated])
+        profile_scores = vectors @ item_vectors.T
+        evaluated_history = [history[u] for u in evaluated]
+        hit = hits_at_k(profile_scores, evaluated_history, targets[evaluated])
+        ranked, blend = run_ranking_scores(work / "run", [events.user_ids[u] for u in evaluated],
+                                           list(catalog.item_ids), profile_scores)
+        ranked_hit = hits_at_k(ranked, evaluated_history, targets[evaluated])
         target_cold = cold_items[targets[evaluated]]
         seen, unseen = ~held_users[evaluated] & ~target_cold, held_users[evaluated] & ~target_cold
         trained_items = events.item[train_rows]
         popularity = np.bincount(trained_items[trained_items >= 0], minlength=len(catalog)).astype(np.float32)
-        popularity_hit = hits_at_k(np.ones((len(evaluated), 1), np.float32), popularity[:, None],
-                                   [history[u] for u in evaluated], targets[evaluated])
+        popularity_hit = hits_at_k(np.repeat(popularity[None, :], len(evaluated), axis=0), evaluated_history,
+                                   targets[evaluated])
 
         # -- speed: 1% new events (each chosen user's test-target events) ---------------------
         full_events = shop.events
@@ -209,6 +238,11 @@ def main() -> None:
         ("Recall@20, users seen in training", f"{hit[seen].mean():.4f}"),
         ("Recall@20, inductive users (by update)", f"{hit[unseen].mean():.4f} "
                                                    f"({hit[unseen].mean() / hit[seen].mean():.2f}x seen)"),
+        ("ranking of `recommend`", "profile vectors alone" if not blend.active else
+         f"profile vectors + {blend.weight:g} x {blend.similarity} neighbour score ({blend.neighbours} per item)"),
+        ("Recall@20 by that ranking: seen / inductive users",
+         f"{ranked_hit[seen].mean():.4f} / {ranked_hit[unseen].mean():.4f} "
+         f"({ranked_hit[unseen].mean() / ranked_hit[seen].mean():.2f}x seen)"),
         ("Recall@20, popularity (seen users)", f"{popularity_hit[seen].mean():.4f}"),
         ("cold-start items (5%, added by update)", f"{int(cold_items.sum())} items, {int(target_cold.sum())} users "
                                                    "whose next item is one"),

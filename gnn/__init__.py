@@ -6,6 +6,8 @@ _EXPORTS: dict[str, str] = {
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "DistributedTraining": "distributed_training",
+    "LowPassFilter": "low_pass_filter",
+    "LowPassSettings": "low_pass_filter",
     "NeighbourBlend": "neighbour_blend",
     "ProfileModel": "profile_model",
     "ProfileOutput": "profile_model",

@@ -127,9 +127,10 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     ``max(counts)`` wide) with that user-weight exponent, ``low_pass_table()`` the low-pass
     filter's table (:data:`LOW_PASS_NEIGHBOURS` wide; None: not tried). The table's kind, size and
     weighting and the decay are chosen for the neighbour score alone (as item-kNN chooses them),
-    then the weight beside the profile score: the best of ``weights``, refined by :data:`REFINE_FACTORS`; a weight above 0 is
-    kept only when it beats 0 by more than one standard error. ``fixed_weight`` (a user's setting)
-    is taken as given, 0 meaning none.
+    then the weight beside the profile score: the best of ``weights``, refined by
+    :data:`REFINE_FACTORS`; a weight above 0 is kept only when it beats 0 by more than one standard
+    error. ``fixed_weight`` (a user's setting) is taken as given, 0 meaning none. Decays that weigh
+    the history as the first does (a log without distinct times) are tried once.
     """
     if weights[:1] != (0.0,):
         raise ValueError(f"neighbour weights must start with 0, got {weights}")
