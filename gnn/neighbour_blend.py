@@ -126,10 +126,10 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     and ``targets`` CSR item lists; ``table_for(exponent)`` is the cosine table (at least
     ``max(counts)`` wide) with that user-weight exponent, ``low_pass_table()`` the low-pass
     filter's table (:data:`LOW_PASS_NEIGHBOURS` wide; None: not tried). The table's kind, size and
-    weighting and the decay are chosen for the neighbour score alone (as item-kNN chooses them),
-    then the weight beside the profile score: the best of ``weights``, refined by
-    :data:`REFINE_FACTORS`; a weight above 0 is kept only when it beats 0 by more than one standard
-    error. ``fixed_weight`` (a user's setting) is taken as given, 0 meaning none. Decays that weigh
+    weighting and the decay are chosen for the neighbour score alone, the best of each kind (as
+    item-kNN chooses them); then the weight beside the profile score of the kind that scores better
+    alone: the best of ``weights``, refined by :data:`REFINE_FACTORS`, kept only when it beats 0 by
+    more than one standard error — where none does, the other kind's weight is searched the same way. ``fixed_weight`` (a user's setting) is taken as given, 0 meaning none. Decays that weigh
     the history as the first does (a log without distinct times) are tried once.
     """
     if weights[:1] != (0.0,):
@@ -162,17 +162,36 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                 for decay in decays]
     if low_pass_table is not None:
         settings += [NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, decay, 0.0, LOW_PASS) for decay in decays]
-    best_alone, alone = -1.0, NeighbourBlend()
+    best_of_kind: dict[str, tuple[float, NeighbourBlend]] = {}
     for setting in settings:
         score = float(recall(scorer_of(setting)).mean())
         setting = replace(setting, neighbours=min(setting.neighbours, tables[key_of(setting)].k))
         tried.append({"neighbours": float(setting.neighbours), "recency_decay": setting.recency_decay,
                       "user_weight_exponent": setting.user_weight_exponent,
                       "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, "recall@20": score})
-        if score > best_alone:
-            best_alone, alone = score, setting
-    neighbour_scorer = scorer_of(alone)
-    per_user: dict[float, Tensor] = {}
+        if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
+            best_of_kind[setting.similarity] = (score, setting)
+    base = recall(profile_scorer)
+    chosen, gain, standard_error = NeighbourBlend(), 0.0, 0.0
+    for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind first
+        chosen, gain, standard_error = _choose_weight(alone, scorer_of(alone), profile_scorer, recall, base, weights,
+                                                      fixed_weight, tried)
+        if chosen.active:
+            break
+    tried.append({"neighbour_weight": chosen.weight, "neighbour_gain": gain if chosen.active else 0.0,
+                  "neighbour_standard_error": standard_error, "low_pass": float(chosen.similarity == LOW_PASS)})
+    return chosen, tried
+
+
+def _choose_weight(alone: NeighbourBlend, neighbour_scorer: Scorer, profile_scorer: Scorer,
+                   recall: Callable[[Scorer], Tensor], base: Tensor, weights: tuple[float, ...],
+                   fixed_weight: float | None, tried: list[dict[str, float]]) -> tuple[NeighbourBlend, float, float]:
+    """The weight of ``alone``'s neighbour score beside the profile score (its blend, or the inactive
+    blend), with its gain over the profile score alone (``base``, per user) and that gain's standard error."""
+    per_user: dict[float, Tensor] = {0.0: base}
+    row = {key: value for key, value in replace(alone, weight=0.0).as_dict().items() if key != "similarity"}
+    tried.append(row | {"low_pass": float(alone.similarity == LOW_PASS), "neighbour_weight": 0.0,
+                        "recall@20": float(base.mean())})
 
     def measure(weight: float) -> None:
         if weight in per_user:
@@ -183,21 +202,17 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
         tried.append(row | {"low_pass": float(blend.similarity == LOW_PASS), "neighbour_weight": weight,
                             "recall@20": float(per_user[weight].mean())})
 
-    for weight in (0.0, fixed_weight) if fixed_weight is not None else weights:
+    for weight in (fixed_weight,) if fixed_weight is not None else weights:
         measure(weight)
     if fixed_weight is None:
         coarse = max(per_user, key=lambda weight: float(per_user[weight].mean()))
         for factor in REFINE_FACTORS if coarse > 0 else ():
             measure(round(coarse * factor, 6))
-    base, chosen = per_user[0.0], 0.0
+    chosen = 0.0
     for weight, values in per_user.items():
         gain, standard_error = gain_and_standard_error(values, base)
         better = gain > standard_error and float(values.mean()) > float(per_user[chosen].mean())
         if weight > 0 and (weight == fixed_weight or (fixed_weight is None and better)):
             chosen = weight
     gain, standard_error = gain_and_standard_error(per_user[chosen], base)
-    tried.append({"neighbour_weight": chosen, "neighbour_gain": gain if chosen else 0.0,
-                  "neighbour_standard_error": standard_error})
-    if chosen == 0:
-        return NeighbourBlend(), tried
-    return replace(alone, weight=chosen), tried
+    return (replace(alone, weight=chosen) if chosen else NeighbourBlend()), gain, standard_error

@@ -126,3 +126,22 @@ def test_decays_that_weigh_the_history_alike_are_tried_once():
                                       targets, lambda exponent: table, counts=(5,), decays=(1.0, 0.8, 0.4),
                                       exponents=(0.0,), weights=(0.0, 0.5))
     assert [row["recency_decay"] for row in tried if "neighbours_alone" in row] == [1.0, 0.8, 0.4]
+
+
+def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
+    history, table, targets, excluded, profile = _planted()
+    shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
+                              table.similarity)
+    searched = lambda tried: [row["low_pass"] for row in tried if row.get("neighbour_weight") == 0.0 and "recall@20" in row]
+    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
+                                          lambda: table, counts=(5,), decays=(1.0,), exponents=(0.0,),
+                                          weights=(0.0, 0.5, 1.0))
+    assert blend.similarity == LOW_PASS and searched(tried) == [1.0]  # the stronger kind helped: no second search
+    perfect = torch.full((history.shape[0], history.shape[1]), -1.0)
+    perfect[torch.arange(history.shape[0]), targets[1]] = 1.0  # nothing can help the profile
+    blend, tried = choose_neighbour_blend(lambda users: perfect[users], lambda decay: history, excluded, targets,
+                                          lambda exponent: shuffled, lambda: table, counts=(5,), decays=(1.0,),
+                                          exponents=(0.0,), weights=(0.0, 0.5))
+    assert not blend.active and searched(tried) == [1.0, 0.0]  # the stronger kind first, then the other
+    assert tried[-1] == {"neighbour_weight": 0.0, "neighbour_gain": 0.0, "neighbour_standard_error": 0.0,
+                         "low_pass": 0.0}
