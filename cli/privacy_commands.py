@@ -109,10 +109,15 @@ def forget(user_ids: tuple[str, ...], id_file: TextIO | None, run_dir: Path | No
 
 
 def _describe(record: dict[str, Any], run_dir: Path) -> str:
+    from personagraph.pipeline.user_erasure import REPORTS
+
     lines = [f"erased {record['users_found']} of {record['users_requested']} user(s) from run {run_dir}"]
     if record["users_found"] < record["users_requested"]:
         lines.append(f"  {record['users_requested'] - record['users_found']} id(s) were not in the run folder")
     lines.append("  run folder: " + ", ".join(f"{place} {count:,}" for place, count in record["removed"].items()))
+    if record["removed"].get(REPORTS):
+        lines.append(f"  the run's HTML report was deleted (it showed the users as they were); "
+                     f"write a new one with `personagraph report {run_dir}`")
     store = record["store"]
     lines.append("  Neo4j: " + (", ".join(f"{kind} {count:,}" for kind, count in store.items())
                                 if store is not None else "not touched (--no-sync)"))

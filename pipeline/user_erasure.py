@@ -2,8 +2,9 @@
 
 A user lives in several places of a run folder: their profile row (`profiles.parquet`), their
 events in the shop the run profiles over (`shop_state/`), the journals of the updates that
-brought them in (`updates/NNNN/`), their rejected rows (`rejected.csv`), and the segment
-sizes they counted in (`profile_space.pt`). All are rewritten without them. A run that has no
+brought them in (`updates/NNNN/`), their rejected rows (`rejected.csv`), the segment
+sizes they counted in (`profile_space.pt`), and the HTML reports in the folder (whose map may
+show them). All are rewritten without them; the reports are deleted, to be written anew. A run that has no
 shop state yet re-reads its data folder, which still holds them: such a run gets a shop state
 without them, and its `config.json` says never to read the data folder again.
 
@@ -39,9 +40,9 @@ from personagraph.shop.user_recoding import without_users
 from personagraph.store.profile_store import ProfileStore
 
 #: The places of a run folder an erasure rewrites, as its log names them.
-PROFILES, SHOP_EVENTS, SHOP_USERS, UPDATE_EVENTS, UPDATE_RECORDS, REJECTED_ROWS = (
+PROFILES, SHOP_EVENTS, SHOP_USERS, UPDATE_EVENTS, UPDATE_RECORDS, REJECTED_ROWS, REPORTS = (
     "profiles.parquet rows", "shop_state events", "shop_state users", "updates events rows",
-    "updates touched-user entries", "rejected.csv rows",
+    "updates touched-user entries", "rejected.csv rows", "HTML reports",
 )
 
 
@@ -106,6 +107,7 @@ class UserErasure:
             _lower_segment_sizes(folder, labels.values())
         self.removed[UPDATE_EVENTS], self.removed[UPDATE_RECORDS] = _erase_update_records(folder, targets)
         self.removed[REJECTED_ROWS] = _erase_rejected(folder.rejected, targets)
+        self.removed[REPORTS] = _remove_reports(folder) if found else 0
         return len(found)
 
     def record(self) -> dict[str, Any]:
@@ -154,6 +156,15 @@ def _lower_segment_sizes(folder: RunFolder, labels: Iterable[int | None]) -> Non
     segments = [replace(segment, size=max(int(segment.size) - int(counts[i]), 0))
                 for i, segment in enumerate(space.segments)]
     replace(space, segments=segments).save(folder.profile_space)
+
+
+def _remove_reports(folder: RunFolder) -> int:
+    """Delete the HTML reports in the run folder (``personagraph report``'s default place): their map and
+    tables may show the erased users, and their counts are those from before the erasure."""
+    reports = [path for path in folder.path.glob("*.html") if path.is_file()]
+    for path in reports:
+        path.unlink()
+    return len(reports)
 
 
 def _erase_update_records(folder: RunFolder, targets: set[str]) -> tuple[int, int]:

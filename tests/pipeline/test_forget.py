@@ -14,7 +14,8 @@ from personagraph.pipeline.incremental_update import IncrementalUpdate
 from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import SHOP_STATE_ONLY, RunFolder
 from personagraph.pipeline.run_sync import sync_run
-from personagraph.pipeline.user_erasure import PROFILES, REJECTED_ROWS, UPDATE_EVENTS, UserErasure
+from personagraph.pipeline.user_erasure import PROFILES, REJECTED_ROWS, REPORTS, UPDATE_EVENTS, UserErasure
+from personagraph.report.run_report import write_run_report
 from personagraph.shop.rejected_row import RejectedRow
 from personagraph.shop.shop_reader import write_rejected
 from personagraph.shop.validation_problem import ValidationProblem
@@ -75,12 +76,16 @@ def test_forget_leaves_no_byte_of_the_users_and_every_other_profile_as_it_was(tm
     events = update_with_erased_users(tmp_path, run)
     before = profile_rows(run)
     assert set(ERASED) <= set(before)
+    run.write_json("metrics.json", {})  # what the report reads of a finished run: nothing here
+    report = write_run_report(run.path, run.path / "report.html")
+    assert all(user_id.encode() in report.read_bytes() for user_id in ERASED)  # its map shows them
 
     erasure = UserErasure.apply(run.path, [*ERASED, "never-seen"])
 
     assert (erasure.users_requested, erasure.users_found) == (3, 2)
     assert erasure.removed[PROFILES] == 2 and erasure.removed[UPDATE_EVENTS] == 1
     assert erasure.removed[REJECTED_ROWS] == 2  # the row that names alice and the broken line that holds bob
+    assert erasure.removed[REPORTS] == 1 and not report.exists()
     inputs = [tmp_path / "shop", events]
     assert all(any(user_id.encode() in path.read_bytes() for path in (tmp_path / "shop").iterdir())
                for user_id in ERASED)  # the grep below would find them
