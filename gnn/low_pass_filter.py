@@ -23,7 +23,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from personagraph.graph.item_neighbours import BLOCK_ENTRIES, ItemNeighbours
+from personagraph.graph.item_neighbours import ItemNeighbours
 from personagraph.gnn.spectral_filter import _inverse_sqrt, _top_right_singular_vectors
 
 #: Multiply-adds of a whole item table (``2 * order * interactions * items``) above which the
@@ -129,23 +129,15 @@ class LowPassFilter:
     def neighbours(self, k: int) -> ItemNeighbours:
         """Each item's ``k`` strongest other items under the filter (``k``-wide rows of the item x
         item matrix ``D^-b filter D^b``; entries below 0, a polynomial's ripple, count as none)."""
-        num_items = self.num_items
-        k = min(max(int(k), 1), max(num_items - 1, 1))
-        nearest = np.zeros((num_items, k), dtype=np.int32 if num_items < np.iinfo(np.int32).max else np.int64)
-        similarity = np.zeros((num_items, k), dtype=np.float32)
-        block = max(1, BLOCK_ENTRIES // max(num_items, 1))
-        for start in range(0, num_items, block):
-            stop = min(start + block, num_items)
+
+        def strengths(start: int, stop: int) -> np.ndarray:
             rows = torch.arange(start, stop)
-            signal = torch.zeros(num_items, stop - start)
+            signal = torch.zeros(self.num_items, stop - start)
             signal[rows, rows - start] = self._pre[start:stop]
             projection = (self._ideal[start:stop] * self._pre[start:stop, None]).T  # signal is one-hot
-            strength = (self._apply(signal, projection) * self._post[:, None]).T
-            strength[rows - start, rows] = -math.inf
-            values, items = torch.topk(strength, k, dim=1)
-            nearest[start:stop] = items.numpy()
-            similarity[start:stop] = values.clamp_min(0.0).numpy()
-        return ItemNeighbours(nearest, similarity)
+            return (self._apply(signal, projection) * self._post[:, None]).T.numpy()
+
+        return ItemNeighbours.from_blocks(self.num_items, k, strengths)
 
 
 def _degree_weights(item_degree: np.ndarray, exponent: float) -> tuple[Tensor, Tensor]:

@@ -8,6 +8,7 @@ alone). Built a block of items at a time, so memory is bounded whatever the cata
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -49,27 +50,37 @@ class ItemNeighbours:
             binary = sp.diags(np.maximum(degree, 1.0) ** (-user_weight_exponent / 2)).astype(np.float32) @ binary
             binary = binary.tocsr()
         num_items = binary.shape[1]
-        k = min(max(int(k), 1), max(num_items - 1, 1))
         norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel()).astype(np.float32)
         norms[norms == 0] = 1.0
         by_item = binary.T.tocsr()
+
+        def cosines(start: int, stop: int) -> np.ndarray:
+            cosine = (by_item[start:stop] @ binary).toarray().astype(np.float32)
+            cosine /= norms[start:stop, None]
+            cosine /= norms[None, :]
+            return cosine
+
+        return cls.from_blocks(num_items, k, cosines)
+
+    @classmethod
+    def from_blocks(cls, num_items: int, k: int, strengths: Callable[[int, int], np.ndarray]) -> "ItemNeighbours":
+        """Each item's ``k`` strongest other items, from ``strengths(start, stop)``: the ``[stop - start,
+        num_items]`` strengths of items ``start..stop`` to every item, asked for a block at a time
+        (:data:`BLOCK_ENTRIES` at once). An item is never its own neighbour; strengths below 0 count as 0."""
+        k = min(max(int(k), 1), max(num_items - 1, 1))
         nearest = np.zeros((num_items, k), dtype=np.int32 if num_items < np.iinfo(np.int32).max else np.int64)
         similarity = np.zeros((num_items, k), dtype=np.float32)
         block = max(1, BLOCK_ENTRIES // max(num_items, 1))
         for start in range(0, num_items, block):
             stop = min(start + block, num_items)
-            cosine = (by_item[start:stop] @ binary).toarray().astype(np.float32)
-            cosine /= norms[start:stop, None]
-            cosine /= norms[None, :]
-            cosine[np.arange(stop - start), np.arange(start, stop)] = 0.0
-            if k < num_items:
-                top = np.argpartition(-cosine, k - 1, axis=1)[:, :k]
-            else:
-                top = np.argsort(-cosine, axis=1)[:, :k]
-            top_similarity = np.take_along_axis(cosine, top, axis=1)
-            order = np.argsort(-top_similarity, axis=1, kind="stable")
+            strength = np.asarray(strengths(start, stop), dtype=np.float32)
+            strength[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+            top = (np.argpartition(-strength, k - 1, axis=1)[:, :k] if k < num_items
+                   else np.argsort(-strength, axis=1)[:, :k])
+            top_strength = np.take_along_axis(strength, top, axis=1)
+            order = np.argsort(-top_strength, axis=1, kind="stable")
             nearest[start:stop] = np.take_along_axis(top, order, axis=1)
-            similarity[start:stop] = np.take_along_axis(top_similarity, order, axis=1)
+            similarity[start:stop] = np.maximum(np.take_along_axis(top_strength, order, axis=1), 0.0)
         return cls(nearest, similarity)
 
     def cut(self, k: int) -> "ItemNeighbours":

@@ -48,7 +48,7 @@ def test_scores_equal_the_dense_definition():
 
 @pytest.mark.parametrize("k", [3, 24])
 def test_neighbours_are_the_strongest_other_items_of_each_row(k, monkeypatch):
-    monkeypatch.setattr("personagraph.gnn.low_pass_filter.BLOCK_ENTRIES", 60)  # several blocks
+    monkeypatch.setattr("personagraph.graph.item_neighbours.BLOCK_ENTRIES", 60)  # several blocks
     matrix = _shop(2)
     settings = LowPassSettings(ideal_rank=4)
     strength = _dense_filter(matrix, settings)

@@ -36,6 +36,14 @@ def test_blocks_of_any_size_give_the_whole_table(monkeypatch):
     np.testing.assert_allclose(blocked.similarity[item], np.sort(cosine[item])[::-1][:5], rtol=1e-5)
 
 
+def test_an_item_with_few_co_occurring_items_never_lists_itself():
+    lonely = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 1]], dtype=np.float32))
+    table = ItemNeighbours.fit(lonely, 4)
+    assert not (table.nearest == np.arange(5)[:, None]).any()
+    assert table.nearest[2].tolist() != [] and (table.similarity[2] == 0).all()  # item 2 co-occurs with none
+    assert table.nearest[0, 0] == 1 and (table.similarity[0, 1:] == 0).all()
+
+
 def test_scores_sum_the_history_items_similarities():
     table = ItemNeighbours.fit(SMALL, 2)
     history = sp.csr_matrix(np.array([[1.0, 0.0, 0.5]], dtype=np.float32))
