@@ -36,6 +36,7 @@ from personagraph.store.profile_store import (
     NEIGHBOUR_SIMILARITY,
     NEIGHBOURS,
     NODE_KEYS,
+    SEARCH_EMBEDDING,
     ProfileStore,
     Row,
     SimilarItem,
@@ -51,7 +52,6 @@ VECTOR_INDEX = "user_embedding"
 VECTOR_INDEXES: dict[str, str] = {"User": VECTOR_INDEX, "Item": "item_embedding"}
 #: A user's narrow search vector (a run's :class:`~personagraph.profiles.search_projection.SearchProjection`
 #: of ``embedding``); when users have one, the user index is over it instead of the full profile.
-SEARCH_EMBEDDING = "search_embedding"
 _VECTORS = ("embedding", SEARCH_EMBEDDING)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: A node's properties but its key and vectors, as ``[name, value]`` pairs (``{0}``: the variable).

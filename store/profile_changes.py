@@ -13,7 +13,7 @@ from personagraph.profiles.search_projection import SearchProjection
 from personagraph.profiles.user_profiles import UserProfiles
 from personagraph.row_table import VECTOR_TYPE, RowTable, vector_column
 from personagraph.shop.schema import EdgeType
-from personagraph.store.profile_store import Row
+from personagraph.store.profile_store import SEARCH_EMBEDDING, Row
 
 
 @dataclass
@@ -93,13 +93,13 @@ def _with_search_vectors(rows: Iterable[Row], projection: SearchProjection, batc
     per ``batch`` rows; as lazy as the rows given (a list stays a list, so it can be read twice, and rows
     held as columns get a column)."""
     if isinstance(rows, RowTable):
-        return RowTable(rows.table.append_column("search_embedding", _projected_column(rows.table, projection, batch)))
+        return RowTable(rows.table.append_column(SEARCH_EMBEDDING, _projected_column(rows.table, projection, batch)))
 
     def projected() -> Iterator[Row]:
         iterator = iter(rows)
         while chunk := list(islice(iterator, batch)):
             searched = projection.apply(np.asarray([row["embedding"] for row in chunk], dtype=np.float32))
-            yield from ({**row, "search_embedding": vector} for row, vector in zip(chunk, searched.tolist()))
+            yield from ({**row, SEARCH_EMBEDDING: vector} for row, vector in zip(chunk, searched.tolist()))
 
     return list(projected()) if isinstance(rows, (list, tuple)) else projected()
 

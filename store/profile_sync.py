@@ -32,7 +32,7 @@ from personagraph.row_table import RowTable, with_constant
 from personagraph.shop.schema import SOCIAL, EdgeType, shop_schema
 from personagraph.shop.shop_data import Catalog, ShopData
 from personagraph.store.profile_changes import ProfileChanges
-from personagraph.store.profile_store import NEIGHBOUR_SIMILARITY, NEIGHBOURS, ProfileStore, Row
+from personagraph.store.profile_store import NEIGHBOUR_SIMILARITY, NEIGHBOURS, SEARCH_EMBEDDING, ProfileStore, Row
 from personagraph.store.sync_state import FULL_SYNC, UPDATE_SYNC, SyncState, finish_command
 
 #: Node label of each node type of the heterogeneous graph.
@@ -200,7 +200,8 @@ def item_rows(catalog: Catalog, item_vectors: np.ndarray, neighbours: ItemNeighb
               ) -> Iterator[dict[str, Any]]:
     """Item nodes with their vectors (``item_vectors[i]`` is the catalogue's ``i``-th item) and, where the
     run ranks with a neighbour table, each item's neighbours (ids, best first) and their similarities;
-    ``None`` clears lists an earlier run left (items beyond the table, added by an update, have none)."""
+    ``None`` clears lists an earlier run left (items beyond the table, added by an update, have none),
+    and the search vector an earlier run with a search projection left (a projection sets it again)."""
     for i, item_id in enumerate(catalog.item_ids):
         price = float(catalog.prices[i])
         listed = None
@@ -217,6 +218,7 @@ def item_rows(catalog: Catalog, item_vectors: np.ndarray, neighbours: ItemNeighb
             "embedding": item_vectors[i].tolist(),
             NEIGHBOURS: None if listed is None else listed[0],
             NEIGHBOUR_SIMILARITY: None if listed is None else listed[1],
+            SEARCH_EMBEDDING: None,
         }
 
 

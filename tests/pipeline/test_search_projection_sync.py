@@ -65,3 +65,20 @@ def test_sync_and_update_write_the_runs_search_vectors(tmp_path, profile_store, 
                  profile_store.nearest_users(full[me], k=6, search_vector=projection.apply(full[me]))[1:]):
         np.testing.assert_allclose([hit.score for hit in hits], best, atol=1e-5)
         np.testing.assert_allclose([exact[hit.id] for hit in hits], best, atol=1e-5)
+
+
+def test_a_run_without_a_projection_leaves_no_search_vector_behind(tmp_path, profile_store, neo4j_settings):
+    run = make_run(tmp_path)
+    vectors = np.asarray([row["vector"] for row in profile_rows(run).values()], dtype=np.float32)
+    SearchProjection.fit(vectors, DIM, seed=0).save(run.search_projection)
+
+    def open_store():
+        return Neo4jProfileStore.connect(neo4j_settings)
+
+    sync_run(run.path, open_store, progress=False)
+    counted = "MATCH (n) WHERE n.search_embedding IS NOT NULL RETURN labels(n)[0] AS label, count(*) AS nodes"
+    assert {row["label"] for row in profile_store.run_cypher(counted)} == {"User", "Item"}
+    run.search_projection.unlink()  # the same run, synced again as one without a projection
+    sync_run(run.path, open_store, progress=False)
+    assert profile_store.run_cypher(counted) == []
+    assert profile_store.embedding_dim() == vectors.shape[1]
