@@ -45,8 +45,6 @@ from personagraph.pipeline.online_profiler import OnlineProfiler
 from personagraph.store.profile_sync import sync_profiles
 from personagraph.pipeline.run import Run
 from personagraph.gnn.neighbour_blend import NeighbourBlend
-from personagraph.graph.item_neighbours import recency_weighted
-from personagraph.shop.schema import shop_schema
 from personagraph.pipeline.run_folder import RunFolder
 from personagraph.pipeline.train_pipeline import TrainOptions, run_training
 
@@ -92,16 +90,10 @@ def run_ranking_scores(run_dir: Path, user_ids: list[str], item_ids: list[str], 
     (from each user's history in the run, the held-out users' added by `update`), where training chose one."""
     run = Run.load(run_dir)
     blend = run.neighbour_blend
-    if not blend.active:
+    in_run = run.neighbour_scores(user_ids)  # columns in the run's item order
+    if in_run is None:
         return profile_scores, blend
-    events, run_items = run.shop.events, run.shop.catalog.item_ids
-    is_item = np.isin(events.kind, shop_schema().item_event_codes) & (events.item >= 0)
-    history = recency_weighted(events.user[is_item], events.item[is_item], events.timestamp[is_item],
-                               (events.num_users, len(run_items)), blend.recency_decay)
-    run_user = {user_id: index for index, user_id in enumerate(events.user_ids)}
-    rows = history[[run_user[user_id] for user_id in user_ids]]
-    in_run = run.item_neighbours.cut(blend.neighbours).scores(rows)  # columns in the run's item order
-    position = {item_id: index for index, item_id in enumerate(run_items)}
+    position = {item_id: index for index, item_id in enumerate(run.shop.catalog.item_ids)}
     neighbour = in_run[:, [position[item_id] for item_id in item_ids]]
     combined = blend.combine(torch.from_numpy(profile_scores.astype(np.float32)), torch.from_numpy(neighbour))
     return combined.numpy(), blend

@@ -142,6 +142,26 @@ class Run:
         """The run's neighbour table (``None`` when it ranks by the profile vectors alone)."""
         return ItemNeighbours.load(self.folder.item_neighbours) if self.neighbour_blend.active else None
 
+    def neighbour_scores(self, user_ids: Sequence[str]) -> np.ndarray | None:
+        """``[users, items]`` the neighbour score the run ranks with beside the profiles: each item's
+        summed similarity to the user's items, weighted by recency as training chose (items in the run's
+        catalogue order); ``None`` where the run ranks by the profile vectors alone."""
+        blend = self.neighbour_blend
+        if not blend.active:
+            return None
+        events = self.shop.events
+        index = {user_id: position for position, user_id in enumerate(events.user_ids)}
+        missing = next((user_id for user_id in user_ids if user_id not in index), None)
+        if missing is not None:
+            self.user_index(missing)  # its clear error
+        wanted = np.asarray([index[user_id] for user_id in user_ids], dtype=np.int64)
+        row_of = np.full(events.num_users, -1, dtype=np.int64)
+        row_of[wanted] = np.arange(wanted.size)  # a repeated id: its last row holds the history
+        own = (row_of[events.user] >= 0) & np.isin(events.kind, shop_schema().item_event_codes) & (events.item >= 0)
+        history = recency_weighted(row_of[events.user[own]], events.item[own], events.timestamp[own],
+                                   (wanted.size, len(self.shop.catalog)), blend.recency_decay)
+        return self.item_neighbours.cut(blend.neighbours).scores(history[row_of[wanted]])
+
     def recommend(self, user_id: str, k: int = 10, include_seen: bool = False) -> list["Recommendation"]:
         """What :class:`Recommender` ranks through the store, ranked exactly from the run folder: the
         stored profile against every item (with the neighbour score of the user's items beside it
@@ -156,10 +176,8 @@ class Run:
         events = self.shop.events
         own = (events.user == self.user_index(user_id)) & np.isin(events.kind, shop_schema().item_event_codes)
         own &= events.item >= 0
-        if self.neighbour_blend.active:
-            history = recency_weighted(np.zeros(int(own.sum()), dtype=np.int64), events.item[own],
-                                       events.timestamp[own], (1, len(scores)), self.neighbour_blend.recency_decay)
-            neighbour = self.item_neighbours.cut(self.neighbour_blend.neighbours).scores(history)
+        neighbour = self.neighbour_scores([user_id])
+        if neighbour is not None:
             scores = self.neighbour_blend.combine(torch.from_numpy(scores[None, :].astype(np.float32)),
                                                   torch.from_numpy(neighbour)).numpy()[0]
         candidates = np.arange(len(scores))

@@ -6,6 +6,7 @@ import pytest
 from live_run import write_csv
 from trained_sample import SEED, trained_sample
 
+from personagraph.errors import PersonaGraphError
 from personagraph.gnn.neighbour_blend import NeighbourBlend
 from personagraph.gnn.train_config import TrainConfig
 from personagraph.graph.item_neighbours import ItemNeighbours
@@ -26,29 +27,49 @@ def blended(neo4j_server, neo4j_settings, tmp_path_factory):
         yield trained
 
 
-def _expected(run: Run, user_id: str, include_seen: bool) -> list[tuple[str, float]]:
-    """The blended ranking by brute force from the run folder's files: the cosine over its largest plus the
-    weighted neighbour score over its largest (recency as training weighs it), over every item."""
+def _brute_neighbour(run: Run, user_id: str) -> tuple[np.ndarray, dict[int, float]]:
+    """The neighbour score of the user's items by brute force from the run folder's table (recency as
+    training weighs it), and the user's items with their latest time."""
     blend = NeighbourBlend.from_dict(run.config["neighbour_blend"])
     table = ItemNeighbours.load(run.folder.item_neighbours)
-    vector = run.stored_vector(user_id)
-    items = run.item_vectors
-    cosine = items @ vector / (np.linalg.norm(items, axis=1) * np.linalg.norm(vector))
     events = run.shop.events
     own = (events.user == run.user_index(user_id)) & np.isin(events.kind, shop_schema().item_event_codes)
     latest: dict[int, float] = {}
     for item, time in zip(events.item[own].tolist(), events.timestamp[own].tolist()):
         latest[item] = max(latest.get(item, -np.inf), time)
     times = sorted(set(latest.values()), reverse=True)
-    neighbour = np.zeros(len(cosine))
+    neighbour = np.zeros(len(run.shop.catalog))
     for item, time in latest.items():
         weight = blend.recency_decay ** times.index(time)
         for other, similarity in zip(table.nearest[item], table.similarity[item]):
             neighbour[other] += weight * similarity
+    return neighbour, latest
+
+
+def _expected(run: Run, user_id: str, include_seen: bool) -> list[tuple[str, float]]:
+    """The blended ranking by brute force from the run folder's files: the cosine over its largest plus the
+    weighted neighbour score over its largest, over every item."""
+    blend = NeighbourBlend.from_dict(run.config["neighbour_blend"])
+    vector = run.stored_vector(user_id)
+    items = run.item_vectors
+    cosine = items @ vector / (np.linalg.norm(items, axis=1) * np.linalg.norm(vector))
+    neighbour, latest = _brute_neighbour(run, user_id)
     score = cosine / abs(cosine.max()) + blend.weight * neighbour / neighbour.max()
     ids = run.shop.catalog.item_ids
     candidates = [i for i in range(len(score)) if include_seen or i not in latest]
     return [(ids[i], float(score[i])) for i in sorted(candidates, key=lambda i: (-score[i], ids[i]))[:5]]
+
+
+def test_neighbour_scores_of_many_users_are_each_users_own(blended):
+    run = Run.load(blended.run_dir)
+    users = run.shop.events.user_ids
+    asked = [users[5], users[0], users[5], users[-1]]  # one asked twice
+    many = run.neighbour_scores(asked)
+    assert many.shape == (4, len(run.shop.catalog))
+    for row, user_id in zip(many, asked):
+        np.testing.assert_allclose(row, _brute_neighbour(run, user_id)[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(PersonaGraphError, match="no user 'nobody'"):
+        run.neighbour_scores([users[0], "nobody"])
 
 
 def test_training_records_the_blend_in_the_run_folder_and_the_store(blended):
