@@ -5,7 +5,7 @@ signal item-kNN ranks by) does not fit in it. So an item's ranking score for a u
 its summed similarity to the user's (recency-weighted) items, from an
 :class:`~personagraph.graph.item_neighbours.ItemNeighbours` table: item-kNN's cosine table, or
 the rows of a :class:`~personagraph.gnn.low_pass_filter.LowPassFilter` (the closed-form
-filters' whole-spectrum signal, in the shape that ranks the shop's validation users best). Each part is divided by its row's largest value (over all
+filters' whole-spectrum signal). Each part is divided by its row's largest value (over all
 items), so one weight means the same on any shop. The table (its kind, size and how it weighs
 users), the recency decay and the weight are chosen on validation, and the weight stays 0
 unless the blend beats the profile vectors alone by more than one standard error of the
