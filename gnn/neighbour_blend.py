@@ -35,8 +35,7 @@ USER_WEIGHT_EXPONENTS: tuple[float, ...] = (0.0, 0.5, 1.0)
 COSINE, LOW_PASS = "cosine", "low-pass"
 LOW_PASS_NEIGHBOURS = 800
 #: The low-pass filter's shape, chosen per shop on its scores alone (one coordinate at a time, from
-#: :class:`LowPassSettings`' defaults, a change kept only beyond a standard error): how much popular
-#: items are favoured, and the ideal part's weight.
+#: :class:`LowPassSettings`' defaults): how much popular items are favoured, and the ideal part's weight.
 LOW_PASS_DEGREE_EXPONENTS: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
 LOW_PASS_IDEAL_WEIGHTS: tuple[float, ...] = (0.1, 0.2, 0.4)
 #: Weights of the neighbour score tried beside the profile score (0: the profile vectors alone), a
@@ -141,8 +140,7 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     and ``targets`` CSR item lists; ``table_for(exponent)`` is the cosine table (at least
     ``max(counts)`` wide) with that user-weight exponent, ``low_pass_filter()`` the low-pass
     filter fitted on the same interactions (None: not tried); its shape (degree exponent, then
-    ideal weight, over ``low_pass_shapes``; a change kept only when it beats the shape before it by
-    more than a standard error) is chosen first by its exact scores alone, and its table
+    ideal weight, over ``low_pass_shapes``) is chosen first by its exact scores alone, and its table
     (:data:`LOW_PASS_NEIGHBOURS` wide) is built once, with that shape. The table's kind, size and
     weighting and the decay are chosen for the neighbour score alone, the best of each kind (as
     item-kNN chooses them); then the weight beside the profile score of the kind that scores better
@@ -211,30 +209,23 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
 def _choose_low_pass_shape(low_pass: LowPassFilter, history: sp.csr_matrix, recall: Callable[..., Tensor],
                            shapes: tuple[tuple[float, ...], tuple[float, ...]],
                            tried: list[dict[str, float]]) -> tuple[float, float]:
-    """The (degree exponent, ideal weight) whose exact filter scores of ``history`` rank best alone: the
-    exponent at the default ideal weight, then the ideal weight at that exponent, each step leaving
-    the shape as it was unless the best other value beats it by more than one standard error."""
+    """The (degree exponent, ideal weight) whose exact filter scores of ``history`` rank best alone:
+    the exponent at the default ideal weight, then the ideal weight at that exponent."""
     exponents, ideal_weights = shapes
     batch = max(1, BLOCK_ENTRIES // max(low_pass.num_items, 1))  # a few dense [users, items] blocks at once
-    per_user: dict[tuple[float, float], Tensor] = {}
+    scored: dict[tuple[float, float], float] = {}
 
-    def measure(shape: tuple[float, float]) -> Tensor:
-        if shape not in per_user:
+    def score(shape: tuple[float, float]) -> float:
+        if shape not in scored:
             shaped = low_pass.reshaped(*shape)
-            per_user[shape] = recall(lambda rows: shaped.scores(history[rows.numpy()]), batch)
+            scored[shape] = float(recall(lambda rows: shaped.scores(history[rows.numpy()]), batch).mean())
             tried.append({"low_pass": 1.0, "filter_alone": 1.0, "low_pass_degree_exponent": shape[0],
-                          "low_pass_ideal_weight": shape[1], "recall@20": float(per_user[shape].mean())})
-        return per_user[shape]
+                          "low_pass_ideal_weight": shape[1], "recall@20": scored[shape]})
+        return scored[shape]
 
-    def better_of(current: tuple[float, float], others: list[tuple[float, float]]) -> tuple[float, float]:
-        best = max(others, key=lambda shape: float(measure(shape).mean()), default=current)
-        gain, standard_error = gain_and_standard_error(measure(best), measure(current))
-        return best if gain > standard_error else current
-
-    default = LowPassSettings()
-    shape = better_of((default.degree_exponent, default.ideal_weight),
-                      [(exponent, default.ideal_weight) for exponent in exponents])
-    return better_of(shape, [(shape[0], weight) for weight in ideal_weights])
+    default = LowPassSettings()  # on ties the earlier shape, the default's first
+    exponent = max((default.degree_exponent, *exponents), key=lambda value: score((value, default.ideal_weight)))
+    return max([(exponent, default.ideal_weight)] + [(exponent, value) for value in ideal_weights], key=score)
 
 
 def _choose_weight(alone: NeighbourBlend, neighbour_scorer: Scorer, profile_scorer: Scorer,
