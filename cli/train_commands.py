@@ -163,12 +163,9 @@ def _describe_ranking(blend: dict[str, Any]) -> str:
     if not blend.get("weight"):
         return "  ranking: profile vectors alone"
     gain = next((row for row in reversed(blend.get("tried", [])) if "neighbour_gain" in row), None)
-    low_pass = blend.get("similarity") == "low-pass"
-    kind = "low-pass filter" if low_pass else "item-kNN"
-    shape = (f", degree exponent {blend.get('low_pass_degree_exponent', 0.4):g}, ideal weight "
-             f"{blend.get('low_pass_ideal_weight', 0.2):g}" if low_pass else "")
+    kind = "low-pass filter" if blend.get("similarity") == "low-pass" else "item-kNN"
     return (f"  ranking: profile vectors + {blend['weight']:g} x {kind} neighbour score ({blend['neighbours']} "
-            f"neighbours per item, recency decay {blend['recency_decay']:g}{shape})"
+            f"neighbours per item, recency decay {blend['recency_decay']:g})"
             + (f"; validation Recall@20 +{gain['neighbour_gain']:.4f}" if gain else ""))
 
 

@@ -13,10 +13,9 @@ the whole spectrum, so ranking may add it as a neighbour table (each item's stro
 """
 from __future__ import annotations
 
-import copy
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,19 +82,11 @@ class LowPassFilter:
         basis = (_top_right_singular_vectors(normalised, rank, seed)[0] if rank and settings.ideal_weight
                  else np.zeros((self.num_items, 0), np.float32))
         self._ideal = torch.from_numpy(basis)
-        self._item_degree = item_degree
-        self._pre, self._post = _degree_weights(item_degree, settings.degree_exponent)
+        present = item_degree > 0
+        exponent = settings.degree_exponent
+        self._pre = torch.from_numpy(np.where(present, np.maximum(item_degree, 1) ** -exponent, 0).astype(np.float32))
+        self._post = torch.from_numpy(np.where(present, np.maximum(item_degree, 1) ** exponent, 0).astype(np.float32))
         self._coefficients = [float(c) for c in settings.coefficients()]
-
-    def reshaped(self, degree_exponent: float, ideal_weight: float) -> "LowPassFilter":
-        """The same filter with another degree exponent and ideal weight, sharing the fitted graph and
-        ideal directions (so trying shapes costs no refit; ``ideal_weight`` > 0 needs a fitted basis)."""
-        if ideal_weight and not self.settings.ideal_weight and self.settings.ideal_rank:
-            raise ValueError("this filter was fitted without ideal directions; refit it with an ideal weight")
-        other = copy.copy(self)
-        other.settings = replace(self.settings, degree_exponent=degree_exponent, ideal_weight=ideal_weight)
-        other._pre, other._post = _degree_weights(self._item_degree, degree_exponent)
-        return other
 
     @staticmethod
     def affordable(interactions: int, items: int, order: int = LowPassSettings.order) -> bool:
@@ -138,14 +129,6 @@ class LowPassFilter:
             return (self._apply(signal, projection) * self._post[:, None]).T.numpy()
 
         return ItemNeighbours.from_blocks(self.num_items, k, strengths)
-
-
-def _degree_weights(item_degree: np.ndarray, exponent: float) -> tuple[Tensor, Tensor]:
-    """``D^-b`` and ``D^b`` over the items (0 for items nobody touched)."""
-    present = item_degree > 0
-    degree = np.maximum(item_degree, 1)
-    return (torch.from_numpy(np.where(present, degree ** -exponent, 0).astype(np.float32)),
-            torch.from_numpy(np.where(present, degree ** exponent, 0).astype(np.float32)))
 
 
 def _torch_csr(matrix: sp.csr_matrix) -> Tensor:

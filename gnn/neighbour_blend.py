@@ -22,8 +22,8 @@ import torch
 from torch import Tensor
 
 from personagraph.evaluation.ranking_metrics import gain_and_standard_error, recall_at_k, top_k_scored
-from personagraph.gnn.low_pass_filter import LowPassFilter, LowPassSettings
-from personagraph.graph.item_neighbours import BLOCK_ENTRIES, ItemNeighbours
+from personagraph.gnn.low_pass_filter import LowPassFilter
+from personagraph.graph.item_neighbours import ItemNeighbours
 
 #: Tried for the neighbour score alone (item-kNN's grid): neighbours per item, recency decays of the
 #: history, and user-weight exponents of the similarity (0: plain cosine).
@@ -34,10 +34,6 @@ USER_WEIGHT_EXPONENTS: tuple[float, ...] = (0.0, 0.5, 1.0)
 #: spreads over many items).
 COSINE, LOW_PASS = "cosine", "low-pass"
 LOW_PASS_NEIGHBOURS = 800
-#: The low-pass filter's shape, chosen per shop on its scores alone (one coordinate at a time, from
-#: :class:`LowPassSettings`' defaults): how much popular items are favoured, and the ideal part's weight.
-LOW_PASS_DEGREE_EXPONENTS: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5)
-LOW_PASS_IDEAL_WEIGHTS: tuple[float, ...] = (0.1, 0.2, 0.4)
 #: Weights of the neighbour score tried beside the profile score (0: the profile vectors alone), a
 #: coarse doubling grid; the best is then refined by ``REFINE_FACTORS``.
 NEIGHBOUR_WEIGHTS: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
@@ -55,20 +51,15 @@ class NeighbourBlend:
     recency_decay: float = 1.0
     user_weight_exponent: float = 0.0
     similarity: str = COSINE
-    low_pass_degree_exponent: float = LowPassSettings.degree_exponent
-    low_pass_ideal_weight: float = LowPassSettings.ideal_weight
 
     @property
     def active(self) -> bool:
         return self.weight > 0 and self.neighbours > 0
 
-    def low_pass_settings(self) -> LowPassSettings:
-        return LowPassSettings(degree_exponent=self.low_pass_degree_exponent, ideal_weight=self.low_pass_ideal_weight)
-
     def fit_table(self, interactions: sp.spmatrix) -> ItemNeighbours:
         """The neighbour table this blend ranks with, counted on ``interactions`` (users x items)."""
         if self.similarity == LOW_PASS:
-            return LowPassFilter(interactions, self.low_pass_settings()).neighbours(self.neighbours)
+            return LowPassFilter(interactions).neighbours(self.neighbours)
         return ItemNeighbours.fit(interactions, self.neighbours, self.user_weight_exponent)
 
     def combine(self, profile_scores: Tensor, neighbour_scores: Tensor | None, profile_top: float | None = None,
@@ -100,9 +91,7 @@ class NeighbourBlend:
             raise ValueError(f"unknown neighbour similarity {similarity!r} (expected {COSINE!r} or {LOW_PASS!r})")
         return cls(float(values.get("weight", 0.0)), int(values.get("neighbours", 0)),
                    float(values.get("recency_decay", 1.0)), float(values.get("user_weight_exponent", 0.0)),
-                   similarity,
-                   float(values.get("low_pass_degree_exponent", LowPassSettings.degree_exponent)),
-                   float(values.get("low_pass_ideal_weight", LowPassSettings.ideal_weight)))
+                   similarity)
 
 
 def _over(scores: Tensor, top: float | None, magnitude: bool) -> Tensor:
@@ -125,23 +114,18 @@ def neighbour_scores(table: ItemNeighbours, history: sp.csr_matrix) -> Scorer:
 def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[float], sp.csr_matrix],
                            excluded: tuple[Tensor, Tensor], targets: tuple[Tensor, Tensor],
                            table_for: Callable[[float], ItemNeighbours],
-                           low_pass_filter: Callable[[], LowPassFilter] | None = None,
+                           low_pass_table: Callable[[], ItemNeighbours] | None = None,
                            counts: tuple[int, ...] = NEIGHBOUR_COUNTS, decays: tuple[float, ...] = RECENCY_DECAYS,
                            exponents: tuple[float, ...] = USER_WEIGHT_EXPONENTS,
                            weights: tuple[float, ...] = NEIGHBOUR_WEIGHTS, fixed_weight: float | None = None,
-                           batch_size: int = 1024,
-                           low_pass_shapes: tuple[tuple[float, ...], tuple[float, ...]] = (
-                               LOW_PASS_DEGREE_EXPONENTS, LOW_PASS_IDEAL_WEIGHTS),
-                           ) -> tuple[NeighbourBlend, list[dict[str, float]]]:
+                           batch_size: int = 1024) -> tuple[NeighbourBlend, list[dict[str, float]]]:
     """The blend that ranks ``targets`` best by Recall@20, and one row per setting tried.
 
     All arguments are over the same selected users (row ``i`` is user ``i``): ``profile_scorer``
     their profile scores, ``history_matrix(decay)`` their items weighted by recency, ``excluded``
     and ``targets`` CSR item lists; ``table_for(exponent)`` is the cosine table (at least
-    ``max(counts)`` wide) with that user-weight exponent, ``low_pass_filter()`` the low-pass
-    filter fitted on the same interactions (None: not tried); its shape (degree exponent, then
-    ideal weight, over ``low_pass_shapes``) is chosen first by its exact scores alone, and its table
-    (:data:`LOW_PASS_NEIGHBOURS` wide) is built once, with that shape. The table's kind, size and
+    ``max(counts)`` wide) with that user-weight exponent, ``low_pass_table()`` the low-pass
+    filter's table (:data:`LOW_PASS_NEIGHBOURS` wide; None: not tried). The table's kind, size and
     weighting and the decay are chosen for the neighbour score alone, the best of each kind (as
     item-kNN chooses them); then the weight beside the profile score of the kind that scores better
     alone: the best of ``weights``, refined by :data:`REFINE_FACTORS`, kept only when it beats 0 by
@@ -156,8 +140,8 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     if num_users == 0 or fixed_weight == 0:
         return NeighbourBlend(), tried
 
-    def recall(scorer: Scorer, batch: int = batch_size) -> Tensor:
-        return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch), targets, SELECTION_K)
+    def recall(scorer: Scorer) -> Tensor:
+        return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets, SELECTION_K)
 
     tables: dict[float | str, ItemNeighbours] = {}  # fitted once each: by exponent, or the low-pass one
 
@@ -169,29 +153,22 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
         history = history_matrix(setting.recency_decay)
         key = key_of(setting)
         if key not in tables:
-            tables[key] = (low_pass.reshaped(setting.low_pass_degree_exponent, setting.low_pass_ideal_weight)
-                           .neighbours(LOW_PASS_NEIGHBOURS) if key == LOW_PASS
-                           else table_for(setting.user_weight_exponent))
+            tables[key] = low_pass_table() if key == LOW_PASS else table_for(setting.user_weight_exponent)
         return neighbour_scores(tables[key].cut(setting.neighbours), history)
 
     first = history_matrix(decays[0])  # a log without distinct times weighs every decay the same
     decays = tuple(decay for index, decay in enumerate(decays) if index == 0 or (history_matrix(decay) != first).nnz)
     settings = [NeighbourBlend(1.0, count, decay, exponent) for exponent in exponents for count in counts
                 for decay in decays]
-    if low_pass_filter is not None:
-        low_pass = low_pass_filter()
-        shape = _choose_low_pass_shape(low_pass, first, recall, low_pass_shapes, tried)
-        settings += [NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, decay, 0.0, LOW_PASS, *shape) for decay in decays]
+    if low_pass_table is not None:
+        settings += [NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, decay, 0.0, LOW_PASS) for decay in decays]
     best_of_kind: dict[str, tuple[float, NeighbourBlend]] = {}
     for setting in settings:
         score = float(recall(scorer_of(setting)).mean())
         setting = replace(setting, neighbours=min(setting.neighbours, tables[key_of(setting)].k))
-        shape = ({"low_pass_degree_exponent": setting.low_pass_degree_exponent,
-                  "low_pass_ideal_weight": setting.low_pass_ideal_weight} if setting.similarity == LOW_PASS else {})
         tried.append({"neighbours": float(setting.neighbours), "recency_decay": setting.recency_decay,
                       "user_weight_exponent": setting.user_weight_exponent,
-                      "low_pass": float(setting.similarity == LOW_PASS), **shape, "neighbours_alone": 1.0,
-                      "recall@20": score})
+                      "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, "recall@20": score})
         if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
             best_of_kind[setting.similarity] = (score, setting)
     base = recall(profile_scorer)
@@ -204,28 +181,6 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     tried.append({"neighbour_weight": chosen.weight, "neighbour_gain": gain if chosen.active else 0.0,
                   "neighbour_standard_error": standard_error, "low_pass": float(chosen.similarity == LOW_PASS)})
     return chosen, tried
-
-
-def _choose_low_pass_shape(low_pass: LowPassFilter, history: sp.csr_matrix, recall: Callable[..., Tensor],
-                           shapes: tuple[tuple[float, ...], tuple[float, ...]],
-                           tried: list[dict[str, float]]) -> tuple[float, float]:
-    """The (degree exponent, ideal weight) whose exact filter scores of ``history`` rank best alone:
-    the exponent at the default ideal weight, then the ideal weight at that exponent."""
-    exponents, ideal_weights = shapes
-    batch = max(1, BLOCK_ENTRIES // max(low_pass.num_items, 1))  # a few dense [users, items] blocks at once
-    scored: dict[tuple[float, float], float] = {}
-
-    def score(shape: tuple[float, float]) -> float:
-        if shape not in scored:
-            shaped = low_pass.reshaped(*shape)
-            scored[shape] = float(recall(lambda rows: shaped.scores(history[rows.numpy()]), batch).mean())
-            tried.append({"low_pass": 1.0, "filter_alone": 1.0, "low_pass_degree_exponent": shape[0],
-                          "low_pass_ideal_weight": shape[1], "recall@20": scored[shape]})
-        return scored[shape]
-
-    default = LowPassSettings()  # on ties the earlier shape, the default's first
-    exponent = max((default.degree_exponent, *exponents), key=lambda value: score((value, default.ideal_weight)))
-    return max([(exponent, default.ideal_weight)] + [(exponent, value) for value in ideal_weights], key=score)
 
 
 def _choose_weight(alone: NeighbourBlend, neighbour_scorer: Scorer, profile_scorer: Scorer,

@@ -34,7 +34,8 @@ from tqdm.auto import tqdm
 from personagraph.errors import PersonaGraphError
 from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.low_pass_filter import LowPassFilter
-from personagraph.gnn.neighbour_blend import NEIGHBOUR_COUNTS, NeighbourBlend, choose_neighbour_blend
+from personagraph.gnn.neighbour_blend import (LOW_PASS, LOW_PASS_NEIGHBOURS, NEIGHBOUR_COUNTS, NeighbourBlend,
+                                              choose_neighbour_blend)
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.evaluation.ranking_metrics import (Targets, as_csr, csr_rows, dot_product_scorer, evaluate_ranking,
                                                      gain_and_standard_error, recall_at_k, top_k_scored)
@@ -352,11 +353,12 @@ def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions
     scorer = dot_product_scorer(model.user_vectors(rows, pooling), model.item_vectors(item_states))
     items = interactions.item_matrix(num_items)
     table_for = functools.partial(ItemNeighbours.fit, items, max(NEIGHBOUR_COUNTS))  # by user-weight exponent
-    low_pass = functools.partial(LowPassFilter, items) if LowPassFilter.affordable(items.nnz, num_items) else None
+    low_pass_table = (functools.partial(NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, similarity=LOW_PASS).fit_table, items)
+                      if LowPassFilter.affordable(items.nnz, num_items) else None)
     picked = users.numpy()
     history = functools.lru_cache(maxsize=None)(lambda decay: interactions.item_matrix(num_items, decay)[picked])
     return choose_neighbour_blend(scorer, history, csr_rows(*as_csr(interactions.item_history(), num_users), users),
-                                  user_targets, table_for, low_pass,
+                                  user_targets, table_for, low_pass_table,
                                   fixed_weight=config.neighbour_weight, batch_size=config.eval_batch_size)
 
 

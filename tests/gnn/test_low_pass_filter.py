@@ -69,19 +69,3 @@ def test_affordable_bounds_the_table_work():
     assert LowPassFilter.affordable(1_000_000, 40_000)
     assert not LowPassFilter.affordable(15_000_000, 100_000)
     assert LowPassFilter.affordable(int(LOW_PASS_MAX_MULTIPLY_ADDS / 16 / 10), 10, order=8)
-
-
-def test_a_reshaped_filter_equals_one_fitted_with_that_shape():
-    matrix = _shop(4)
-    history = matrix[:7]
-    fitted = LowPassFilter(matrix, LowPassSettings(ideal_rank=5))
-    for degree_exponent, ideal_weight in [(0.0, 0.2), (0.5, 0.0), (0.3, 0.6)]:
-        settings = LowPassSettings(ideal_rank=5, degree_exponent=degree_exponent, ideal_weight=ideal_weight)
-        reshaped = fitted.reshaped(degree_exponent, ideal_weight)
-        assert reshaped.settings == settings
-        np.testing.assert_allclose(reshaped.scores(history).numpy(), history.toarray() @ _dense_filter(matrix, settings),
-                                   atol=2e-4)
-    np.testing.assert_allclose(fitted.scores(history).numpy(),  # the original keeps its shape
-                               history.toarray() @ _dense_filter(matrix, LowPassSettings(ideal_rank=5)), atol=2e-4)
-    with pytest.raises(ValueError, match="without ideal directions"):
-        LowPassFilter(matrix, LowPassSettings(ideal_weight=0.0)).reshaped(0.4, 0.2)

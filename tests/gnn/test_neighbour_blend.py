@@ -3,9 +3,9 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from personagraph.evaluation.ranking_metrics import as_csr, recall_at_k, top_k_scored
-from personagraph.gnn.low_pass_filter import LowPassFilter, LowPassSettings
-from personagraph.gnn.neighbour_blend import LOW_PASS, LOW_PASS_NEIGHBOURS, NeighbourBlend, choose_neighbour_blend
+from personagraph.evaluation.ranking_metrics import as_csr
+from personagraph.gnn.low_pass_filter import LowPassFilter
+from personagraph.gnn.neighbour_blend import LOW_PASS, NeighbourBlend, choose_neighbour_blend
 from personagraph.graph.item_neighbours import ItemNeighbours
 
 
@@ -86,34 +86,21 @@ def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
         choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for, weights=(0.5,))
 
 
-class _PlantedFilter:
-    """A low-pass filter whose scores and table are a planted table's, whatever its shape."""
-
-    def __init__(self, table):
-        self.table, self.num_items, self.shapes, self.fitted = table, table.nearest.shape[0], [], []
-
-    def reshaped(self, degree_exponent, ideal_weight):
-        self.shapes.append((degree_exponent, ideal_weight))
-        return self
-
-    def scores(self, history):
-        return torch.from_numpy(self.table.scores(history, self.table.matrix()))
-
-    def neighbours(self, k):
-        self.fitted.append(k)
-        return self.table
-
-
 def test_the_low_pass_table_is_chosen_where_it_ranks_better_alone():
     history, table, targets, excluded, profile = _planted()
     shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
                               table.similarity)
-    planted = _PlantedFilter(table)
+    fitted = []
+
+    def low_pass_table():
+        fitted.append(1)
+        return table
+
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
-                                          lambda: planted, counts=(5,), decays=(1.0, 0.5), exponents=(0.0,),
+                                          low_pass_table, counts=(5,), decays=(1.0, 0.5), exponents=(0.0,),
                                           weights=(0.0, 0.5, 1.0))
     assert blend.active and blend.similarity == LOW_PASS and blend.neighbours == table.k
-    assert planted.fitted == [LOW_PASS_NEIGHBOURS]  # one table for all its settings
+    assert fitted == [1]  # one table for all its settings
     assert [row["low_pass"] for row in tried if "neighbours_alone" in row] == [0.0, 1.0]  # decays alike: one each
     assert NeighbourBlend.from_dict(blend.as_dict()) == blend
 
@@ -147,45 +134,14 @@ def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
                               table.similarity)
     searched = lambda tried: [row["low_pass"] for row in tried if row.get("neighbour_weight") == 0.0 and "recall@20" in row]
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
-                                          lambda: _PlantedFilter(table), counts=(5,), decays=(1.0,), exponents=(0.0,),
+                                          lambda: table, counts=(5,), decays=(1.0,), exponents=(0.0,),
                                           weights=(0.0, 0.5, 1.0))
     assert blend.similarity == LOW_PASS and searched(tried) == [1.0]  # the stronger kind helped: no second search
     perfect = torch.full((history.shape[0], history.shape[1]), -1.0)
     perfect[torch.arange(history.shape[0]), targets[1]] = 1.0  # nothing can help the profile
     blend, tried = choose_neighbour_blend(lambda users: perfect[users], lambda decay: history, excluded, targets,
-                                          lambda exponent: shuffled, lambda: _PlantedFilter(table), counts=(5,), decays=(1.0,),
+                                          lambda exponent: shuffled, lambda: table, counts=(5,), decays=(1.0,),
                                           exponents=(0.0,), weights=(0.0, 0.5))
     assert not blend.active and searched(tried) == [1.0, 0.0]  # the stronger kind first, then the other
     assert tried[-1] == {"neighbour_weight": 0.0, "neighbour_gain": 0.0, "neighbour_standard_error": 0.0,
                          "low_pass": 0.0}
-
-
-def test_the_low_pass_shape_is_chosen_by_its_exact_scores_alone():
-    history, _, targets, excluded, profile = _planted(num_users=200, num_items=40)
-    rng = np.random.default_rng(5)
-    pairs = rng.integers(0, 20, size=300)
-    owners = np.repeat(np.arange(300), 2)
-    items = np.stack([2 * pairs, 2 * pairs + 1], axis=1).ravel()
-    others = sp.csr_matrix((np.ones(items.size, np.float32), (owners, items)), shape=(300, 40))
-    extra = sp.csr_matrix((rng.random((300, 40)) < 0.05).astype(np.float32))  # popular noise to weigh
-    interactions = sp.vstack([history, others + extra]).tocsr()
-    shapes = ((0.0, 0.8), (0.1, 0.5))
-    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: None,
-                                          lambda: LowPassFilter(interactions), counts=(), decays=(1.0,),
-                                          exponents=(), weights=(0.0, 0.5, 1.0), low_pass_shapes=shapes)
-    rows = [row for row in tried if "low_pass_degree_exponent" in row and "filter_alone" in row]
-    default = LowPassSettings()
-    assert [row["low_pass_degree_exponent"] for row in rows[:3]] == [default.degree_exponent, 0.0, 0.8]
-    for row in rows:  # each row is the recall of that shape's own filter
-        shaped = LowPassFilter(interactions, LowPassSettings(degree_exponent=row["low_pass_degree_exponent"],
-                                                             ideal_weight=row["low_pass_ideal_weight"]))
-        ranked = top_k_scored(lambda users: shaped.scores(history[users.numpy()]), excluded,
-                              torch.arange(history.shape[0]), 20)
-        assert row["recall@20"] == pytest.approx(float(recall_at_k(ranked, targets, 20).mean()), abs=1e-6)
-    best_exponent = max(rows[:3], key=lambda row: row["recall@20"])["low_pass_degree_exponent"]
-    assert {row["low_pass_degree_exponent"] for row in rows[3:]} == {best_exponent}
-    best = max(rows, key=lambda row: row["recall@20"])
-    alone = next(row for row in tried if row.get("neighbours_alone") and row["low_pass"])
-    assert alone["low_pass_degree_exponent"] == best["low_pass_degree_exponent"]
-    assert alone["low_pass_ideal_weight"] == best["low_pass_ideal_weight"]
-    assert NeighbourBlend.from_dict(blend.as_dict()) == blend
