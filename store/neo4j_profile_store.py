@@ -50,8 +50,7 @@ from personagraph.store.sync_state import SyncState
 VECTOR_INDEX = "user_embedding"
 #: Vector index of each label that carries an ``embedding`` (users and items share one space).
 VECTOR_INDEXES: dict[str, str] = {"User": VECTOR_INDEX, "Item": "item_embedding"}
-#: A user's narrow search vector (a run's :class:`~personagraph.profiles.search_projection.SearchProjection`
-#: of ``embedding``); when users have one, the user index is over it instead of the full profile.
+#: The vector properties, written with ``setNodeVectorProperty`` rather than as plain properties.
 _VECTORS = ("embedding", SEARCH_EMBEDDING)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: A node's properties but its key and vectors, as ``[name, value]`` pairs (``{0}``: the variable).

@@ -32,7 +32,8 @@ __getattr__ = schema_attributes(__name__, RELATIONSHIP_FOR_EDGE="relationship_fo
 #: Item properties listing an item's nearest items (ids, best first) and their similarities, where the
 #: run ranks with a neighbour score beside the profile score.
 NEIGHBOURS, NEIGHBOUR_SIMILARITY = "neighbours", "neighbour_similarity"
-#: User and item property holding the run's narrow search vector, where the run has a search projection.
+#: A node's narrow search vector (a run's :class:`~personagraph.profiles.search_projection.SearchProjection`
+#: of ``embedding``), on users and items where the run has one; the user index is then over it.
 SEARCH_EMBEDDING = "search_embedding"
 #: Relationships from a user to their profile, beside the shop schema's.
 PROFILE_RELATIONSHIPS: frozenset[str] = frozenset({"INTERESTED_IN", "IN_SEGMENT"})
