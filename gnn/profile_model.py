@@ -17,7 +17,6 @@ Beside the GNN part, a profile can carry a training-free structural part
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any, NamedTuple
 
 import torch
@@ -25,6 +24,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.utils import scatter, softmax
 
+from personagraph.gnn.sparse_operator import SparseOperator
 from personagraph.gnn.spectral_filter import SpectralFilter
 from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, SPECTRAL_RIDGE, USER_DEGREE_EXPONENT
 from personagraph.gnn.user_interactions import UserInteractions
@@ -357,24 +357,33 @@ class ProfileModel(nn.Module):
         )
 
 
-#: Users per tile of the co-occurrence product. A tile's ``[users, dim]`` intermediate is small and
+#: Fewest users per tile of the co-occurrence product. A tile's ``[users, dim]`` intermediate is
 #: read back while still warm in the CPU's caches; over all users at once the product cost more per
 #: edge the bigger the shop (measured side by side: docs/BENCHMARKS.md, scale section).
-CO_OCCURRENCE_TILE_USERS = 32_768
+CO_OCCURRENCE_TILE_USERS = 131_072
+#: Each tile's second product writes a dense ``[items, dim]`` block, so a tile also spans at least
+#: this many users per item: the tiles' count stays bounded and the blocks' cost linear in users.
+CO_OCCURRENCE_TILE_USERS_PER_ITEM = 2
+
+
+def co_occurrence_tile_users(num_items: int) -> int:
+    """Users per tile of the co-occurrence product for a catalogue of ``num_items``."""
+    return max(CO_OCCURRENCE_TILE_USERS, CO_OCCURRENCE_TILE_USERS_PER_ITEM * num_items)
 
 
 def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor,
-                           tile_users: int = CO_OCCURRENCE_TILE_USERS) -> Tensor:
+                           tile_users: int | None = None) -> Tensor:
     """Per item, the mean over its users of their mean item vector (item -> user -> item, two mean hops).
 
-    Summed over tiles of ``tile_users`` users: per tile, two sparse products with averaging
-    operators (the second weighted by the items' degrees over all users), built once per edge
-    table (training reuses them for every step of an epoch), so no ``[num_edges, dim]`` array is
-    built, forward or backward.
+    Summed over tiles of ``tile_users`` users (default :func:`co_occurrence_tile_users`): per
+    tile, two sparse products with averaging operators (the second weighted by the items'
+    degrees over all users), built once per edge table (training reuses them for every step of
+    an epoch), so no ``[num_edges, dim]`` array is built, forward or backward.
     """
     num_items = item_hidden.shape[0]
+    tile_users = co_occurrence_tile_users(num_items) if tile_users is None else tile_users
 
-    def build() -> list[tuple[Tensor, Tensor]]:
+    def build() -> list[tuple[SparseOperator, SparseOperator]]:
         rows = torch.nonzero(interactions.is_item()).flatten()
         rows = rows[torch.argsort(interactions.user[rows], stable=True)]
         user, item = interactions.user[rows], interactions.node[rows]
@@ -386,14 +395,15 @@ def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor,
             if high > low:
                 width = min(tile_users, interactions.num_users - start)
                 tile_user, tile_item = user[low:high] - start, item[low:high]
-                tiles.append((mean_operator(tile_user, tile_item, width, num_items),
-                              sparse_operator(tile_item, tile_user, per_item[tile_item], num_items, width)))
+                per_user = torch.bincount(tile_user, minlength=width).clamp(min=1).float().reciprocal()
+                tiles.append(SparseOperator.pair(tile_user, tile_item, per_user[tile_user], per_item[tile_item],
+                                                 width, num_items))
         return tiles
 
     tiles = interactions.memo(("co_occurrence", num_items, tile_users), build)
     context = torch.zeros_like(item_hidden)
     for items_to_users, users_to_items in tiles:
-        context = context + torch.sparse.mm(users_to_items, torch.sparse.mm(items_to_users, item_hidden))
+        context = context + users_to_items @ (items_to_users @ item_hidden)
     return context
 
 
@@ -405,36 +415,19 @@ def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> 
     """
     num_items = item_hidden.shape[0]
 
-    def build() -> tuple[Tensor, Tensor]:
+    def build() -> tuple[SparseOperator, SparseOperator]:
         rows = torch.nonzero(interactions.is_item()).flatten()
         rows = rows[torch.argsort(interactions.last_ts[rows], stable=True)]
         rows = rows[torch.argsort(interactions.user[rows], stable=True)]
         user, item, ts = interactions.user[rows], interactions.node[rows], interactions.last_ts[rows]
         step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1]) & (item[1:] != item[:-1])
         before, after = item[:-1][step], item[1:][step]
-        return mean_operator(after, before, num_items, num_items), mean_operator(before, after, num_items, num_items)
+        per_after = torch.bincount(after, minlength=num_items).clamp(min=1).float().reciprocal()
+        per_before = torch.bincount(before, minlength=num_items).clamp(min=1).float().reciprocal()
+        return SparseOperator.pair(after, before, per_after[after], per_before[before], num_items, num_items)
 
     from_previous, from_following = interactions.memo(("transitions", num_items), build)
-    return torch.sparse.mm(from_previous, item_hidden), torch.sparse.mm(from_following, item_hidden)
-
-
-def mean_operator(rows: Tensor, columns: Tensor, num_rows: int, num_columns: int) -> Tensor:
-    """Sparse ``[num_rows, num_columns]`` whose product with ``x`` averages, per row ``r``, ``x[c]`` over
-    the pairs ``(r, c)`` (repeated pairs count again; rows without pairs give zeros), as a mean scatter."""
-    count = torch.bincount(rows, minlength=num_rows).clamp(min=1).float()
-    return sparse_operator(rows, columns, count[rows].reciprocal(), num_rows, num_columns)
-
-
-def sparse_operator(rows: Tensor, columns: Tensor, values: Tensor, num_rows: int, num_columns: int) -> Tensor:
-    """Sparse ``[num_rows, num_columns]`` with ``values`` at the pairs ``(rows, columns)`` (repeated pairs add up).
-
-    Compressed rows (CSR): torch's CSR product, forward and backward, is faster than the
-    coordinate format's for these operators (docs/BENCHMARKS.md, scale section)."""
-    operator = torch.sparse_coo_tensor(torch.stack([rows, columns]), values, (num_rows, num_columns),
-                                       check_invariants=False).coalesce()
-    with warnings.catch_warnings():  # torch labels CSR "beta" once per process; nobody running us can act on it
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state", category=UserWarning)
-        return operator.to_sparse_csr()
+    return from_previous @ item_hidden, from_following @ item_hidden
 
 
 def recency(interactions: UserInteractions) -> tuple[Tensor, Tensor]:
