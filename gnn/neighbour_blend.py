@@ -105,9 +105,10 @@ def _over(scores: Tensor, top: float | None, magnitude: bool) -> Tensor:
     return scores / scale.clamp_min(1e-12)
 
 
-def neighbour_scores(table: ItemNeighbours, history: sp.csr_matrix) -> Scorer:
-    """A batch scorer: each item's summed similarity to the rows of ``history`` (users x items)."""
-    item_item = table.matrix()
+def neighbour_scores(table: ItemNeighbours, history: sp.csr_matrix, item_item: sp.csr_matrix | None = None) -> Scorer:
+    """A batch scorer: each item's summed similarity to the rows of ``history`` (users x items);
+    ``item_item`` is ``table.matrix()`` where the caller already holds it."""
+    item_item = table.matrix() if item_item is None else item_item
     return lambda users: torch.from_numpy(table.scores(history[users.numpy()], item_item))
 
 
@@ -143,7 +144,11 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     def recall(scorer: Scorer) -> Tensor:
         return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets, SELECTION_K)
 
-    tables: dict[float | str, ItemNeighbours] = {}  # fitted once each: by exponent, or the low-pass one
+    # Fitted once each (by exponent, or the low-pass one) and kept while scored or best of their kind;
+    # the item-item matrix of the last (table, size) scored is kept for the next decay. On a big
+    # catalogue each is as large as the table, so holding every one at once would set the run's peak.
+    tables: dict[float | str, ItemNeighbours] = {}
+    matrix: dict[tuple[float | str, int], sp.csr_matrix] = {}
 
     def key_of(setting: NeighbourBlend) -> float | str:
         return LOW_PASS if setting.similarity == LOW_PASS else setting.user_weight_exponent
@@ -154,7 +159,11 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
         key = key_of(setting)
         if key not in tables:
             tables[key] = low_pass_table() if key == LOW_PASS else table_for(setting.user_weight_exponent)
-        return neighbour_scores(tables[key].cut(setting.neighbours), history)
+        table = tables[key].cut(setting.neighbours)
+        if (key, setting.neighbours) not in matrix:
+            matrix.clear()
+            matrix[key, setting.neighbours] = table.matrix()
+        return neighbour_scores(table, history, matrix[key, setting.neighbours])
 
     first = history_matrix(decays[0])  # a log without distinct times weighs every decay the same
     decays = tuple(decay for index, decay in enumerate(decays) if index == 0 or (history_matrix(decay) != first).nnz)
@@ -171,6 +180,9 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                       "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, "recall@20": score})
         if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
             best_of_kind[setting.similarity] = (score, setting)
+        kept = {key_of(setting)} | {key_of(best) for _, best in best_of_kind.values()}
+        for key in [key for key in tables if key not in kept]:
+            del tables[key]
     base = recall(profile_scorer)
     chosen, gain, standard_error = NeighbourBlend(), 0.0, 0.0
     for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind first

@@ -91,8 +91,10 @@ class ItemNeighbours:
         """Items x items: row ``i`` holds item ``i``'s neighbours and their similarities; ``num_items``
         (at least the table's) pads it for a catalogue that grew since (new items have no neighbours)."""
         size = max(self.num_items, num_items or 0)
-        rows = np.repeat(np.arange(self.num_items), self.k)
-        return sp.csr_matrix((self.similarity.ravel(), (rows, self.nearest.ravel())), shape=(size, size))
+        # Built as compressed rows directly (k entries a row), sharing the table's arrays where they are
+        # contiguous: a coordinate-list detour would hold several copies of a table this size at once.
+        indptr = np.minimum(np.arange(size + 1, dtype=np.int64) * self.k, self.nearest.size)
+        return sp.csr_matrix((self.similarity.ravel(), self.nearest.ravel(), indptr), shape=(size, size))
 
     def scores(self, history: sp.spmatrix, matrix: sp.csr_matrix | None = None) -> np.ndarray:
         """``[users, items]`` each item's summed similarity to the items of each row of ``history``
