@@ -149,6 +149,7 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     # catalogue each is as large as the table, so holding every one at once would set the run's peak.
     tables: dict[float | str, ItemNeighbours] = {}
     matrix: dict[tuple[float | str, int], sp.csr_matrix] = {}
+    best_of_kind: dict[str, tuple[float, NeighbourBlend]] = {}
 
     def key_of(setting: NeighbourBlend) -> float | str:
         return LOW_PASS if setting.similarity == LOW_PASS else setting.user_weight_exponent
@@ -158,6 +159,10 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
         history = history_matrix(setting.recency_decay)
         key = key_of(setting)
         if key not in tables:
+            matrix.clear()
+            best = {key_of(chosen) for _, chosen in best_of_kind.values()}
+            for done in [done for done in tables if done not in best]:
+                del tables[done]
             tables[key] = low_pass_table() if key == LOW_PASS else table_for(setting.user_weight_exponent)
         table = tables[key].cut(setting.neighbours)
         if (key, setting.neighbours) not in matrix:
@@ -171,7 +176,6 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                 for decay in decays]
     if low_pass_table is not None:
         settings += [NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, decay, 0.0, LOW_PASS) for decay in decays]
-    best_of_kind: dict[str, tuple[float, NeighbourBlend]] = {}
     for setting in settings:
         score = float(recall(scorer_of(setting)).mean())
         setting = replace(setting, neighbours=min(setting.neighbours, tables[key_of(setting)].k))
@@ -180,9 +184,6 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                       "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, "recall@20": score})
         if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
             best_of_kind[setting.similarity] = (score, setting)
-        kept = {key_of(setting)} | {key_of(best) for _, best in best_of_kind.values()}
-        for key in [key for key in tables if key not in kept]:
-            del tables[key]
     base = recall(profile_scorer)
     chosen, gain, standard_error = NeighbourBlend(), 0.0, 0.0
     for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind first

@@ -145,3 +145,27 @@ def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
     assert not blend.active and searched(tried) == [1.0, 0.0]  # the stronger kind first, then the other
     assert tried[-1] == {"neighbour_weight": 0.0, "neighbour_gain": 0.0, "neighbour_standard_error": 0.0,
                          "low_pass": 0.0}
+
+
+def test_tables_are_let_go_once_scored_unless_best_of_their_kind():
+    """On a big catalogue every table is large: the choice holds the one it scores and the best so far."""
+    import gc
+    import weakref
+
+    history, table, targets, excluded, profile = _planted()
+    alive: list[weakref.ref] = []
+    most_alive = 0
+
+    def table_for(exponent: float) -> ItemNeighbours:
+        nonlocal most_alive
+        gc.collect()
+        fitted = ItemNeighbours(table.nearest.copy(), table.similarity.copy())
+        alive.append(weakref.ref(fitted))
+        most_alive = max(most_alive, sum(ref() is not None for ref in alive))
+        return fitted
+
+    blend, _ = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
+                                      counts=(1, 5), decays=(1.0,), exponents=(0.0, 0.5, 1.0, 2.0),
+                                      weights=(0.0, 0.5))
+    assert len(alive) == 4 and most_alive == 2  # every table scored once, never more than two held
+    assert blend.active
