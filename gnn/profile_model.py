@@ -387,7 +387,7 @@ def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor,
         rows = torch.nonzero(interactions.is_item()).flatten()
         rows = rows[torch.argsort(interactions.user[rows], stable=True)]
         user, item = interactions.user[rows], interactions.node[rows]
-        per_item = torch.bincount(item, minlength=num_items).clamp(min=1).float().reciprocal()
+        per_item = _inverse_counts(item, num_items)
         starts = range(0, interactions.num_users, tile_users)
         bounds = torch.searchsorted(user, torch.tensor([*starts, interactions.num_users])).tolist()
         tiles = []
@@ -395,7 +395,7 @@ def _co_occurrence_context(interactions: UserInteractions, item_hidden: Tensor,
             if high > low:
                 width = min(tile_users, interactions.num_users - start)
                 tile_user, tile_item = user[low:high] - start, item[low:high]
-                per_user = torch.bincount(tile_user, minlength=width).clamp(min=1).float().reciprocal()
+                per_user = _inverse_counts(tile_user, width)
                 tiles.append(SparseOperator.pair(tile_user, tile_item, per_user[tile_user], per_item[tile_item],
                                                  width, num_items))
         return tiles
@@ -422,12 +422,17 @@ def _transition_context(interactions: UserInteractions, item_hidden: Tensor) -> 
         user, item, ts = interactions.user[rows], interactions.node[rows], interactions.last_ts[rows]
         step = (user[1:] == user[:-1]) & (ts[1:] > ts[:-1]) & (item[1:] != item[:-1])
         before, after = item[:-1][step], item[1:][step]
-        per_after = torch.bincount(after, minlength=num_items).clamp(min=1).float().reciprocal()
-        per_before = torch.bincount(before, minlength=num_items).clamp(min=1).float().reciprocal()
+        per_after = _inverse_counts(after, num_items)
+        per_before = _inverse_counts(before, num_items)
         return SparseOperator.pair(after, before, per_after[after], per_before[before], num_items, num_items)
 
     from_previous, from_following = interactions.memo(("transitions", num_items), build)
     return from_previous @ item_hidden, from_following @ item_hidden
+
+
+def _inverse_counts(index: Tensor, size: int) -> Tensor:
+    """``1 / count`` of each value in ``0..size-1`` among ``index`` (1 where it never occurs): averaging weights."""
+    return torch.bincount(index, minlength=size).clamp(min=1).float().reciprocal()
 
 
 def recency(interactions: UserInteractions) -> tuple[Tensor, Tensor]:
