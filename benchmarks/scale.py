@@ -285,6 +285,7 @@ def _tables(rows: list[dict]) -> str:
                      f"| {e['epoch_seconds']:.2f} | {_ratio(epoch, i)} | {e['evaluation_seconds']:.2f} "
                      f"| {e['peak_rss_mb']:,.0f} | {e['peak_rss_mb'] - e['rss_before_mb']:,.0f} |")
     tables = "\n".join(lines) + "\n\n" + _stage_table([r["train"] for r in rows])
+    tables += "\n\n" + _phase_table([r["train"] for r in rows])
     return tables + ("\n\n" + _load_table(rows) if any("unwind" in r for r in rows) else "")
 
 
@@ -314,6 +315,20 @@ def _stage_table(trains: list[dict]) -> str:
                          f"| {'' if rate is None else f'{rate:,.0f}'} | {unit} |")
     recall = ", ".join(f"{t['counts']['users']:,}: {t['validation']['recall@20']:.4f}" for t in trains)
     return "\n".join(lines) + f"\n\nvalidation Recall@20 by users: {recall}"
+
+
+def _phase_table(trains: list[dict]) -> str:
+    """The train stage part by part per size: seconds, and the peak RSS so far when each part ended
+    (the first part that reaches the stage's peak is the one that set it)."""
+    lines = ["| train part | users | seconds | seconds growth | peak RSS MB so far |", "|---|---:|---:|---:|---:|"]
+    names = list(dict.fromkeys(name for t in trains for name in t["stages"]["train"].get("phases", {})))
+    for name in names:
+        seconds = [t["stages"]["train"].get("phases", {}).get(name, {}).get("seconds", float("nan")) for t in trains]
+        for i, t in enumerate(trains):
+            phase = t["stages"]["train"].get("phases", {}).get(name, {})
+            lines.append(f"| {name} | {t['counts']['users']:,} | {seconds[i]:.1f} | {_ratio(seconds, i)} "
+                         f"| {phase.get('peak_rss_mb', float('nan')):,.0f} |")
+    return "\n".join(lines)
 
 
 def _load_table(rows: list[dict]) -> str:

@@ -145,6 +145,7 @@ def describe_run(summary: dict[str, Any]) -> str:
         "",
         format_table([{"stage": name, "seconds": stats["seconds"], "peak RSS MB": stats["peak_rss_mb"],
                        "rate": _rate(stats)} for name, stats in summary["stages"].items()]),
+        *_phases(summary["stages"].get("train", {})),
         "",
         f"run folder: {summary['run_folder']}",
     ]
@@ -167,6 +168,14 @@ def _describe_ranking(blend: dict[str, Any]) -> str:
     return (f"  ranking: profile vectors + {blend['weight']:g} x {kind} neighbour score ({blend['neighbours']} "
             f"neighbours per item, recency decay {blend['recency_decay']:g})"
             + (f"; validation Recall@20 +{gain['neighbour_gain']:.4f}" if gain else ""))
+
+
+def _phases(train: dict[str, Any]) -> list[str]:
+    """One line saying where training's time went (epochs, each choice, the refit), when it was recorded."""
+    phases = train.get("phases", {})
+    if not phases:
+        return []
+    return ["train: " + ", ".join(f"{name} {phase['seconds']:,.1f} s" for name, phase in phases.items())]
 
 
 def _rate(stage: dict[str, Any]) -> str:

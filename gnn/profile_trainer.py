@@ -32,6 +32,7 @@ from torch_geometric.utils import scatter
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
+from personagraph.process_memory import timed
 from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.low_pass_filter import LowPassFilter
 from personagraph.gnn.neighbour_blend import (LOW_PASS, LOW_PASS_NEIGHBOURS, NEIGHBOUR_COUNTS, NeighbourBlend,
@@ -71,6 +72,9 @@ class TrainResult:
     spectral_tuning: list[dict[str, float]] = field(default_factory=list)
     neighbour_blend: NeighbourBlend = field(default_factory=NeighbourBlend)
     neighbour_tuning: list[dict[str, float]] = field(default_factory=list)
+    #: Seconds and peak RSS so far at the end of each part ("epochs", "spectral choice", "neighbour
+    #: choice"): where the time and the memory of a training go.
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def train_profile_model(
@@ -103,37 +107,40 @@ def train_profile_model(
     step = processes.wrap(_RankingStep(model, config.temperature))
     validation = _ValidationSample(interactions, val_targets, config)
     result = TrainResult(model=model)
-    best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
     deadline = time.perf_counter() + 60.0 * config.max_minutes if config.max_minutes else float("inf")
     bar = tqdm(range(1, config.epochs + 1), desc="training profiles", unit="epoch",
                disable=not (progress and processes.is_main))
-    for epoch in bar:
-        started = time.perf_counter()
-        loss = _train_epoch(step, optimizer, train_graph, interactions, candidates, config, generator, processes)
-        record = {"epoch": float(epoch), "loss": loss}
-        if epoch % config.eval_every == 0 or epoch == config.epochs:
-            record |= processes.from_main(lambda: validation.evaluate(model, train_graph))
-            if record[SELECTION_METRIC] > best_score:
-                best_state, best_score, stale = copy.deepcopy(model.state_dict()), record[SELECTION_METRIC], 0
-                result.best_epoch, result.best_metrics = epoch, {k: v for k, v in record.items() if "@" in k}
-            else:
-                stale += 1
-        record["seconds"] = time.perf_counter() - started
-        result.history.append(record)
-        bar.set_postfix(loss=f"{loss:.3f}", r20=f"{record.get(SELECTION_METRIC, float('nan')):.4f}")
-        if processes.from_main(lambda: stale >= config.patience or time.perf_counter() > deadline):
-            break
+    best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
+    with timed(result.phases, "epochs"):
+        for epoch in bar:
+            started = time.perf_counter()
+            loss = _train_epoch(step, optimizer, train_graph, interactions, candidates, config, generator, processes)
+            record = {"epoch": float(epoch), "loss": loss}
+            if epoch % config.eval_every == 0 or epoch == config.epochs:
+                record |= processes.from_main(lambda: validation.evaluate(model, train_graph))
+                if record[SELECTION_METRIC] > best_score:
+                    best_state, best_score, stale = copy.deepcopy(model.state_dict()), record[SELECTION_METRIC], 0
+                    result.best_epoch, result.best_metrics = epoch, {k: v for k, v in record.items() if "@" in k}
+                else:
+                    stale += 1
+            record["seconds"] = time.perf_counter() - started
+            result.history.append(record)
+            bar.set_postfix(loss=f"{loss:.3f}", r20=f"{record.get(SELECTION_METRIC, float('nan')):.4f}")
+            if processes.from_main(lambda: stale >= config.patience or time.perf_counter() > deadline):
+                break
     model.load_state_dict(best_state)
     model.eval()
     if model.spectral is not None and processes.is_main:
-        result.spectral_tuning = _choose_spectral(
-            model, train_graph, interactions.item_history(),
-            val_targets if spectral_targets is None else spectral_targets, generator, config)
-        result.best_metrics = validation.evaluate(model, train_graph)
+        with timed(result.phases, "spectral choice"):
+            result.spectral_tuning = _choose_spectral(
+                model, train_graph, interactions.item_history(),
+                val_targets if spectral_targets is None else spectral_targets, generator, config)
+            result.best_metrics = validation.evaluate(model, train_graph)
     if processes.is_main and config.neighbour_weight != 0:
-        result.neighbour_blend, result.neighbour_tuning = _choose_neighbour_blend(
-            model, train_graph, interactions, val_targets if spectral_targets is None else spectral_targets,
-            generator, config)
+        with timed(result.phases, "neighbour choice"):
+            result.neighbour_blend, result.neighbour_tuning = _choose_neighbour_blend(
+                model, train_graph, interactions, val_targets if spectral_targets is None else spectral_targets,
+                generator, config)
     return result
 
 

@@ -53,14 +53,49 @@ class ItemNeighbours:
         norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel()).astype(np.float32)
         norms[norms == 0] = 1.0
         by_item = binary.T.tocsr()
+        # Co-occurring pairs of each item before they are summed (an upper bound of its row's entries):
+        # blocks are cut by it, so a block's work and memory stay bounded however popular its items.
+        user_degree = np.diff(binary.indptr).astype(np.float64)
+        pairs = np.bincount(np.repeat(np.arange(num_items), np.diff(by_item.indptr)),
+                            weights=user_degree[by_item.indices], minlength=num_items)
 
-        def cosines(start: int, stop: int) -> np.ndarray:
-            cosine = (by_item[start:stop] @ binary).toarray().astype(np.float32)
-            cosine /= norms[start:stop, None]
-            cosine /= norms[None, :]
+        def cosines(start: int, stop: int) -> sp.csr_matrix:
+            cosine = (by_item[start:stop] @ binary).tocsr()
+            rows = np.repeat(np.arange(stop - start), np.diff(cosine.indptr))
+            cosine.data /= norms[start + rows] * norms[cosine.indices]
             return cosine
 
-        return cls.from_blocks(num_items, k, cosines)
+        return cls.from_sparse_blocks(num_items, k, cosines, pairs)
+
+    @classmethod
+    def from_sparse_blocks(cls, num_items: int, k: int, strengths: Callable[[int, int], sp.csr_matrix],
+                           entries: np.ndarray) -> "ItemNeighbours":
+        """Each item's ``k`` strongest other items, from sparse ``strengths(start, stop)`` (items
+        ``start..stop`` x all items; an entry absent is no tie at all), asked for blocks of about
+        :data:`BLOCK_ENTRIES` entries by ``entries`` (an upper bound of each item's row). Costs what the
+        rows hold, not ``items x items``: a co-occurrence row holds the few items that share a user.
+        Ties keep the lower item first. Slots beyond an item's entries have similarity 0 and, as padding
+        that never lists the item itself, the next item's index (a zero adds nothing to any score)."""
+        k = min(max(int(k), 1), max(num_items - 1, 1))
+        index_type = np.int32 if num_items < np.iinfo(np.int32).max else np.int64
+        nearest = np.repeat(((np.arange(num_items) + 1) % max(num_items, 1)).astype(index_type)[:, None], k, axis=1)
+        similarity = np.zeros((num_items, k), dtype=np.float32)
+        entries = np.asarray(entries, dtype=np.float64)
+        block_of = (np.cumsum(entries) - entries) // BLOCK_ENTRIES  # an item alone over the bound is a block
+        starts = np.flatnonzero(np.diff(block_of, prepend=-1.0))
+        for start, stop in zip(starts, np.append(starts[1:], num_items)):
+            block = strengths(int(start), int(stop)).tocsr()
+            block.sum_duplicates()  # sorted columns: ties then keep the lower item first
+            rows = np.repeat(np.arange(stop - start), np.diff(block.indptr))
+            keep = (block.indices != start + rows) & (block.data > 0)
+            rows, columns, values = rows[keep], block.indices[keep], block.data[keep]
+            order = np.lexsort((-values, rows))  # by row, then strongest first; stable for ties
+            rows, columns, values = rows[order], columns[order], values[order]
+            rank = np.arange(rows.size) - np.searchsorted(rows, rows)  # position within its row
+            listed = rank < k
+            nearest[start + rows[listed], rank[listed]] = columns[listed]
+            similarity[start + rows[listed], rank[listed]] = values[listed]
+        return cls(nearest, similarity)
 
     @classmethod
     def from_blocks(cls, num_items: int, k: int, strengths: Callable[[int, int], np.ndarray]) -> "ItemNeighbours":

@@ -1,17 +1,10 @@
 """Wall time, peak memory and throughput per pipeline stage, for the run summary and metrics.json."""
 from __future__ import annotations
 
-import resource
-import sys
-import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+from personagraph.process_memory import timed
 
 
 class StageClock:
@@ -25,14 +18,10 @@ class StageClock:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        start = time.perf_counter()
         try:
-            yield
+            with timed(self.stages, name):
+                yield
         finally:
-            self.stages[name] = {
-                "seconds": round(time.perf_counter() - start, 3),
-                "peak_rss_mb": round(peak_rss_mb(), 1),
-            }
             if name in self._counts:
                 self.count(name, **self._counts.pop(name))
 

@@ -45,6 +45,7 @@ from personagraph.store.profile_changes import ProfileChanges
 from personagraph.store.profile_sync import sync_changes, whole_run_changes
 from personagraph.pipeline.run_folder import SHOP_STATE_ONLY, RunFolder
 from personagraph.pipeline.stage_clock import StageClock
+from personagraph.process_memory import timed
 
 
 @dataclass
@@ -135,20 +136,24 @@ def _train(
         if run is None:  # a helper process is done: rank 0 chooses the rest, writes and syncs
             return {"rank": processes.rank, "training_processes": processes.world_size}
         # The friends' weight is chosen on validation too, with the model as validated (0 without links).
-        social_mix = choose_social_mix(result.model, train_graph, split.train.social, torch.from_numpy(split.targets),
-                                       RankingData(split.train, train_graph).excluded)
-        # The whole history's graph is built only now, so that training never holds both graphs.
-        del split
-        graph = share_text_features(train_graph, build_hetero_graph(shop))
-        del train_graph
-        # Width and mix were chosen on validation; the filter itself is fitted to all the history.
-        result.model.refit_spectral(graph, options.config.seed)
-        # Likewise the neighbour table, when validation chose to rank with it.
-        blend = result.neighbour_blend
-        neighbours = (blend.fit_table(UserInteractions.from_graph(graph).item_matrix(len(shop.catalog)))
-                      if blend.active else None)
-    # Events seen per second over all epochs (validation and choosing the mixes included).
-    clock.count("train", train_events * len(result.history), "events", epochs=len(result.history))
+        with timed(result.phases, "social choice"):
+            social_mix = choose_social_mix(result.model, train_graph, split.train.social,
+                                           torch.from_numpy(split.targets), RankingData(split.train, train_graph).excluded)
+        with timed(result.phases, "refit on all the history"):
+            # The whole history's graph is built only now, so that training never holds both graphs.
+            del split
+            graph = share_text_features(train_graph, build_hetero_graph(shop))
+            del train_graph
+            # Width and mix were chosen on validation; the filter itself is fitted to all the history.
+            result.model.refit_spectral(graph, options.config.seed)
+            # Likewise the neighbour table, when validation chose to rank with it.
+            blend = result.neighbour_blend
+            neighbours = (blend.fit_table(UserInteractions.from_graph(graph).item_matrix(len(shop.catalog)))
+                          if blend.active else None)
+    # Events seen per second over all epochs (validation and choosing the mixes included); where the
+    # stage's time and memory went, part by part.
+    clock.count("train", train_events * len(result.history), "events", epochs=len(result.history),
+                phases=result.phases)
 
     with clock.stage("profiles"):
         # Profiles are pooled over the run's frozen space, as `personagraph update` pools them later.

@@ -101,3 +101,26 @@ def test_a_grown_catalogue_scores_its_new_items_zero():
     scores = table.scores(history)
     assert scores.shape == (1, 5) and scores[0, 3:].tolist() == [0.0, 0.0]
     np.testing.assert_allclose(scores[0, :3], table.matrix().toarray()[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 0.5])
+def test_each_item_lists_its_strongest_co_occurring_items_and_pads_with_zeros(exponent):
+    interactions = sp.random(80, 50, density=0.08, random_state=7, format="csr")
+    table = ItemNeighbours.fit(interactions, 6, exponent)
+    dense = (interactions > 0).astype(np.float64).toarray()
+    weights = np.maximum(dense.sum(1), 1) ** -exponent
+    cosine = (dense.T * weights) @ dense / np.outer(*[np.sqrt(np.maximum(weights @ dense, 1e-30))] * 2)
+    np.fill_diagonal(cosine, 0)
+    for item in range(50):
+        listed = table.similarity[item] > 0
+        expected = np.sort(cosine[item][cosine[item] > 0])[::-1][:6]
+        np.testing.assert_allclose(table.similarity[item][listed], expected, rtol=1e-5)
+        np.testing.assert_allclose(cosine[item, table.nearest[item][listed]], expected, rtol=1e-5)
+        assert listed.tolist() == sorted(listed.tolist(), reverse=True)  # padding only after the listed
+        assert item not in table.nearest[item].tolist()
+
+
+def test_ties_keep_the_lower_item_first():
+    # Items 1..4 share item 0's only user, so all four are equally similar to it.
+    interactions = sp.csr_matrix(np.array([[1, 1, 1, 1, 1], [0, 0, 1, 1, 0]], dtype=np.float32))
+    assert ItemNeighbours.fit(interactions, 4).nearest[0].tolist()[:2] == [1, 4]

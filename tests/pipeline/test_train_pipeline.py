@@ -108,3 +108,12 @@ def test_every_stage_reports_its_rows_per_second(trained):
     assert stages["train"]["epochs"] == len(metrics["history"])
     for stage in stages.values():
         assert stage["rows_per_second"] == pytest.approx(stage["rows"] / stage["seconds"], rel=0.01, abs=0.1)
+
+
+def test_the_train_stage_says_where_its_time_and_memory_went(trained):
+    train = RunFolder(trained[1]).read_json("metrics.json")["stages"]["train"]
+    phases = train["phases"]
+    assert list(phases)[:1] == ["epochs"] and "refit on all the history" in phases
+    assert sum(phase["seconds"] for phase in phases.values()) <= train["seconds"]
+    peaks = [phase["peak_rss_mb"] for phase in phases.values()]
+    assert peaks == sorted(peaks) and peaks[-1] <= train["peak_rss_mb"]  # a peak so far, never falling
