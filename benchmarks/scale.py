@@ -353,6 +353,10 @@ def _load_table(rows: list[dict]) -> str:
             f"| {bulk['rows'] / unwind_rate:,.0f} ({bulk['rows'] / unwind_rate / 3600:.2f} h) "
             f"| {bulk_rate / unwind_rate:.1f}x | {'yes' if unwind['counts_unchanged'] else 'NO'} "
             f"(run {unwind['active_run_after']}, {'complete' if unwind['complete_after'] else 'INCOMPLETE'}) |")
+        steps = r["train"].get("load", {}).get("steps", {})
+        if steps:
+            details.append(f"- {users:,} users, bulk load step by step: "
+                           + ", ".join(f"{name} {step['seconds']:.1f} s" for name, step in steps.items()))
         written = ", ".join(f"{kind} {n:,}" for kind, n in unwind["written"].items())
         details.append(f"- {users:,} users: sample of {unwind['users']:,} (seed {unwind['seed']}) removed ({unwind['forget_seconds']:.1f} s, untimed) then written by UNWIND: {written}; "
                        f"UNWIND process peak RSS {unwind['peak_rss_mb']:,.0f} MB")

@@ -268,8 +268,10 @@ def _store_run(options: TrainOptions, open_store: Callable[[], ProfileStore], ch
     refusal = load_refusal(options, num_users)
     if refusal is None:
         assert options.managed_server is not None
-        return {"path": BULK_IMPORT}, bulk_load(options.managed_server, changes, run_id, options.progress,
-                                                run_folder=run_folder)
+        steps: dict[str, dict[str, float]] = {}
+        written = bulk_load(options.managed_server, changes, run_id, options.progress, run_folder=run_folder,
+                            steps=steps)
+        return {"path": BULK_IMPORT, "steps": steps}, written
     with open_store() as store:
         written = sync_changes(store, changes, run_id, options.progress, run_folder=run_folder)
     return {"path": UNWIND, "why_not_bulk": refusal}, written

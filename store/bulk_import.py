@@ -33,6 +33,7 @@ import pyarrow.csv as pacsv
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
+from personagraph.process_memory import timed
 from personagraph.private_files import make_private_dir
 from personagraph.row_table import VECTOR_TYPE, RowTable, vector_column, with_constant
 from personagraph.shop.schema import shop_schema
@@ -109,7 +110,8 @@ def first_load_refusal(server: Neo4jServer) -> str | None:
 
 
 def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progress: bool = True,
-              run_folder: str | Path | None = None, database: str = DEFAULT_DATABASE) -> dict[str, int]:
+              run_folder: str | Path | None = None, database: str = DEFAULT_DATABASE,
+              steps: dict[str, dict[str, float]] | None = None) -> dict[str, int]:
     """Load ``changes`` (a whole run, ``run_id``) into the managed ``server``'s empty database.
 
     Returns rows written per kind, with the keys :func:`~personagraph.store.profile_sync.sync_changes`
@@ -121,8 +123,10 @@ def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progres
     The sync marker is imported with the data, pending at step ``import``, and committed only once
     the indexes are built: a failure after the import leaves an incomplete sync that readers refuse
     and `personagraph sync` finishes, as after a cut-short UNWIND sync. A failed import leaves the
-    database empty again. Either way the error is one line.
+    database empty again. Either way the error is one line. ``steps``, where given, gets each step's
+    seconds (and the peak RSS so far): writing the files, stopping, importing, starting with the indexes.
     """
+    steps = {} if steps is None else steps
     if not changes.whole_run:
         raise PersonaGraphError("a bulk load writes a whole run into an empty database, not an update")
     if server.is_running() and not database_is_empty(ConnectionSettings.resolve(environ={}, server=server)):
@@ -137,31 +141,37 @@ def bulk_load(server: Neo4jServer, changes: ProfileChanges, run_id: str, progres
     try:
         with tqdm(total=4, desc="bulk load", unit="step", disable=not progress, file=sys.stderr) as bar:
             bar.set_postfix_str("writing CSV")
-            files = ImportFiles(staging, run_id, progress)
-            written = files.write(changes)
-            files.marker(folder)
+            with timed(steps, "write files"):
+                files = ImportFiles(staging, run_id, progress)
+                written = files.write(changes)
+                files.marker(folder)
             bar.update()
             bar.set_postfix_str("stopping Neo4j")
-            server.stop()
+            with timed(steps, "stop"):
+                server.stop()
             bar.update()
             bar.set_postfix_str("importing")
             step = "import"
-            _import(server, files, staging, database)
+            with timed(steps, "import"):
+                _import(server, files, staging, database)
             bar.update()
             bar.set_postfix_str("starting Neo4j, building indexes")
             step = "start"
-            server.start(timeout=600)
+            with timed(steps, "start"):
+                server.start(timeout=600)
             with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=server)) as store:
                 step = "schema"
-                store.begin_sync(run_id, folder, FULL_SYNC)  # the marker's constraint; it is pending already
-                store.mark_sync_step(step)
-                store.ensure_schema(changes.embedding_dim, changes.search_dim)
-                step = "empty lists"
-                store.mark_sync_step(step)
-                files.restore_empty_lists(store)
-                step = "commit"
-                store.mark_sync_step(step)
-                store.commit_sync(run_id, folder, changes.embedding_dim, changes.neighbour_blend)
+                with timed(steps, "indexes"):
+                    store.begin_sync(run_id, folder, FULL_SYNC)  # the marker's constraint; it is pending already
+                    store.mark_sync_step(step)
+                    store.ensure_schema(changes.embedding_dim, changes.search_dim)
+                with timed(steps, "empty lists and commit"):
+                    step = "empty lists"
+                    store.mark_sync_step(step)
+                    files.restore_empty_lists(store)
+                    step = "commit"
+                    store.mark_sync_step(step)
+                    store.commit_sync(run_id, folder, changes.embedding_dim, changes.neighbour_blend)
             bar.update()
     except (PersonaGraphError, OSError, pa.ArrowException) as exc:
         raise PersonaGraphError(_failure_message(run_id, step, folder, exc)) from None

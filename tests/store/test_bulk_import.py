@@ -145,7 +145,9 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
                                        "--load", "bulk", "--quiet", "--json"], env=own_env)
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.stdout)
-    assert summary["load"] == {"path": "bulk"}
+    assert summary["load"]["path"] == "bulk"
+    assert list(summary["load"]["steps"]) == ["write files", "stop", "import", "start", "indexes",
+                                              "empty lists and commit"]
     assert summary["synced"]["users"] == summary["counts"]["users"]
     assert summary["stages"]["sync"]["rows"] == sum(summary["synced"].values())
     assert own_server.is_running()
