@@ -32,6 +32,9 @@ Targets = Tensor | tuple[Tensor, Tensor] | Sequence[Sequence[int]]
 History = tuple[Tensor, Tensor] | Tensor
 #: Batch of user indices -> a new ``[batch, num_items]`` score tensor (higher = better); it is written to.
 Scorer = Callable[[Tensor], Tensor]
+#: Most scores a ranking batch holds (128 MiB of float32): a batch of users over a big catalogue, and
+#: the copies a blend of scores makes, would otherwise set a run's peak memory.
+SCORE_BATCH_ENTRIES = 2**25
 
 
 def as_csr(pairs: Targets | History, num_users: int) -> tuple[Tensor, Tensor]:
@@ -104,9 +107,11 @@ def top_k_for_repeat_weights(scorer: Scorer, history: tuple[Tensor, Tensor] | No
     ``k`` is cut to the number of items."""
     ranked: list[list[Tensor]] = [[torch.empty(0, k, dtype=torch.long)] if users.numel() == 0 else []
                                   for _ in repeat_weights]
-    for start in range(0, users.numel(), batch_size):
-        batch = users[start : start + batch_size]
+    start, size = 0, 1  # the first user's row says how wide the scores are, and so how many fit a batch
+    while start < users.numel():
+        batch = users[start : start + size]
         scores = scorer(batch).float()
+        start, size = start + size, max(1, min(batch_size, SCORE_BATCH_ENTRIES // max(scores.shape[1], 1)))
         if history is not None:
             sub_indptr, items = csr_rows(*history, batch)
             rows = _row_ids(sub_indptr)
@@ -123,7 +128,8 @@ def top_k_scored(scorer: Scorer, excluded: tuple[Tensor, Tensor] | None, users: 
     """``[len(users), k]``: each user's ``k`` best-scored items, best first; ``excluded`` (CSR) items never
     (or, with a ``repeat_weight`` above 0, lowered by it: :func:`lower_repeats`).
 
-    Users are scored ``batch_size`` at a time, so scores never exceed ``batch_size x num_items``.
+    Users are scored ``batch_size`` at a time, fewer where a batch would hold more than
+    :data:`SCORE_BATCH_ENTRIES` scores, so scores never exceed ``batch_size x num_items`` or that bound.
     ``k`` is cut to the number of items.
     """
     return top_k_for_repeat_weights(scorer, excluded, users, k, (repeat_weight,), batch_size)[0]

@@ -180,3 +180,19 @@ def test_gain_and_standard_error_by_hand():
     # per-user gains 1, 0, 0, 1: mean 0.5, sample std sqrt(1/3), over sqrt(4) users
     assert gain == pytest.approx(0.5) and standard_error == pytest.approx((1 / 3) ** 0.5 / 2)
     assert gain_and_standard_error(torch.tensor([1.0]), torch.tensor([0.0])) == (1.0, float("inf"))
+
+
+def test_batches_hold_a_bounded_number_of_scores(monkeypatch):
+    from personagraph.evaluation import ranking_metrics
+    shapes = []
+    scores = torch.randn(10, 7)
+
+    def scorer(users):
+        shapes.append(users.numel())
+        return scores[users].clone()
+
+    whole = top_k_scored(scorer, None, torch.arange(10), 3, batch_size=8)
+    monkeypatch.setattr(ranking_metrics, "SCORE_BATCH_ENTRIES", 21)  # three users of 7 items
+    shapes.clear()
+    bounded = top_k_scored(scorer, None, torch.arange(10), 3, batch_size=8)
+    assert max(shapes[1:]) == 3 and torch.equal(bounded, whole)
