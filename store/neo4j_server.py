@@ -387,13 +387,18 @@ class Neo4jServer:
             except subprocess.TimeoutExpired:
                 _launched[pid] = launched
                 return False
-        try:
-            psutil.Process(pid).wait(timeout)
-        except psutil.NoSuchProcess:
-            pass
-        except psutil.TimeoutExpired:
-            return False
-        return True
+        # Another process's child: once it exits it stays a zombie until that parent reaps it, and a
+        # zombie is still a process to psutil's wait, which would then sit out the whole timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    return True
+            except psutil.NoSuchProcess:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
 
     @staticmethod
     def _exit_note(pid: int) -> str:

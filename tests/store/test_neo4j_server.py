@@ -5,6 +5,9 @@ import os
 import shutil
 import socket
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +152,20 @@ def test_restart_keeps_data_and_upgrades_a_state_folder_from_before_tls(tmp_path
     finally:
         server.stop()
     assert server.stop() is False
+
+
+def test_a_server_another_process_launched_counts_as_stopped_once_it_exits(tmp_path: Path) -> None:
+    # A process this one did not launch stays a zombie after it exits, until its own parent reaps it
+    # (a benchmark or test runner that started the server while a `train` child stops it): waiting
+    # for it must not sit out the whole timeout.
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, time; child = subprocess.Popen(['sleep', '0']);"
+                               " print(child.pid, flush=True); time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        pid = int(parent.stdout.readline())  # exits at once, unreaped while its parent sleeps
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert Neo4jServer(home=tmp_path)._wait_for_exit(pid, 30.0)
+        assert time.monotonic() - started < 5.0
+    finally:
+        parent.kill()
+        parent.wait()
