@@ -15,13 +15,19 @@ a block of floats at once and joining each row's slice, never per value in Pytho
 converted and written a chunk at a time (:data:`CSV_CHUNK_CELLS`): the whole text of a million
 wide vectors would not fit in memory (nor in one Arrow string array), and the rows' Python
 vectors are turned into float32 blocks as they are read, so they are never all alive at once.
+Turning floats into text is most of the files' cost, and Arrow's kernels release the GIL, so
+:data:`CSV_THREADS` threads convert the next chunks while the writer appends the converted ones
+in order: the file is the same byte for byte, a few chunks' text alive at a time.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
+from collections import deque
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -59,6 +65,8 @@ _VECTOR_COLUMNS = frozenset({"embedding", "search_embedding"})
 #: Cells (every array element counts as one) turned into CSV text at a time: bounds the text held in
 #: memory whatever the number of rows and the width of the vectors.
 CSV_CHUNK_CELLS = 1 << 22
+#: Threads converting chunks to CSV text (one per core, at most four: the writer is serial).
+CSV_THREADS = max(1, min(4, os.cpu_count() or 1))
 #: Rows whose Python vectors are turned into one float32 block at a time while a table is built.
 VECTOR_CHUNK_ROWS = 256
 #: Between array elements: a control character, so no tag or text can contain it.
@@ -212,11 +220,13 @@ class ImportFiles:
     """The CSV files of one import (a header file and a data file per label or relationship type) and the
     ``--nodes`` / ``--relationships`` arguments that name them; every row is stamped with ``run_id``."""
 
-    def __init__(self, folder: Path, run_id: str, progress: bool = False, chunk_cells: int = CSV_CHUNK_CELLS) -> None:
+    def __init__(self, folder: Path, run_id: str, progress: bool = False, chunk_cells: int = CSV_CHUNK_CELLS,
+                 threads: int = CSV_THREADS) -> None:
         self.folder = folder
         self.run_id = run_id
         self.progress = progress
         self.chunk_cells = chunk_cells
+        self.threads = max(1, threads)
         self.multiline = False
         self.arguments: list[str] = []
         self._bar: tqdm | None = None
@@ -308,18 +318,31 @@ class ImportFiles:
         header.write_text(",".join(names) + "\n", encoding="utf-8")
         rows = _rows_per_chunk(table, self.chunk_cells)
         options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-        with pacsv.CSVWriter(data, _csv_table(table.slice(0, 0)).schema, write_options=options) as writer:
+        with pacsv.CSVWriter(data, _csv_table(table.slice(0, 0)).schema, write_options=options) as writer, \
+                ThreadPoolExecutor(self.threads, thread_name_prefix="csv") as pool:
+            converting: deque[Future[tuple[pa.Table, bool]]] = deque()
             for start in range(0, table.num_rows, rows):
-                chunk = table.slice(start, rows)
-                texts = _csv_table(chunk)
-                self.multiline = self.multiline or any(
-                    _holds_text(column.type) and pc.any(pc.match_substring_regex(text, "[\r\n]")).as_py()
-                    for column, text in zip(chunk.columns, texts.columns))
-                writer.write_table(texts)
-                del texts  # before the next chunk's text is made
-                if self._bar is not None:
-                    self._bar.update(chunk.num_rows)
+                converting.append(pool.submit(_csv_chunk, table.slice(start, rows)))
+                if len(converting) > self.threads:  # bounds the text alive to a few chunks
+                    self._append(writer, *converting.popleft().result())
+            while converting:
+                self._append(writer, *converting.popleft().result())
         self.arguments.append(f"{option}={name}={header},{data}")
+
+    def _append(self, writer: pacsv.CSVWriter, texts: pa.Table, multiline: bool) -> None:
+        writer.write_table(texts)
+        self.multiline = self.multiline or multiline
+        if self._bar is not None:
+            self._bar.update(texts.num_rows)
+
+
+def _csv_chunk(chunk: pa.Table) -> tuple[pa.Table, bool]:
+    """A chunk's CSV text, and whether a text value holds a line break (the importer must then read
+    multi-line fields)."""
+    texts = _csv_table(chunk)
+    multiline = any(_holds_text(column.type) and pc.any(pc.match_substring_regex(text, "[\r\n]")).as_py()
+                    for column, text in zip(chunk.columns, texts.columns))
+    return texts, multiline
 
 
 def _last_per_key(table: pa.Table, keys: list[str]) -> pa.Table:
@@ -409,7 +432,9 @@ def _table(rows: Iterable[Row], chunk_rows: int = VECTOR_CHUNK_ROWS) -> pa.Table
     """
     if isinstance(rows, RowTable):  # a column with no value is no property, as for rows that leave it out
         table = rows.table
-        return table.select([i for i, column in enumerate(table.columns) if column.null_count < table.num_rows])
+        table = table.select([i for i, column in enumerate(table.columns) if column.null_count < table.num_rows])
+        return pa.table({name: column.cast(pa.list_(column.type.value_type)) if pa.types.is_fixed_size_list(column.type)
+                         else column for name, column in zip(table.column_names, table.columns)})
     names: dict[str, None] = {}  # every row's keys, in order of appearance: rows omit missing values
     plain: list[Row] = []  # the rows without their vectors
     vectors: dict[str, list[pa.Array]] = {}  # per vector column, its chunks converted so far

@@ -53,9 +53,9 @@ def _changes() -> ProfileChanges:
     )
 
 
-def _files(folder: Path, chunk_cells: int) -> tuple[dict[str, int], dict[str, bytes], ImportFiles]:
+def _files(folder: Path, chunk_cells: int, threads: int = 1) -> tuple[dict[str, int], dict[str, bytes], ImportFiles]:
     folder.mkdir()
-    files = ImportFiles(folder, "run-a", chunk_cells=chunk_cells)
+    files = ImportFiles(folder, "run-a", chunk_cells=chunk_cells, threads=threads)
     written = files.write(_changes())
     return written, {path.name: path.read_bytes() for path in sorted(folder.iterdir())}, files
 
@@ -71,8 +71,9 @@ class _StoppedClock(datetime):
 def test_chunked_files_are_the_files_of_one_chunk(tmp_path, monkeypatch):
     monkeypatch.setattr(bulk_import, "datetime", _StoppedClock)
     written, whole, files = _files(tmp_path / "whole", chunk_cells=10**9)
-    for cells in (1, 7, 40):  # one row per chunk; chunks that leave a remainder
-        chunked_written, chunked, chunked_files = _files(tmp_path / f"cells-{cells}", chunk_cells=cells)
+    # one row per chunk; chunks that leave a remainder; converted by threads, written in order
+    for cells, threads in ((1, 1), (7, 1), (40, 1), (1, 3), (7, 2)):
+        chunked_written, chunked, chunked_files = _files(tmp_path / f"cells-{cells}-{threads}", cells, threads)
         assert chunked_written == written
         assert chunked == whole
         assert chunked_files.multiline and files.multiline  # a tag holds a line break
