@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import click
 
 from personagraph.cli.profile_commands import run_option
-from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
+from personagraph.cli.store_commands import (LOAD_OPTION, connection_options, format_table, managed_server_of,
+                                             open_profile_store)
 
 if TYPE_CHECKING:
     from personagraph.store.profile_store import ProfileStore
@@ -67,17 +68,20 @@ def describe_status(state: "SyncState", totals: dict[str, int], other: dict[str,
             "of the profiles in Neo4j, under ./runs].")
 @click.option("--wait", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
               help="Seconds to wait for a train or update writing the run folder.")
+@LOAD_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @connection_options
-def sync(run_dir: Path | None, wait: float, as_json: bool, quiet: bool, **connection: str | None) -> None:
+def sync(run_dir: Path | None, wait: float, load: str, as_json: bool, quiet: bool, **connection: str | None) -> None:
     """Make Neo4j mirror a run folder (as of its latest update), without retraining.
 
     Writes every user, item, query, tag, segment and link of the run, removes whatever other
     runs left, and only then makes it the active run. Finishes a sync that was cut short, and
-    syncs a run trained with --no-sync.
+    syncs a run trained with --no-sync (into the empty managed server of a big shop by bulk
+    import, as train would).
     """
     from personagraph.pipeline.run import find_run_dir
+    from personagraph.pipeline.run_load import describe_load
     from personagraph.pipeline.run_sync import sync_run
 
     def open_store() -> "ProfileStore":
@@ -87,9 +91,11 @@ def sync(run_dir: Path | None, wait: float, as_json: bool, quiet: bool, **connec
         with open_store() as store:
             state = store.sync_state()
         run_dir = Path(state.pending_run_folder) if state.pending_run_folder else find_run_dir(None, state.active_run)
-    result = sync_run(run_dir, open_store, progress=not quiet, wait=wait)
+    result = sync_run(run_dir, open_store, progress=not quiet, wait=wait, load=load,
+                      managed_server=managed_server_of(connection.get("uri"), connection.get("database")))
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"Neo4j now serves run {result['run_id']} ({result['run_folder']})")
-    click.echo("synced: " + ", ".join(f"{name} {count:,}" for name, count in result["synced"].items()))
+    synced = ", ".join(f"{name} {count:,}" for name, count in result["synced"].items())
+    click.echo(f"synced by {describe_load(result['load'])}: {synced}")

@@ -13,11 +13,31 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from personagraph.store.neo4j_server import Neo4jServer
     from personagraph.store.profile_store import ProfileStore
 
 _PROMPT = "\0prompt"
 #: Profile attributes `similar` shows beside each hit (`--json` gives them all).
 SIMILAR_COLUMNS = ("segment", "segment_name", "top_tags", "event_count", "purchase_count", "last_seen")
+
+
+#: How a whole run reaches Neo4j (`train`, `sync`); the size is ``AUTO_BULK_MIN_USERS`` (a test holds it).
+LOAD_OPTION = click.option(
+    "--load", type=click.Choice(["auto", "bulk", "unwind"]), default="auto", show_default=True,
+    envvar="PERSONAGRAPH_LOAD",
+    help="How the run reaches Neo4j: auto bulk-imports (neo4j-admin, much faster on big shops) when the "
+         "store is the managed local server with an empty database and no other client and the shop "
+         "has at least 20,000 users, and syncs in UNWIND batches otherwise; bulk insists on the "
+         "import, unwind never imports [env PERSONAGRAPH_LOAD].")
+
+
+def managed_server_of(uri: str | None, database: str | None) -> "Neo4jServer | None":
+    """The managed local server when the connection options reach it (the only store a bulk import
+    fills), else ``None``."""
+    from personagraph.store.bulk_import import managed_target
+    from personagraph.store.connection_settings import ConnectionSettings
+
+    return managed_target(ConnectionSettings.resolve(uri=uri, database=database))
 
 
 def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:

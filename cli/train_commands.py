@@ -10,7 +10,8 @@ import click
 from personagraph.cli.data_commands import timestamp_window, timestamp_window_options
 from personagraph.cli.live_commands import WAIT_OPTION
 from personagraph.cli.privacy_commands import KEEP_QUERY_PII_OPTION, PSEUDONYMISE_OPTION, shop_privacy
-from personagraph.cli.store_commands import connection_options, format_table, open_profile_store
+from personagraph.cli.store_commands import (LOAD_OPTION, connection_options, format_table, managed_server_of,
+                                             open_profile_store)
 
 
 @click.command()
@@ -44,12 +45,7 @@ from personagraph.cli.store_commands import connection_options, format_table, op
               help="fail: store nothing if any row is bad; skip: keep good rows, write bad ones to rejected.csv.")
 @timestamp_window_options
 @click.option("--no-sync", is_flag=True, help="Do not write the profiles to Neo4j (run folder only).")
-@click.option("--load", type=click.Choice(["auto", "bulk", "unwind"]), default="auto", show_default=True,
-              envvar="PERSONAGRAPH_LOAD",
-              help="How the run reaches Neo4j: auto bulk-imports (neo4j-admin, much faster on big shops) when the "
-                   "store is the managed local server with an empty database and no other client and the shop "
-                   "has at least 20,000 users, and syncs in UNWIND batches otherwise; bulk insists on the "
-                   "import, unwind never imports [env PERSONAGRAPH_LOAD].")
+@LOAD_OPTION
 @WAIT_OPTION
 @PSEUDONYMISE_OPTION
 @KEEP_QUERY_PII_OPTION
@@ -105,12 +101,10 @@ def train(data_dir: Path, out_dir: Path | None, epochs: int, dim: int, spectral_
         lambda: open_profile_store(uri, user, password, database))
     if open_store is not None:
         open_store().close()  # fail on an unreachable server before hours of work, not after
-        from personagraph.pipeline.train_pipeline import load_refusal
-        from personagraph.store.bulk_import import managed_target
-        from personagraph.store.connection_settings import ConnectionSettings
+        from personagraph.pipeline.run_load import load_refusal
 
-        options.managed_server = managed_target(ConnectionSettings.resolve(uri=uri, database=database))
-        load_refusal(options)  # --load bulk into a store that cannot take it fails now, not after training
+        options.managed_server = managed_server_of(uri, database)
+        load_refusal(load, options.managed_server)  # --load bulk into a store that cannot take it fails now
     processes.start()
     try:
         summary = run_training(options, open_store, log=lambda line: click.echo(line, err=True))
@@ -150,10 +144,10 @@ def describe_run(summary: dict[str, Any]) -> str:
         f"run folder: {summary['run_folder']}",
     ]
     if "synced" in summary:
-        load = summary.get("load", {})
-        how = ("bulk import (neo4j-admin, into the empty managed database)" if load.get("path") == "bulk"
-               else f"UNWIND batches ({load['why_not_bulk']})" if load.get("why_not_bulk") else "UNWIND batches")
-        lines.append(f"synced to Neo4j by {how}: " + ", ".join(f"{n} {c:,}" for n, c in summary["synced"].items()))
+        from personagraph.pipeline.run_load import describe_load
+
+        synced = ", ".join(f"{name} {count:,}" for name, count in summary["synced"].items())
+        lines.append(f"synced to Neo4j by {describe_load(summary.get('load', {}))}: {synced}")
     else:
         lines.append("not synced to Neo4j (--no-sync)")
     return "\n".join(lines)

@@ -18,10 +18,13 @@ import pyarrow.parquet as pq
 from personagraph.errors import PersonaGraphError
 from personagraph.pipeline.run import Run
 from personagraph.pipeline.run_folder import RunFolder
+from personagraph.pipeline.run_load import load_refusal, write_whole_run
+from personagraph.store.bulk_import import UNWIND
 from personagraph.row_table import RowTable
 from personagraph.store.profile_changes import ProfileChanges
 from personagraph.store.profile_store import ProfileStore
-from personagraph.store.profile_sync import shop_rows, sync_changes, vocabulary_rows
+from personagraph.store.neo4j_server import Neo4jServer
+from personagraph.store.profile_sync import shop_rows, vocabulary_rows
 
 
 def sync_run(
@@ -29,20 +32,25 @@ def sync_run(
     open_store: Callable[[], ProfileStore],
     progress: bool = True,
     wait: float | None = 0.0,
+    load: str = UNWIND,
+    managed_server: Neo4jServer | None = None,
 ) -> dict[str, Any]:
     """Write the run in ``run_dir`` (as of its latest update) to the store as its one active run.
 
     Holds the run folder's writer lock meanwhile (``wait`` seconds for a train or update at
-    work), so the folder cannot change under the sync. Returns the run id and rows written.
+    work), so the folder cannot change under the sync. ``load`` and ``managed_server`` choose the
+    path as for `train` (:func:`~personagraph.pipeline.run_load.write_whole_run`): a run synced
+    into the empty managed server after ``train --no-sync`` may be bulk-imported. Returns the
+    run id, the path taken and the rows written.
     """
     folder = RunFolder(run_dir)
     with folder.writing("personagraph sync", wait):
         run = Run.load(folder.path, progress=progress)
+        load_refusal(load, managed_server)  # --load bulk into a store that cannot take it fails before any work
         changes = run_changes(run)
-        with open_store() as store:
-            written = sync_changes(store, changes, run.run_id, progress, "syncing the run to Neo4j",
-                                   run_folder=run.folder.path)
-    return {"run_id": run.run_id, "run_folder": str(run.folder.path), "synced": written}
+        how, written = write_whole_run(load, managed_server, open_store, changes, run.run_id, run.folder.path,
+                                       len(run.shop.events.user_ids), progress, "syncing the run to Neo4j")
+    return {"run_id": run.run_id, "run_folder": str(run.folder.path), "load": how, "synced": written}
 
 
 def run_changes(run: Run) -> ProfileChanges:

@@ -38,12 +38,11 @@ from personagraph.evaluation.ranking_data import RankingData
 from personagraph.profiles.profile_space import ProfileSpace
 from personagraph.profiles.search_projection import MIN_USERS, SEARCH_DIM, SearchProjection
 from personagraph.profiles.social_mix import choose_social_mix
-from personagraph.store.bulk_import import (AUTO, AUTO_BULK_MIN_USERS, BULK_IMPORT, LOAD_PATHS, UNWIND, bulk_load,
-                                            first_load_refusal)
+from personagraph.store.bulk_import import AUTO
 from personagraph.store.neo4j_server import Neo4jServer
-from personagraph.store.profile_changes import ProfileChanges
-from personagraph.store.profile_sync import sync_changes, whole_run_changes
+from personagraph.store.profile_sync import whole_run_changes
 from personagraph.pipeline.run_folder import SHOP_STATE_ONLY, RunFolder
+from personagraph.pipeline.run_load import write_whole_run
 from personagraph.pipeline.stage_clock import StageClock
 from personagraph.process_memory import timed
 
@@ -229,52 +228,14 @@ def _train(
         with clock.stage("sync"):
             changes = whole_run_changes(shop, graph, profiles, item_vectors, dataset.get("derived_queries", False),
                                         search, blend, neighbours)
-            summary["load"], summary["synced"] = _store_run(options, open_store, changes, run_id, target.path,
-                                                                  int(profiles.vectors.shape[0]))
+            summary["load"], summary["synced"] = write_whole_run(
+                options.load, options.managed_server, open_store, changes, run_id, target.path,
+                int(profiles.vectors.shape[0]), options.progress)
         clock.count("sync", sum(summary["synced"].values()), "rows")
     summary["stages"] = clock.stages
     summary["total_seconds"] = clock.total_seconds
     target.write_json("metrics.json", summary)
     return summary
-
-
-def load_refusal(options: TrainOptions, num_users: int | None = None) -> str | None:
-    """Why the run will not be bulk-imported (``None``: it will); ``--load bulk`` refuses rather than UNWINDs.
-
-    ``auto`` also leaves a run of fewer than ``AUTO_BULK_MIN_USERS`` users (``num_users``, when known)
-    to UNWIND, which is faster there.
-    """
-    if options.load not in LOAD_PATHS:
-        raise PersonaGraphError(f"--load must be one of {', '.join(LOAD_PATHS)}, not {options.load!r}")
-    if options.load == UNWIND:
-        return "--load unwind"
-    if options.managed_server is None:
-        refusal = "the store is not the managed local Neo4j"
-    else:
-        refusal = first_load_refusal(options.managed_server)
-    if refusal is not None and options.load == BULK_IMPORT:
-        raise PersonaGraphError(f"--load bulk imports into the managed Neo4j only when it is empty: {refusal}; "
-                                "nothing was written — drop --load bulk to sync with UNWIND")
-    if refusal is None and options.load == AUTO and num_users is not None and num_users < AUTO_BULK_MIN_USERS:
-        refusal = (f"{num_users:,} users: below {AUTO_BULK_MIN_USERS:,} UNWIND is faster than the import; "
-                   "--load bulk imports anyway")
-    return refusal
-
-
-def _store_run(options: TrainOptions, open_store: Callable[[], ProfileStore], changes: ProfileChanges, run_id: str,
-               run_folder: Path, num_users: int) -> tuple[dict[str, str], dict[str, int]]:
-    """Write the run: a first load into the managed server by bulk import, anything else with UNWIND.
-    Returns the path taken (and why not the bulk import) and the rows written per kind."""
-    refusal = load_refusal(options, num_users)
-    if refusal is None:
-        assert options.managed_server is not None
-        steps: dict[str, dict[str, float]] = {}
-        written = bulk_load(options.managed_server, changes, run_id, options.progress, run_folder=run_folder,
-                            steps=steps)
-        return {"path": BULK_IMPORT, "steps": steps}, written
-    with open_store() as store:
-        written = sync_changes(store, changes, run_id, options.progress, run_folder=run_folder)
-    return {"path": UNWIND, "why_not_bulk": refusal}, written
 
 
 def _read(options: TrainOptions, window: TimestampWindow) -> ShopReading:

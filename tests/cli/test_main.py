@@ -46,8 +46,9 @@ def test_the_torch_jit_deprecation_of_an_import_is_silenced_and_nothing_else():
     assert [(str(w.message), w.filename) for w in caught] == [(message, "ours.py"), ("something else", "_script.py")]
 
 
-def test_train_help_states_the_size_from_which_auto_bulk_imports():
+@pytest.mark.parametrize("command", ["train", "sync"])
+def test_help_states_the_size_from_which_auto_bulk_imports(command):
     from personagraph.store.bulk_import import AUTO_BULK_MIN_USERS
 
-    result = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200)
+    result = CliRunner().invoke(cli, [command, "--help"], terminal_width=200)
     assert f"{AUTO_BULK_MIN_USERS:,} users" in " ".join(result.output.split())

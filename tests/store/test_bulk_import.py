@@ -20,7 +20,7 @@ from personagraph.datasets.sample_shop import generate_sample_shop
 
 from personagraph.errors import PersonaGraphError
 from personagraph.pipeline.recommender import Recommender
-from personagraph.pipeline.train_pipeline import TrainOptions, load_refusal
+from personagraph.pipeline.run_load import load_refusal
 from personagraph.store.bulk_import import AUTO_BULK_MIN_USERS, bulk_load
 from personagraph.store.connection_settings import ConnectionSettings
 from personagraph.store.neo4j_profile_store import STATE_LABEL, Neo4jProfileStore
@@ -136,9 +136,8 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
                "NEO4J_URI": None, "NEO4J_USERNAME": None, "NEO4J_PASSWORD": None, "NEO4J_DATABASE": None,
                "PERSONAGRAPH_LOAD": None}
     # `auto` leaves a shop this small to UNWIND (faster there); `--load bulk` imports it anyway.
-    auto = TrainOptions(tmp_path / "shop", run_dir, load="auto", managed_server=own_server)
-    assert load_refusal(auto) is None and load_refusal(auto, AUTO_BULK_MIN_USERS) is None
-    assert "UNWIND is faster" in load_refusal(auto, 120)
+    assert load_refusal("auto", own_server) is None and load_refusal("auto", own_server, AUTO_BULK_MIN_USERS) is None
+    assert "UNWIND is faster" in load_refusal("auto", own_server, 120)
     trained = CliRunner().invoke(cli, ["train", str(tmp_path / "shop"), "--out", str(run_dir), "--epochs", "2",
                                        "--dim", "8", "--spectral-dim", "16", "--neighbour-weight", "0.3",
                                        "--cache-dir", str(EMBEDDING_CACHE),
@@ -166,6 +165,23 @@ def test_train_into_an_empty_managed_server_bulk_loads_what_the_unwind_sync_writ
     assert bulk_state.active_run_folder == unwind_state.active_run_folder == str(run_dir.resolve())
     assert bulk_state.embedding_dim == unwind_state.embedding_dim and not bulk_state.incomplete
     assert _status(own_env) == _status(neo4j_cli_env)
+
+    # The run folder again, by `sync` (as after `train --no-sync`): the same import, the same database.
+    _emptied(own_server)
+    resynced = CliRunner().invoke(cli, ["sync", "--run", str(run_dir), "--load", "bulk", "--quiet", "--json"],
+                                  env=own_env)
+    assert resynced.exit_code == 0, resynced.output
+    assert json.loads(resynced.stdout)["load"]["path"] == "bulk"
+    with Neo4jProfileStore.connect(ConnectionSettings.resolve(environ={}, server=own_server)) as loaded:
+        _assert_same(_snapshot(loaded), _snapshot(profile_store))
+        assert _served(loaded, users) == _served(profile_store, users)
+    assert _status(own_env) == _status(neo4j_cli_env)
+    # A second import would replace what the store holds: refused in one line, before any work.
+    refused = CliRunner().invoke(cli, ["sync", "--run", str(run_dir), "--load", "bulk", "--quiet"], env=own_env)
+    assert refused.exit_code == 1 and len(refused.output.strip().splitlines()) == 1
+    assert "--load bulk imports into the managed Neo4j only when it is empty" in refused.output
+    text = CliRunner().invoke(cli, ["sync", "--run", str(run_dir), "--quiet"], env=own_env)
+    assert text.exit_code == 0 and "synced by UNWIND batches (the database already holds data" in text.stdout
 
 
 def test_train_text_summary_names_the_load_path_and_the_rates(own_server, tmp_path):
