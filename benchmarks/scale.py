@@ -131,6 +131,7 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
     from personagraph.gnn.train_config import TrainConfig
     from personagraph.gnn.user_interactions import UserInteractions
     from personagraph.graph.hetero_graph_builder import build_hetero_graph
+    from personagraph.process_memory import heap_reused
     from personagraph.shop.leave_last_out import leave_last_out
     from personagraph.shop.shop_reader import read_shop_files
     from personagraph.shop.timestamp_window import TimestampWindow
@@ -150,13 +151,14 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
     validation = _ValidationSample(interactions, torch.from_numpy(split.targets), config)
     baseline_rss = _peak_rss_mb(reset=True)
     epoch_seconds, evaluation_seconds = [], []
-    for _ in range(epochs):
-        started = time.perf_counter()
-        _train_epoch(step, optimizer, graph, interactions, candidates, config, generator, DistributedTraining())
-        epoch_seconds.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        validation.evaluate(model, graph)
-        evaluation_seconds.append(time.perf_counter() - started)
+    with heap_reused():  # as `train` runs its epochs
+        for _ in range(epochs):
+            started = time.perf_counter()
+            _train_epoch(step, optimizer, graph, interactions, candidates, config, generator, DistributedTraining())
+            epoch_seconds.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            validation.evaluate(model, graph)
+            evaluation_seconds.append(time.perf_counter() - started)
     return {"users": int(graph["user"].num_nodes), "items": int(graph["item"].num_nodes),
             "edges": len(interactions), "events": len(shop_data.events),
             "batch_size": epoch_batch_size(candidates.num_users, config),

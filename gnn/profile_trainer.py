@@ -32,7 +32,7 @@ from torch_geometric.utils import scatter
 from tqdm.auto import tqdm
 
 from personagraph.errors import PersonaGraphError
-from personagraph.process_memory import timed
+from personagraph.process_memory import heap_reused, timed
 from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.low_pass_filter import LowPassFilter
 from personagraph.gnn.neighbour_blend import (LOW_PASS, LOW_PASS_NEIGHBOURS, NEIGHBOUR_COUNTS, NeighbourBlend,
@@ -111,7 +111,7 @@ def train_profile_model(
     bar = tqdm(range(1, config.epochs + 1), desc="training profiles", unit="epoch",
                disable=not (progress and processes.is_main))
     best_state, best_score, stale = copy.deepcopy(model.state_dict()), -1.0, 0
-    with timed(result.phases, "epochs"):
+    with timed(result.phases, "epochs"), heap_reused():  # each step's big tensors: no fresh pages
         for epoch in bar:
             started = time.perf_counter()
             loss = _train_epoch(step, optimizer, train_graph, interactions, candidates, config, generator, processes)
