@@ -25,7 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from personagraph.gnn.train_config import (APPROXIMATE_SPECTRAL_DIM, EXACT_SPECTRAL_DIM, ITEM_DEGREE_EXPONENT,
-                                           SPECTRAL_POWER, SPECTRAL_RIDGE, USER_DEGREE_EXPONENT)
+                                           SPECTRAL_MEMORY_BYTES, SPECTRAL_POWER, SPECTRAL_RIDGE,
+                                           USER_DEGREE_EXPONENT)
 from personagraph.gnn.user_interactions import UserInteractions
 
 #: Matrices with at most this many cells are decomposed densely (exact, and any k works).
@@ -73,11 +74,14 @@ class SpectralFilter(nn.Module):
 
         Every component an exact decomposition gives (up to ``EXACT_SPECTRAL_DIM``) when one side of
         the graph is small enough for it; otherwise ``APPROXIMATE_SPECTRAL_DIM`` from the randomised
-        solver, whose cost grows with the width.
+        solver, whose cost grows with the width. On shops with very many users, at most the power of
+        two whose columns for every user fit ``SPECTRAL_MEMORY_BYTES`` (at least one component).
         """
         exact = num_users * num_items <= DENSE_SVD_CELLS or min(num_users, num_items) <= DENSE_GRAM_ITEMS
         small_basis = num_items * EXACT_SPECTRAL_DIM <= MAX_EXACT_BASIS_CELLS
-        return EXACT_SPECTRAL_DIM if exact and small_basis else APPROXIMATE_SPECTRAL_DIM
+        width = EXACT_SPECTRAL_DIM if exact and small_basis else APPROXIMATE_SPECTRAL_DIM
+        affordable = SPECTRAL_MEMORY_BYTES // (4 * max(num_users, 1))
+        return min(width, 1 << max(int(affordable).bit_length() - 1, 0))
 
     @classmethod
     def fit(cls, interactions: UserInteractions, num_items: int, k: int | None, seed: int = 0,

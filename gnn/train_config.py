@@ -25,6 +25,10 @@ SPECTRAL_RIDGES = (0.0, 0.1, 0.2, 0.4)
 EXACT_SPECTRAL_DIM = 2048
 #: ... or this many from the randomised solver, on shops too big on both sides for an exact one.
 APPROXIMATE_SPECTRAL_DIM = 1024
+#: ... and never more than the users' spectral columns (float32) fit in this many bytes, rounded down to
+#: a power of two: the profiles are held whole, with copies, in the profiles stage and the store's user
+#: table, so at a million users the full width would not fit a 24 GB machine (an explicit width is kept).
+SPECTRAL_MEMORY_BYTES = 3 * 2**29
 
 
 @dataclass

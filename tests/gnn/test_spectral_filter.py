@@ -186,11 +186,14 @@ def test_every_shape_scores_like_its_closed_form(a, b, p, ridge):
 
 
 @pytest.mark.parametrize("users, items, width", [(1_892, 17_632, 2048), (30_000, 5_000, 2048), (1_500, 1_000, 2048),
-                                                 (30_000, 41_000, 1024), (1_000, 200_000, 1024)],
-                         ids=["few-users", "few-items", "dense", "both-large", "basis-too-wide"])
+                                                 (30_000, 41_000, 1024), (1_000, 200_000, 1024),
+                                                 (100_000, 10_000, 1024), (1_000_000, 100_000, 256),
+                                                 (10_000_000, 1_000_000, 32), (10**10, 10**6, 1)],
+                         ids=["few-users", "few-items", "dense", "both-large", "basis-too-wide", "100k-users",
+                              "1M-users-memory", "10M-users-memory", "at-least-one"])
 def test_default_width_is_every_exact_component_up_to_the_cap(users, items, width):
     """All components where one side is small enough for an exact decomposition and the basis fits in
-    memory; the randomised solver's width otherwise."""
+    memory; the randomised solver's width otherwise; bounded by the users' columns' memory."""
     assert SpectralFilter.default_width(users, items) == width
 
 
