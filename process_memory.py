@@ -57,8 +57,7 @@ def heap_reused() -> Iterator[None]:
     freed, so each step paid a page fault per 4 KiB to get zeroed pages again: a cost that grew
     faster than the shop, since the blocks grow with the batch. Afterwards large blocks are mapped
     apart again (from where glibc's own adaptive threshold settles) and the heap's free memory goes
-    back to the system (``malloc_trim``), so later stages' peak memory is as before. Elsewhere than
-    on glibc nothing changes.
+    back to the system (``malloc_trim``). Elsewhere than on glibc nothing changes.
     """
     libc = _glibc()
     if libc is None:
