@@ -20,8 +20,9 @@ from personagraph.cli.store_commands import (LOAD_OPTION, connection_options, fo
               help="Run folder [default: runs/<name of DATA_DIR>].")
 @click.option("--epochs", type=click.IntRange(min=1), default=100, show_default=True,
               help="Most training epochs (training stops earlier when validation Recall@20 stalls).")
-@click.option("--dim", type=click.IntRange(min=2), default=64, show_default=True,
-              help="Dimension of the GNN part of the profile vectors.")
+@click.option("--dim", type=click.IntRange(min=2), default=None,
+              help="Dimension of the GNN part of the profile vectors [default: 128 where items have text, on shops "
+                   "of up to 524,288 users; else 64].")
 @click.option("--spectral-dim", type=click.IntRange(min=0), default=None,
               help="Components of the spectral filter fitted beside the GNN; an eighth, quarter, half or all of "
                    "them, its shape and its weight are chosen on validation (0 = GNN only) [default: all an exact "
@@ -161,7 +162,7 @@ def _describe_ranking(blend: dict[str, Any]) -> str:
     kind = "low-pass filter" if blend.get("similarity") == "low-pass" else "item-kNN"
     return (f"  ranking: profile vectors + {blend['weight']:g} x {kind} neighbour score ({blend['neighbours']} "
             f"neighbours per item, recency decay {blend['recency_decay']:g})"
-            + (f"; validation Recall@20 +{gain['neighbour_gain']:.4f}" if gain else ""))
+            + (f"; validation Recall@20 + NDCG@20 +{gain['neighbour_gain']:.4f}" if gain else ""))
 
 
 def _phases(train: dict[str, Any]) -> list[str]:

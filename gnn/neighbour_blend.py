@@ -7,9 +7,9 @@ its summed similarity to the user's (recency-weighted) items, from an
 the rows of a :class:`~personagraph.gnn.low_pass_filter.LowPassFilter` (the closed-form
 filters' whole-spectrum signal). Each part is divided by its row's largest value (over all
 items), so one weight means the same on any shop. The table (its kind, size and how it weighs
-users), the recency decay and the weight are chosen on validation, and the weight stays 0
-unless the blend beats the profile vectors alone by more than one standard error of the
-per-user difference.
+users), the recency decay and the weight are chosen on validation by Recall@20 + NDCG@20 per user
+(:func:`selection_scores`), and the weight stays 0 unless the blend beats the profile vectors alone
+by more than one standard error of the per-user difference.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from personagraph.evaluation.ranking_metrics import gain_and_standard_error, recall_at_k, top_k_scored
+from personagraph.evaluation.ranking_metrics import (Targets, gain_and_standard_error, ndcg_at_k, recall_at_k,
+                                                     top_k_scored)
 from personagraph.gnn.low_pass_filter import LowPassFilter
 from personagraph.graph.item_neighbours import ItemNeighbours
 
@@ -39,7 +40,21 @@ LOW_PASS_NEIGHBOURS = 800
 NEIGHBOUR_WEIGHTS: tuple[float, ...] = (0.0, 0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
 REFINE_FACTORS: tuple[float, ...] = (0.7, 1.4)
 SELECTION_K = 20
+#: The name of :func:`selection_scores` in the rows a choice records.
+SELECTION_SCORE = f"recall+ndcg@{SELECTION_K}"
 Scorer = Callable[[Tensor], Tensor]
+
+
+def selection_scores(ranked: Tensor, targets: Targets) -> Tensor:
+    """Per user, Recall@20 + NDCG@20 of ``ranked``: what a blend is chosen by.
+
+    A neighbour score mostly reorders the top of a list the profile already found, which Recall@20
+    alone cannot see (a target moved from 18th to 2nd counts the same); NDCG@20 sees it, and being
+    graded, it also tells close settings apart with less noise than a hit or miss per user. Recall
+    stays in the sum so that a weight which lifts a few targets while pushing others off the list
+    does not win.
+    """
+    return recall_at_k(ranked, targets, SELECTION_K) + ndcg_at_k(ranked, targets, SELECTION_K)
 
 
 @dataclass(frozen=True)
@@ -120,7 +135,7 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                            exponents: tuple[float, ...] = USER_WEIGHT_EXPONENTS,
                            weights: tuple[float, ...] = NEIGHBOUR_WEIGHTS, fixed_weight: float | None = None,
                            batch_size: int = 1024) -> tuple[NeighbourBlend, list[dict[str, float]]]:
-    """The blend that ranks ``targets`` best by Recall@20, and one row per setting tried.
+    """The blend that ranks ``targets`` best by :func:`selection_scores`, and one row per setting tried.
 
     All arguments are over the same selected users (row ``i`` is user ``i``): ``profile_scorer``
     their profile scores, ``history_matrix(decay)`` their items weighted by recency, ``excluded``
@@ -141,8 +156,8 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     if num_users == 0 or fixed_weight == 0:
         return NeighbourBlend(), tried
 
-    def recall(scorer: Scorer) -> Tensor:
-        return recall_at_k(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets, SELECTION_K)
+    def measure(scorer: Scorer) -> Tensor:
+        return selection_scores(top_k_scored(scorer, excluded, users, SELECTION_K, batch_size), targets)
 
     # Fitted once each (by exponent, or the low-pass one) and kept while scored or best of their kind;
     # the item-item matrix of the last (table, size) scored is kept for the next decay. On a big
@@ -177,17 +192,17 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     if low_pass_table is not None:
         settings += [NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, decay, 0.0, LOW_PASS) for decay in decays]
     for setting in settings:
-        score = float(recall(scorer_of(setting)).mean())
+        score = float(measure(scorer_of(setting)).mean())
         setting = replace(setting, neighbours=min(setting.neighbours, tables[key_of(setting)].k))
         tried.append({"neighbours": float(setting.neighbours), "recency_decay": setting.recency_decay,
                       "user_weight_exponent": setting.user_weight_exponent,
-                      "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, "recall@20": score})
+                      "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, SELECTION_SCORE: score})
         if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
             best_of_kind[setting.similarity] = (score, setting)
-    base = recall(profile_scorer)
+    base = measure(profile_scorer)
     chosen, gain, standard_error = NeighbourBlend(), 0.0, 0.0
     for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind first
-        chosen, gain, standard_error = _choose_weight(alone, scorer_of(alone), profile_scorer, recall, base, weights,
+        chosen, gain, standard_error = _choose_weight(alone, scorer_of(alone), profile_scorer, measure, base, weights,
                                                       fixed_weight, tried)
         if chosen.active:
             break
@@ -197,23 +212,23 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
 
 
 def _choose_weight(alone: NeighbourBlend, neighbour_scorer: Scorer, profile_scorer: Scorer,
-                   recall: Callable[[Scorer], Tensor], base: Tensor, weights: tuple[float, ...],
+                   scores_of: Callable[[Scorer], Tensor], base: Tensor, weights: tuple[float, ...],
                    fixed_weight: float | None, tried: list[dict[str, float]]) -> tuple[NeighbourBlend, float, float]:
     """The weight of ``alone``'s neighbour score beside the profile score (its blend, or the inactive
     blend), with its gain over the profile score alone (``base``, per user) and that gain's standard error."""
     per_user: dict[float, Tensor] = {0.0: base}
     row = {key: value for key, value in replace(alone, weight=0.0).as_dict().items() if key != "similarity"}
     tried.append(row | {"low_pass": float(alone.similarity == LOW_PASS), "neighbour_weight": 0.0,
-                        "recall@20": float(base.mean())})
+                        SELECTION_SCORE: float(base.mean())})
 
     def measure(weight: float) -> None:
         if weight in per_user:
             return
         blend = replace(alone, weight=weight)
-        per_user[weight] = recall(lambda rows: blend.combine(profile_scorer(rows).float(), neighbour_scorer(rows)))
+        per_user[weight] = scores_of(lambda rows: blend.combine(profile_scorer(rows).float(), neighbour_scorer(rows)))
         row = {key: value for key, value in blend.as_dict().items() if key != "similarity"}
         tried.append(row | {"low_pass": float(blend.similarity == LOW_PASS), "neighbour_weight": weight,
-                            "recall@20": float(per_user[weight].mean())})
+                            SELECTION_SCORE: float(per_user[weight].mean())})
 
     for weight in (fixed_weight,) if fixed_weight is not None else weights:
         measure(weight)

@@ -5,7 +5,7 @@ import torch
 
 from personagraph.evaluation.ranking_metrics import as_csr
 from personagraph.gnn.low_pass_filter import LowPassFilter
-from personagraph.gnn.neighbour_blend import LOW_PASS, NeighbourBlend, choose_neighbour_blend
+from personagraph.gnn.neighbour_blend import LOW_PASS, SELECTION_SCORE, NeighbourBlend, choose_neighbour_blend
 from personagraph.graph.item_neighbours import ItemNeighbours
 
 
@@ -52,7 +52,7 @@ def test_a_helpful_neighbour_score_is_chosen():
     assert blend.active and blend.neighbours in (1, 5)
     assert tried[-1]["neighbour_gain"] > tried[-1]["neighbour_standard_error"] > 0
     assert {row.get("neighbours_alone") for row in tried[:2]} == {1.0}
-    coarse = max((row for row in tried[2:5]), key=lambda row: row["recall@20"])["neighbour_weight"]
+    coarse = max((row for row in tried[2:5]), key=lambda row: row[SELECTION_SCORE])["neighbour_weight"]
     assert [row["neighbour_weight"] for row in tried[5:7]] == [coarse * 0.7, coarse * 1.4]  # refined around it
 
 
@@ -68,6 +68,17 @@ def test_a_useless_neighbour_score_is_left_out():
     assert not blend.active and tried[-1]["neighbour_weight"] == 0.0
 
 
+def test_a_neighbour_score_that_only_lifts_targets_within_the_top_20_is_chosen():
+    # 22 items, 3 in each history: every target is in any top 20, so Recall@20 cannot tell settings apart;
+    # the neighbour score lifts each target to the first place, which NDCG@20 sees.
+    history, table, targets, excluded, profile = _planted(num_items=22)
+    assert history.shape[1] - 3 <= 20
+    blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: table,
+                                          counts=(1,), decays=(1.0,), exponents=(0.0,), weights=(0.0, 0.5, 1.0))
+    assert blend.active
+    assert tried[-1]["neighbour_gain"] > tried[-1]["neighbour_standard_error"] > 0
+
+
 def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
     history, table, targets, excluded, profile = _planted()
     fitted = []
@@ -79,7 +90,7 @@ def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
                                           counts=(5,), decays=(1.0,), fixed_weight=0.05)
     assert blend == NeighbourBlend(0.05, 5, 1.0, 0.0) and fitted[:3] == [0.0, 0.5, 1.0]
-    assert [row["neighbour_weight"] for row in tried if "recall@20" in row and "neighbours_alone" not in row] == [0.0, 0.05]
+    assert [row["neighbour_weight"] for row in tried if SELECTION_SCORE in row and "neighbours_alone" not in row] == [0.0, 0.05]
     assert choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
                                   fixed_weight=0.0) == (NeighbourBlend(), [])
     with pytest.raises(ValueError, match="start with 0"):
@@ -132,7 +143,7 @@ def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
     history, table, targets, excluded, profile = _planted()
     shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
                               table.similarity)
-    searched = lambda tried: [row["low_pass"] for row in tried if row.get("neighbour_weight") == 0.0 and "recall@20" in row]
+    searched = lambda tried: [row["low_pass"] for row in tried if row.get("neighbour_weight") == 0.0 and SELECTION_SCORE in row]
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
                                           lambda: table, counts=(5,), decays=(1.0,), exponents=(0.0,),
                                           weights=(0.0, 0.5, 1.0))
