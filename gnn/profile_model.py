@@ -26,7 +26,8 @@ from torch_geometric.utils import scatter, softmax
 
 from personagraph.gnn.sparse_operator import SparseOperator
 from personagraph.gnn.spectral_filter import SpectralFilter
-from personagraph.gnn.train_config import ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, SPECTRAL_RIDGE, USER_DEGREE_EXPONENT
+from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, SPECTRAL_POWER, SPECTRAL_RIDGE, USER_DEGREE_EXPONENT,
+                                           default_dim)
 from personagraph.gnn.user_interactions import UserInteractions
 from personagraph.shop.schema import IN_CATEGORY, LEADS_TO, shop_schema
 
@@ -142,7 +143,7 @@ class ProfileModel(nn.Module):
         self.register_buffer("spectral_bound", torch.ones(()))
 
     @classmethod
-    def from_graph(cls, data: HeteroData, dim: int = 64, use_item_ids: bool | None = None,
+    def from_graph(cls, data: HeteroData, dim: int | None = None, use_item_ids: bool | None = None,
                    dropout: float = 0.1, spectral_dim: int | None = 0, seed: int = 0,
                    user_degree_exponent: float = USER_DEGREE_EXPONENT,
                    item_degree_exponent: float = ITEM_DEGREE_EXPONENT,
@@ -150,12 +151,15 @@ class ProfileModel(nn.Module):
                    spectral_ridge: float = SPECTRAL_RIDGE) -> "ProfileModel":
         """A model sized for a training graph: its text widths and its items as the known ones.
 
+        ``dim=None``: :func:`~personagraph.gnn.train_config.default_dim` for the graph's users and text.
         ``use_item_ids=None`` learns item ID vectors only when items have no text.
         ``spectral_dim > 0`` fits a spectral filter of that many components and that shape to the
         graph (``None``: the default width for the graph's size; its mix starts at 0: training
         sees the GNN part only).
         """
         item_text_dim = _text_dim(data, "item")
+        if dim is None:
+            dim = default_dim(int(data["user"].num_nodes), item_text_dim is not None)
         if use_item_ids is None:
             use_item_ids = item_text_dim is None
         model = cls(
