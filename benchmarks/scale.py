@@ -118,7 +118,7 @@ def _epoch(shop: Path, work: Path, epochs: int) -> dict:
     return json.loads(_run(command).strip().splitlines()[-1])
 
 
-def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
+def measure_epoch(shop: Path, work: Path, epochs: int, dim: int | None = None) -> dict:
     """Seconds and peak RSS of training epochs alone, on the training graph ``train`` builds."""
     import torch
 
@@ -140,7 +140,7 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
     split = leave_last_out(shop_data)
     graph = build_hetero_graph(split.train)
     attach_text_features(shop_data, [graph], load_text_encoder(None, work / ".embedding-cache"), 64, False)
-    config = TrainConfig(spectral_dim=0)  # the spectral filter is fitted once, outside the epochs
+    config = TrainConfig(spectral_dim=0, dim=dim)  # the spectral filter is fitted once, outside the epochs
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     interactions = UserInteractions.from_graph(graph)
@@ -161,7 +161,7 @@ def measure_epoch(shop: Path, work: Path, epochs: int) -> dict:
             evaluation_seconds.append(time.perf_counter() - started)
     return {"users": int(graph["user"].num_nodes), "items": int(graph["item"].num_nodes),
             "edges": len(interactions), "events": len(shop_data.events),
-            "batch_size": epoch_batch_size(candidates.num_users, config),
+            "batch_size": epoch_batch_size(candidates.num_users, config), "dim": model.dim,
             "epoch_seconds": min(epoch_seconds), "evaluation_seconds": min(evaluation_seconds),
             "rss_before_mb": baseline_rss, "peak_rss_mb": _peak_rss_mb()}
 
@@ -382,10 +382,12 @@ def main() -> None:
                         help="with --neo4j: users removed after the bulk load and written back by the UNWIND sync, "
                              "timed against it (0: skip)")
     parser.add_argument("--epoch-only", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--dim", type=int, default=None,
+                        help="with --epoch-only: the GNN part's width (default: train's)")
     parser.add_argument("--unwind-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.epoch_only:
-        print(json.dumps(measure_epoch(args.epoch_only, args.work, args.epochs)))
+        print(json.dumps(measure_epoch(args.epoch_only, args.work, args.epochs, args.dim)))
         return
     if args.unwind_only:
         from personagraph.store.neo4j_server import Neo4jServer

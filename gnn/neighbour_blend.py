@@ -196,7 +196,8 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
         setting = replace(setting, neighbours=min(setting.neighbours, tables[key_of(setting)].k))
         tried.append({"neighbours": float(setting.neighbours), "recency_decay": setting.recency_decay,
                       "user_weight_exponent": setting.user_weight_exponent,
-                      "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0, SELECTION_SCORE: score})
+                      "low_pass": float(setting.similarity == LOW_PASS), "neighbours_alone": 1.0,
+                      SELECTION_SCORE: score})
         if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
             best_of_kind[setting.similarity] = (score, setting)
     base = measure(profile_scorer)

@@ -101,8 +101,8 @@ def train_profile_model(
             f"no user has a {'/'.join(config.target_weights)} edge to learn from; "
             f"check the event log or TrainConfig.target_weights ({config.target_weights})"
         )
-    model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids,
-                                    config.dropout, config.spectral_dim, config.seed, **_starting_shape(config))
+    model = ProfileModel.from_graph(train_graph, config.dim, config.use_item_ids, config.dropout,
+                                    config.spectral_dim, config.seed, **_starting_shape(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     step = processes.wrap(_RankingStep(model, config.temperature))
     validation = _ValidationSample(interactions, val_targets, config)

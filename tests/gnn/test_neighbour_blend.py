@@ -90,7 +90,8 @@ def test_a_fixed_weight_is_taken_as_given_and_weights_start_at_zero():
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
                                           counts=(5,), decays=(1.0,), fixed_weight=0.05)
     assert blend == NeighbourBlend(0.05, 5, 1.0, 0.0) and fitted[:3] == [0.0, 0.5, 1.0]
-    assert [row["neighbour_weight"] for row in tried if SELECTION_SCORE in row and "neighbours_alone" not in row] == [0.0, 0.05]
+    weighed = [row["neighbour_weight"] for row in tried if SELECTION_SCORE in row and "neighbours_alone" not in row]
+    assert weighed == [0.0, 0.05]
     assert choose_neighbour_blend(profile, lambda decay: history, excluded, targets, table_for,
                                   fixed_weight=0.0) == (NeighbourBlend(), [])
     with pytest.raises(ValueError, match="start with 0"):
@@ -143,7 +144,8 @@ def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
     history, table, targets, excluded, profile = _planted()
     shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
                               table.similarity)
-    searched = lambda tried: [row["low_pass"] for row in tried if row.get("neighbour_weight") == 0.0 and SELECTION_SCORE in row]
+    searched = lambda tried: [row["low_pass"] for row in tried
+                              if row.get("neighbour_weight") == 0.0 and SELECTION_SCORE in row]
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
                                           lambda: table, counts=(5,), decays=(1.0,), exponents=(0.0,),
                                           weights=(0.0, 0.5, 1.0))

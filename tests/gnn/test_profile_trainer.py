@@ -177,6 +177,7 @@ def test_the_neighbour_choice_tries_both_table_kinds_where_the_filter_is_afforda
 @pytest.mark.parametrize("text", [True, False], ids=["text", "id-only"])
 def test_an_open_width_follows_the_items_text(text):
     shop = planted_shop(text=text)
-    config = TrainConfig(**{name: value for name, value in FAST.items() if name != "dim"} | {"epochs": 1, "spectral_dim": 0})
+    open_width = {name: value for name, value in FAST.items() if name != "dim"}
+    config = TrainConfig(**open_width | {"epochs": 1, "spectral_dim": 0})
     result = train_profile_model(shop.graph, shop.targets, config, progress=False)
     assert result.model.dim == (128 if text else 64)
