@@ -47,7 +47,9 @@ def trained_sample(server: Neo4jServer, settings: ConnectionSettings, root: Path
         options = TrainOptions(
             data_dir=root / "shop",
             out_dir=run_dir,
-            config=config or TrainConfig(dim=16, epochs=4, seed=SEED),
+            # Ranked by the profile vectors alone, so tests can check `recommend` against a brute-force cosine
+            # (the neighbour score beside them is tested in tests/pipeline/test_recommender.py).
+            config=config or TrainConfig(dim=16, epochs=4, seed=SEED, neighbour_weight=0.0),
             cache_dir=EMBEDDING_CACHE,
             progress=False,
         )
