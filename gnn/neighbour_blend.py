@@ -143,10 +143,12 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
     ``max(counts)`` wide) with that user-weight exponent, ``low_pass_table()`` the low-pass
     filter's table (:data:`LOW_PASS_NEIGHBOURS` wide; None: not tried). The table's kind, size and
     weighting and the decay are chosen for the neighbour score alone, the best of each kind (as
-    item-kNN chooses them); then the weight beside the profile score of the kind that scores better
-    alone: the best of ``weights``, refined by :data:`REFINE_FACTORS`, kept only when it beats 0 by
-    more than one standard error — where none does, the other kind's weight is searched the same way. ``fixed_weight`` (a user's setting) is taken as given, 0 meaning none. Decays that weigh
-    the history as the first does (a log without distinct times) are tried once.
+    item-kNN chooses them); then, for each kind, its weight beside the profile score: the best of
+    ``weights``, refined by :data:`REFINE_FACTORS`, kept only when it beats 0 by more than one standard
+    error. The kind whose blend scores best wins: a table that ranks better alone may know mostly
+    what the profile already knows, and the weaker one may be its complement. ``fixed_weight`` (a
+    user's setting) is taken as given, 0 meaning none. Decays that weigh the history as the first
+    does (a log without distinct times) are tried once.
     """
     if weights[:1] != (0.0,):
         raise ValueError(f"neighbour weights must start with 0, got {weights}")
@@ -202,11 +204,13 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
             best_of_kind[setting.similarity] = (score, setting)
     base = measure(profile_scorer)
     chosen, gain, standard_error = NeighbourBlend(), 0.0, 0.0
-    for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind first
-        chosen, gain, standard_error = _choose_weight(alone, scorer_of(alone), profile_scorer, measure, base, weights,
-                                                      fixed_weight, tried)
-        if chosen.active:
-            break
+    for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind alone first
+        candidate, candidate_gain, candidate_error = _choose_weight(alone, scorer_of(alone), profile_scorer, measure,
+                                                                    base, weights, fixed_weight, tried)
+        if candidate.active and (not chosen.active or candidate_gain > gain):
+            chosen, gain, standard_error = candidate, candidate_gain, candidate_error
+        elif not chosen.active:
+            standard_error = candidate_error
     tried.append({"neighbour_weight": chosen.weight, "neighbour_gain": gain if chosen.active else 0.0,
                   "neighbour_standard_error": standard_error, "low_pass": float(chosen.similarity == LOW_PASS)})
     return chosen, tried

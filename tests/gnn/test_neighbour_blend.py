@@ -140,7 +140,7 @@ def test_decays_that_weigh_the_history_alike_are_tried_once():
     assert [row["recency_decay"] for row in tried if "neighbours_alone" in row] == [1.0, 0.8, 0.4]
 
 
-def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
+def test_each_kind_is_searched_and_none_is_kept_where_nothing_helps():
     history, table, targets, excluded, profile = _planted()
     shuffled = ItemNeighbours(np.random.default_rng(1).permutation(table.nearest.ravel()).reshape(table.nearest.shape),
                               table.similarity)
@@ -149,15 +149,48 @@ def test_the_other_kind_is_searched_only_when_the_stronger_one_does_not_help():
     blend, tried = choose_neighbour_blend(profile, lambda decay: history, excluded, targets, lambda exponent: shuffled,
                                           lambda: table, counts=(5,), decays=(1.0,), exponents=(0.0,),
                                           weights=(0.0, 0.5, 1.0))
-    assert blend.similarity == LOW_PASS and searched(tried) == [1.0]  # the stronger kind helped: no second search
+    assert blend.similarity == LOW_PASS and searched(tried) == [1.0, 0.0]  # the stronger alone first, then the other
     perfect = torch.full((history.shape[0], history.shape[1]), -1.0)
     perfect[torch.arange(history.shape[0]), targets[1]] = 1.0  # nothing can help the profile
     blend, tried = choose_neighbour_blend(lambda users: perfect[users], lambda decay: history, excluded, targets,
                                           lambda exponent: shuffled, lambda: table, counts=(5,), decays=(1.0,),
                                           exponents=(0.0,), weights=(0.0, 0.5))
-    assert not blend.active and searched(tried) == [1.0, 0.0]  # the stronger kind first, then the other
+    assert not blend.active and searched(tried) == [1.0, 0.0]
     assert tried[-1] == {"neighbour_weight": 0.0, "neighbour_gain": 0.0, "neighbour_standard_error": 0.0,
                          "low_pass": 0.0}
+
+
+def test_the_table_that_helps_the_profile_most_wins_over_the_one_that_ranks_better_alone():
+    """Table A knows the partners of most users' items, but the profile already finds most of those; table B
+    knows the rest. A ranks better alone, B adds more beside the profile."""
+    rng = np.random.default_rng(4)
+    num_users, num_pairs, known_pairs = 800, 30, 20  # pairs below 20 are A's, the rest B's
+    num_items = 2 * num_pairs
+    first = np.where(rng.random(num_users) < 0.7, rng.integers(0, known_pairs, num_users),
+                     rng.integers(known_pairs, num_pairs, num_users))
+    history_items = np.stack([2 * first, 2 * rng.integers(0, num_pairs, num_users)], axis=1)
+    rows = np.repeat(np.arange(num_users), 2)
+    history = sp.csr_matrix((np.ones(rows.size, np.float32), (rows, history_items.ravel())), shape=(num_users, num_items))
+    targets = as_csr(torch.from_numpy(np.stack([np.arange(num_users), 2 * first + 1])), num_users)
+    excluded = as_csr(torch.from_numpy(np.stack([rows, history_items.ravel()])), num_users)
+
+    def table_knowing(pairs: range) -> ItemNeighbours:
+        nearest = rng.integers(0, num_items, (num_items, 1))
+        nearest[[2 * pair for pair in pairs], 0] = [2 * pair + 1 for pair in pairs]
+        return ItemNeighbours(nearest, np.ones((num_items, 1), np.float32))
+
+    table_a, table_b = table_knowing(range(known_pairs)), table_knowing(range(known_pairs, num_pairs))
+    scores = torch.from_numpy(rng.normal(size=(num_users, num_items)).astype(np.float32))
+    found = torch.from_numpy((first < known_pairs) & (rng.random(num_users) < 0.8))  # the profile finds most of A's
+    scores[found, targets[1][found]] = 10.0
+    blend, tried = choose_neighbour_blend(lambda users: scores[users], lambda decay: history, excluded, targets,
+                                          lambda exponent: table_b, lambda: table_a, counts=(1,), decays=(1.0,),
+                                          exponents=(0.0,), weights=(0.0, 0.5, 1.0))
+    alone = {row["low_pass"]: row[SELECTION_SCORE] for row in tried if "neighbours_alone" in row}
+    assert alone[1.0] > alone[0.0]  # A (the low-pass slot) ranks better alone
+    assert blend.active and blend.similarity != LOW_PASS  # B helps the profile more
+    best_a = max(row[SELECTION_SCORE] for row in tried if row.get("low_pass") == 1.0 and row.get("neighbour_weight"))
+    assert best_a > tried[[row.get("neighbour_weight") for row in tried].index(0.0)][SELECTION_SCORE]  # A helped too
 
 
 def test_tables_are_let_go_once_scored_unless_best_of_their_kind():
