@@ -8,7 +8,11 @@ Three cases, chosen by the folder's ``dataset.json``:
   and tuned on it; the test input history is training + validation, as a deployed profile
   would see it.
 - ``given-split`` (e.g. Gowalla): the test pairs are fixed by ``test.parquet``; validation
-  is a random fraction of each user's training items, so tuning never looks at the test.
+  is a fraction of each user's training items, so tuning never looks at the test. Which
+  fraction is ``dataset.json``'s ``validation_holdout``: ``random`` (the default) or
+  ``latest`` — each user's latest items, by time and, among equal times, by their order in
+  the file — for a split whose test holds what came after the training file's lines (a
+  random hold-out would then tune for a different task than the test poses).
 
 In both, the test input history is everything but the test targets. Which of a user's
 input-history items a ranking may list is the *history rule* (``dataset.json``'s
@@ -42,6 +46,8 @@ LEAVE_ONE_OUT = "leave-one-out"
 GIVEN_SPLIT = "given-split"
 #: Share of each user's training items held out for validation on a given split.
 VALIDATION_FRACTION = 0.1
+#: Which of a user's training items a given split holds out for validation (``validation_holdout``).
+HOLDOUT_RANDOM, HOLDOUT_LATEST = "random", "latest"
 HISTORY_EXCLUDED = "excluded"
 HISTORY_INCLUDED = "included"
 #: Every history rule, in report order; ``both`` (on the command line, in ``dataset.json``) means all.
@@ -105,10 +111,14 @@ class EvaluationProtocol:
         validation_fraction: float = VALIDATION_FRACTION,
         seed: int = 0,
         description: dict[str, Any] | None = None,
+        holdout: str = HOLDOUT_RANDOM,
     ) -> "EvaluationProtocol":
-        """``shop`` holds all training events, ``test_pairs`` the (user, item) test indices."""
+        """``shop`` holds all training events, ``test_pairs`` the (user, item) test indices; ``holdout``
+        says which training items validate (:data:`HOLDOUT_RANDOM` or :data:`HOLDOUT_LATEST`)."""
+        if holdout not in (HOLDOUT_RANDOM, HOLDOUT_LATEST):
+            raise ValueError(f"unknown validation holdout {holdout!r}")
         users, items = (torch.from_numpy(np.asarray(a, dtype=np.int64)) for a in test_pairs)
-        train, validation = _hold_out_random(shop, validation_fraction, seed)
+        train, validation = _hold_out(shop, validation_fraction, seed, latest=holdout == HOLDOUT_LATEST)
         return cls(
             name=GIVEN_SPLIT,
             train=train,
@@ -129,8 +139,13 @@ class EvaluationProtocol:
         if protocol == LEAVE_ONE_OUT:
             return cls.leave_one_out(shop, description)
         if protocol == GIVEN_SPLIT:
+            holdout = description.get("validation_holdout", HOLDOUT_RANDOM)
+            if holdout not in (HOLDOUT_RANDOM, HOLDOUT_LATEST):
+                raise PersonaGraphError(f"{description_path}: unknown validation_holdout {holdout!r}; "
+                                        f"use {HOLDOUT_RANDOM!r} or {HOLDOUT_LATEST!r}")
             test_file = data_dir / description.get("test", "test.parquet")
-            return cls.given_split(shop, read_test_pairs(test_file, shop), seed=seed, description=description)
+            return cls.given_split(shop, read_test_pairs(test_file, shop), seed=seed, description=description,
+                                   holdout=holdout)
         raise PersonaGraphError(
             f"{description_path}: unknown protocol {protocol!r}; use {LEAVE_ONE_OUT!r} or {GIVEN_SPLIT!r}"
         )
@@ -172,16 +187,25 @@ def read_test_pairs(path: Path, shop: ShopData) -> tuple[np.ndarray, np.ndarray]
     return users, items
 
 
-def _hold_out_random(shop: ShopData, fraction: float, seed: int) -> tuple[ShopData, tuple[torch.Tensor, torch.Tensor]]:
-    """Hold out ``fraction`` of each user's distinct items (at least one, never all) with all their events."""
+def _hold_out(shop: ShopData, fraction: float, seed: int,
+              latest: bool = False) -> tuple[ShopData, tuple[torch.Tensor, torch.Tensor]]:
+    """Hold out ``fraction`` of each user's distinct items (at least one, never all) with all their events:
+    random ones, or with ``latest`` the ones whose latest event is newest (ties: later in the log)."""
     events = shop.events
     has_item = events.item >= 0
     stride = max(len(shop.catalog), 1)
-    pairs = np.unique(events.user[has_item] * stride + events.item[has_item])
+    keys = events.user[has_item] * stride + events.item[has_item]
+    pairs, pair_of = np.unique(keys, return_inverse=True)
     pair_user, pair_item = pairs // stride, pairs % stride
-    rng = np.random.default_rng(seed)
-    # Shuffle within users: sort by (user, random key); the first ``n_held`` of each user are held out.
-    order = np.lexsort((rng.random(pairs.size), pair_user))
+    if latest:
+        # The log is sorted by (user, time), ties in file order: a pair's last row is its latest event.
+        last_row = np.zeros(pairs.size, dtype=np.int64)
+        np.maximum.at(last_row, pair_of, np.flatnonzero(has_item))
+        order = np.lexsort((-last_row, pair_user))  # newest first within each user
+    else:
+        # Shuffle within users: sort by (user, random key).
+        order = np.lexsort((np.random.default_rng(seed).random(pairs.size), pair_user))
+    # The first ``n_held`` of each user in that order are held out.
     pair_user, pair_item = pair_user[order], pair_item[order]
     per_user = np.bincount(pair_user, minlength=events.num_users)
     n_held = np.where(per_user >= 2, np.clip(np.rint(per_user * fraction), 1, per_user - 1), 0).astype(np.int64)

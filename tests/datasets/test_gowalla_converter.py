@@ -29,8 +29,10 @@ def test_converts_train_events_and_keeps_the_given_test_split(tmp_path):
         ("0", "0"), ("0", "1"), ("0", "2"), ("1", "3"), ("1", "1"), ("2", "4")
     ]
     assert {e["event"] for e in events} == {"purchase"}
-    # The split is unordered: one timestamp for every training event.
+    # No times: one timestamp for every training event; the file's order stays the events' order, and
+    # validation holds out the end of each user's line.
     assert len({e["timestamp"] for e in events}) == 1 and description["ordered_histories"] is False
+    assert description["validation_holdout"] == "latest"
     assert max(e["timestamp"] for e in events) < description["test_period_start"]
 
     test = pq.read_table(out / "test.parquet")

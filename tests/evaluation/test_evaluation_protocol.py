@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from personagraph.errors import PersonaGraphError
-from personagraph.evaluation.evaluation_protocol import GIVEN_SPLIT, LEAVE_ONE_OUT, EvaluationProtocol
+from personagraph.evaluation.evaluation_protocol import (GIVEN_SPLIT, HOLDOUT_LATEST, LEAVE_ONE_OUT,
+                                                         EvaluationProtocol)
 from personagraph.evaluation.ranking_metrics import as_csr
 from personagraph.shop.shop_reader import shop_from_rows
 
@@ -96,3 +97,22 @@ def test_given_split_validation_depends_on_the_seed_only():
     other = EvaluationProtocol.given_split(shop, test, seed=2)
     assert torch.equal(first.validation[1], again.validation[1])
     assert not torch.equal(first.validation[1], other.validation[1])
+
+
+def test_a_latest_holdout_validates_on_each_users_newest_items_and_file_order_breaks_ties(tmp_path):
+    same_time = [dict(row, timestamp=1_735_689_600) for row in purchases("u2", "HGFEDCBA")]  # no times: file order
+    events = purchases("u1", "ABCDEFGH") + same_time + purchases("u3", "CA")
+    events.append({"user_id": "u1", "event": "purchase", "timestamp": 1_735_689_700, "item_id": "B"})  # B again, last
+    shop = shop_from_rows(ITEMS, events)
+    test = (np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+    protocol = EvaluationProtocol.given_split(shop, test, holdout=HOLDOUT_LATEST)
+    # 10% of 8 items rounds to 1: u1's newest is B (bought again last), u2's is the file's last, A; u3 keeps one of two.
+    assert csr_sets(protocol.validation, shop) == {"u1": {"B"}, "u2": {"A"}, "u3": {"A"}}
+    assert ("u1", "B") not in pairs(protocol.train) and ("u1", "H") in pairs(protocol.train)
+    assert torch.equal(EvaluationProtocol.given_split(shop, test, seed=5, holdout=HOLDOUT_LATEST).validation[1],
+                       protocol.validation[1])  # no randomness
+    write_given_split(tmp_path / "data", events, [], {"protocol": GIVEN_SPLIT, "validation_holdout": "latest"})
+    assert torch.equal(EvaluationProtocol.from_folder(tmp_path / "data").validation[1], protocol.validation[1])
+    write_given_split(tmp_path / "odd", events, [], {"protocol": GIVEN_SPLIT, "validation_holdout": "oldest"})
+    with pytest.raises(PersonaGraphError, match="unknown validation_holdout 'oldest'"):
+        EvaluationProtocol.from_folder(tmp_path / "odd")
