@@ -48,6 +48,7 @@ GIVEN_SPLIT = "given-split"
 VALIDATION_FRACTION = 0.1
 #: Which of a user's training items a given split holds out for validation (``validation_holdout``).
 HOLDOUT_RANDOM, HOLDOUT_LATEST = "random", "latest"
+HOLDOUTS: tuple[str, ...] = (HOLDOUT_RANDOM, HOLDOUT_LATEST)
 HISTORY_EXCLUDED = "excluded"
 HISTORY_INCLUDED = "included"
 #: Every history rule, in report order; ``both`` (on the command line, in ``dataset.json``) means all.
@@ -115,7 +116,7 @@ class EvaluationProtocol:
     ) -> "EvaluationProtocol":
         """``shop`` holds all training events, ``test_pairs`` the (user, item) test indices; ``holdout``
         says which training items validate (:data:`HOLDOUT_RANDOM` or :data:`HOLDOUT_LATEST`)."""
-        if holdout not in (HOLDOUT_RANDOM, HOLDOUT_LATEST):
+        if holdout not in HOLDOUTS:
             raise ValueError(f"unknown validation holdout {holdout!r}")
         users, items = (torch.from_numpy(np.asarray(a, dtype=np.int64)) for a in test_pairs)
         train, validation = _hold_out(shop, validation_fraction, seed, latest=holdout == HOLDOUT_LATEST)
@@ -135,14 +136,14 @@ class EvaluationProtocol:
         description_path = data_dir / "dataset.json"
         description = read_dataset_description(data_dir)
         protocol = description.get("protocol", LEAVE_ONE_OUT)
+        holdout = description.get("validation_holdout", HOLDOUT_RANDOM)
+        if holdout not in HOLDOUTS:  # before the shop is read
+            raise PersonaGraphError(f"{description_path}: unknown validation_holdout {holdout!r}; "
+                                    f"use {HOLDOUT_RANDOM!r} or {HOLDOUT_LATEST!r}")
         shop = read_shop(data_dir, progress=progress)
         if protocol == LEAVE_ONE_OUT:
             return cls.leave_one_out(shop, description)
         if protocol == GIVEN_SPLIT:
-            holdout = description.get("validation_holdout", HOLDOUT_RANDOM)
-            if holdout not in (HOLDOUT_RANDOM, HOLDOUT_LATEST):
-                raise PersonaGraphError(f"{description_path}: unknown validation_holdout {holdout!r}; "
-                                        f"use {HOLDOUT_RANDOM!r} or {HOLDOUT_LATEST!r}")
             test_file = data_dir / description.get("test", "test.parquet")
             return cls.given_split(shop, read_test_pairs(test_file, shop), seed=seed, description=description,
                                    holdout=holdout)
