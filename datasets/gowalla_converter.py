@@ -65,22 +65,22 @@ def convert_gowalla(src_dir: str | Path, out_dir: str | Path, show_progress: boo
     """Write ``items.parquet``, ``events.parquet``, ``test.parquet`` and ``dataset.json``
     for the Gowalla split in ``src_dir`` to ``out_dir``; returns the ``dataset.json`` content.
 
-    The split has no times, so every training event gets the same synthetic timestamp:
-    models see each history as unordered and weight no item as more recent. The file's order
-    is kept as the events' order. The split is chronological (its authors: each user's latest
-    20 % is the test, NGCF issue 19), and the test items are indeed closer to the last items of
-    each training line than to the first (docs/BENCHMARKS-quality.md), so validation asks the
+    The split is chronological (its authors: each user's latest 20 % is the test, NGCF issue 19),
+    and the test items are closer to the last items of each training line than to the first
+    (docs/BENCHMARKS-quality.md): a line is in time order. The split has no times, so each
+    training event gets a synthetic one from its place in the line (one day apart, as the Amazon
+    converter does): models may then weigh a user's recent items more, and validation asks the
     test's question: it holds out the end of each line (``"validation_holdout": "latest"``).
     """
     train_path, test_path = source_file(src_dir, TRAIN_FILE), source_file(src_dir, TEST_FILE)
-    train_user, train_item, _ = read_user_item_lists(train_path, show_progress)
+    train_user, train_item, train_position = read_user_item_lists(train_path, show_progress)
     test_user, test_item, _ = read_user_item_lists(test_path, show_progress)
 
     num_users = int(max(train_user.max(), test_user.max(initial=0))) + 1
     num_items = int(max(train_item.max(initial=0), test_item.max(initial=0))) + 1
     user_names = [str(i) for i in range(num_users)]
     item_names = [str(i) for i in range(num_items)]
-    timestamp = synthetic_timestamps(np.zeros(len(train_user), dtype=np.int64))
+    timestamp = synthetic_timestamps(train_position)
 
     events = pa.table({
         "user_id": id_strings(train_user, user_names),
@@ -103,7 +103,7 @@ def convert_gowalla(src_dir: str | Path, out_dir: str | Path, show_progress: boo
         "protocol": "given-split",
         "derived_queries": False,
         "synthetic_timestamps": True,
-        "ordered_histories": False,
+        "ordered_histories": True,
         "validation_holdout": "latest",
         "test_period_start": int(timestamp.max(initial=0)) + DAY_SECONDS,
         "counts": {
@@ -117,10 +117,11 @@ def convert_gowalla(src_dir: str | Path, out_dir: str | Path, show_progress: boo
         "notes": [
             "ID-only data: items have no title, category, brand or price; ids are the "
             "split's remapped integer ids as strings.",
-            "Every training interaction is a 'purchase' event. Timestamps are synthetic and equal (the "
-            "split has no times), all before test_period_start; events keep the file's order.",
+            "Every training interaction is a 'purchase' event. Timestamps are synthetic (the split has "
+            "no times): one day apart in the order of each user's line, all before test_period_start.",
             "The split is chronological (each user's latest 20% is the test), so validation holds out "
-            "the last 10% of each user's training line (validation_holdout 'latest').",
+            "the end of each user's training line, as large a share as the test's "
+            "(validation_holdout 'latest').",
             "Evaluate on exactly test.parquet: rank all items, excluding each user's training "
             "items, and report Recall@20 / NDCG@20 as in the LightGCN paper.",
         ],

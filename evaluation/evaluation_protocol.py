@@ -12,7 +12,10 @@ Three cases, chosen by the folder's ``dataset.json``:
   fraction is ``dataset.json``'s ``validation_holdout``: ``random`` (the default) or
   ``latest`` — each user's latest items, by time and, among equal times, by their order in
   the file — for a split whose test holds what came after the training file's lines (a
-  random hold-out would then tune for a different task than the test poses).
+  random hold-out would then tune for a different task than the test poses). A latest
+  hold-out is as large a share of the training items as the test is of all items, so that
+  validation looks as far ahead of its history as the test does: how strongly recent items
+  should count depends on that horizon.
 
 In both, the test input history is everything but the test targets. Which of a user's
 input-history items a ranking may list is the *history rule* (``dataset.json``'s
@@ -44,7 +47,7 @@ from personagraph.shop.shop_reader import read_shop
 
 LEAVE_ONE_OUT = "leave-one-out"
 GIVEN_SPLIT = "given-split"
-#: Share of each user's training items held out for validation on a given split.
+#: Share of each user's training items held out (at random) for validation on a given split.
 VALIDATION_FRACTION = 0.1
 #: Which of a user's training items a given split holds out for validation (``validation_holdout``).
 HOLDOUT_RANDOM, HOLDOUT_LATEST = "random", "latest"
@@ -109,17 +112,22 @@ class EvaluationProtocol:
         cls,
         shop: ShopData,
         test_pairs: tuple[np.ndarray, np.ndarray],
-        validation_fraction: float = VALIDATION_FRACTION,
+        validation_fraction: float | None = None,
         seed: int = 0,
         description: dict[str, Any] | None = None,
         holdout: str = HOLDOUT_RANDOM,
     ) -> "EvaluationProtocol":
         """``shop`` holds all training events, ``test_pairs`` the (user, item) test indices; ``holdout``
-        says which training items validate (:data:`HOLDOUT_RANDOM` or :data:`HOLDOUT_LATEST`)."""
+        says which training items validate (:data:`HOLDOUT_RANDOM` or :data:`HOLDOUT_LATEST`), and
+        ``validation_fraction`` what share of each user's (``None``: :data:`VALIDATION_FRACTION` at
+        random, the test's share of all distinct pairs for the latest)."""
         if holdout not in HOLDOUTS:
             raise ValueError(f"unknown validation holdout {holdout!r}")
         users, items = (torch.from_numpy(np.asarray(a, dtype=np.int64)) for a in test_pairs)
-        train, validation = _hold_out(shop, validation_fraction, seed, latest=holdout == HOLDOUT_LATEST)
+        latest = holdout == HOLDOUT_LATEST
+        if validation_fraction is None:
+            validation_fraction = _test_share(shop, users.numel()) if latest else VALIDATION_FRACTION
+        train, validation = _hold_out(shop, validation_fraction, seed, latest=latest)
         return cls(
             name=GIVEN_SPLIT,
             train=train,
@@ -186,6 +194,14 @@ def read_test_pairs(path: Path, shop: ShopData) -> tuple[np.ndarray, np.ndarray]
     users = np.fromiter((user_index[u] for u in user_ids), dtype=np.int64, count=len(user_ids))
     items = np.fromiter((shop.catalog.index[i] for i in item_ids), dtype=np.int64, count=len(item_ids))
     return users, items
+
+
+def _test_share(shop: ShopData, test_pairs: int) -> float:
+    """The test pairs' share of all distinct (user, item) pairs, training and test."""
+    events = shop.events
+    has_item = events.item >= 0
+    train_pairs = np.unique(events.user[has_item] * max(len(shop.catalog), 1) + events.item[has_item]).size
+    return test_pairs / max(train_pairs + test_pairs, 1)
 
 
 def _hold_out(shop: ShopData, fraction: float, seed: int,

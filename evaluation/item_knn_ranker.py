@@ -19,12 +19,8 @@ import torch
 from personagraph.evaluation.ranker import Ranker, Scorer
 from personagraph.evaluation.ranking_data import RankingData
 from personagraph.evaluation.ranking_metrics import Targets
-from personagraph.graph.item_neighbours import ItemNeighbours
-
-NEIGHBOURS_GRID: tuple[int, ...] = (50, 200, 800)
-RECENCY_DECAY_GRID: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
-#: How the similarity weighs a user's co-occurrences: ``degree ** -e`` (0: plain cosine).
-USER_WEIGHT_GRID: tuple[float, ...] = (0.0, 0.5, 1.0)
+from personagraph.graph.item_neighbours import (NEIGHBOUR_COUNTS, RECENCY_DECAYS, USER_WEIGHT_EXPONENTS,
+                                                ItemNeighbours)
 
 
 class ItemKNNRanker(Ranker):
@@ -33,9 +29,9 @@ class ItemKNNRanker(Ranker):
     name = "itemknn"
 
     def __init__(self, seed: int = 0, batch_size: int = 1024,
-                 neighbours_grid: Sequence[int] = NEIGHBOURS_GRID,
-                 recency_decay_grid: Sequence[float] = RECENCY_DECAY_GRID,
-                 user_weight_grid: Sequence[float] = USER_WEIGHT_GRID) -> None:
+                 neighbours_grid: Sequence[int] = NEIGHBOUR_COUNTS,
+                 recency_decay_grid: Sequence[float] = RECENCY_DECAYS,
+                 user_weight_grid: Sequence[float] = USER_WEIGHT_EXPONENTS) -> None:
         super().__init__(seed, batch_size)
         self.neighbours_grid = tuple(neighbours_grid)
         self.recency_decay_grid = tuple(recency_decay_grid)

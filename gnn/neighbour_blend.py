@@ -24,13 +24,9 @@ from torch import Tensor
 from personagraph.evaluation.ranking_metrics import (Targets, gain_and_standard_error, ndcg_at_k, recall_at_k,
                                                      top_k_scored)
 from personagraph.gnn.low_pass_filter import LowPassFilter
-from personagraph.graph.item_neighbours import ItemNeighbours
+from personagraph.graph.item_neighbours import (NEIGHBOUR_COUNTS, RECENCY_DECAYS, USER_WEIGHT_EXPONENTS,
+                                                ItemNeighbours)
 
-#: Tried for the neighbour score alone (item-kNN's grid): neighbours per item, recency decays of the
-#: history, and user-weight exponents of the similarity (0: plain cosine).
-NEIGHBOUR_COUNTS: tuple[int, ...] = (50, 200, 800)
-RECENCY_DECAYS: tuple[float, ...] = (1.0, 0.8, 0.6, 0.4)
-USER_WEIGHT_EXPONENTS: tuple[float, ...] = (0.0, 0.5, 1.0)
 #: Kinds of table: item-kNN's cosine, or the rows of the low-pass filter (this wide: the filter
 #: spreads over many items).
 COSINE, LOW_PASS = "cosine", "low-pass"

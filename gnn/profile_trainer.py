@@ -35,8 +35,7 @@ from personagraph.errors import PersonaGraphError
 from personagraph.process_memory import heap_reused, timed
 from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.low_pass_filter import LowPassFilter
-from personagraph.gnn.neighbour_blend import (LOW_PASS, LOW_PASS_NEIGHBOURS, NEIGHBOUR_COUNTS, NeighbourBlend,
-                                              choose_neighbour_blend)
+from personagraph.gnn.neighbour_blend import LOW_PASS, LOW_PASS_NEIGHBOURS, NeighbourBlend, choose_neighbour_blend
 from personagraph.gnn.profile_model import ProfileModel
 from personagraph.evaluation.ranking_metrics import (Targets, as_csr, csr_rows, dot_product_scorer, evaluate_ranking,
                                                      gain_and_standard_error, recall_at_k, top_k_scored)
@@ -45,7 +44,7 @@ from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXP
                                            SPECTRAL_POWERS, SPECTRAL_RIDGE, SPECTRAL_RIDGES, USER_DEGREE_EXPONENT,
                                            USER_DEGREE_EXPONENTS, TrainConfig)
 from personagraph.gnn.user_interactions import UserInteractions
-from personagraph.graph.item_neighbours import ItemNeighbours
+from personagraph.graph.item_neighbours import NEIGHBOUR_COUNTS, ItemNeighbours
 from personagraph.shop.schema import shop_schema
 
 SELECTION_K = 20

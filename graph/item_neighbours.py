@@ -16,6 +16,13 @@ import scipy.sparse as sp
 
 #: Entries of a dense similarity block computed at once (bounds memory on big catalogues).
 BLOCK_ENTRIES = 20_000_000
+#: The settings a neighbour score is tuned over on validation (item-kNN's, and the profile's
+#: neighbour blend's): neighbours per item; recency decays of the history (a user's k-th newest item
+#: weighs ``decay ** k``: the strong ones suit short sessions, the mild ones long histories whose
+#: next items are still near their end); user-weight exponents of the similarity (0: plain cosine).
+NEIGHBOUR_COUNTS: tuple[int, ...] = (50, 200, 800)
+RECENCY_DECAYS: tuple[float, ...] = (1.0, 0.95, 0.9, 0.8, 0.6, 0.4)
+USER_WEIGHT_EXPONENTS: tuple[float, ...] = (0.0, 0.5, 1.0)
 
 
 class ItemNeighbours:

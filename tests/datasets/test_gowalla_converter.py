@@ -29,9 +29,12 @@ def test_converts_train_events_and_keeps_the_given_test_split(tmp_path):
         ("0", "0"), ("0", "1"), ("0", "2"), ("1", "3"), ("1", "1"), ("2", "4")
     ]
     assert {e["event"] for e in events} == {"purchase"}
-    # No times: one timestamp for every training event; the file's order stays the events' order, and
-    # validation holds out the end of each user's line.
-    assert len({e["timestamp"] for e in events}) == 1 and description["ordered_histories"] is False
+    # No times: synthetic ones in the order of each user's line (a day apart, restarting per user),
+    # and validation holds out the end of each user's line.
+    day = 86_400
+    times = [e["timestamp"] for e in events]
+    assert [t - times[0] for t in times] == [0, day, 2 * day, 0, day, 0]
+    assert description["ordered_histories"] is True
     assert description["validation_holdout"] == "latest"
     assert max(e["timestamp"] for e in events) < description["test_period_start"]
 

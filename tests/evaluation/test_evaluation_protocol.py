@@ -116,3 +116,16 @@ def test_a_latest_holdout_validates_on_each_users_newest_items_and_file_order_br
     write_given_split(tmp_path / "odd", events, [], {"protocol": GIVEN_SPLIT, "validation_holdout": "oldest"})
     with pytest.raises(PersonaGraphError, match="unknown validation_holdout 'oldest'"):
         EvaluationProtocol.from_folder(tmp_path / "odd")
+
+
+def test_a_latest_holdout_is_as_large_a_share_as_the_test_and_a_random_one_stays_a_tenth():
+    # 30 users with 8 training items and 2 test items each: the test is 20 % of all pairs.
+    shop = shop_from_rows(ITEMS, [row for u in range(30) for row in purchases(f"u{u}", "ABCDEFGH")])
+    users = np.repeat(np.arange(30, dtype=np.int64), 2)
+    test = (users, np.zeros(users.size, dtype=np.int64))
+    latest = csr_sets(EvaluationProtocol.given_split(shop, test, holdout=HOLDOUT_LATEST).validation, shop)
+    assert all(held == {"G", "H"} for held in latest.values()) and len(latest) == 30  # 20 % of 8 rounds to 2
+    shuffled = csr_sets(EvaluationProtocol.given_split(shop, test).validation, shop)
+    assert all(len(held) == 1 for held in shuffled.values())  # 10 % of 8 rounds to 1
+    fixed = EvaluationProtocol.given_split(shop, test, validation_fraction=0.5, holdout=HOLDOUT_LATEST)
+    assert all(held == {"E", "F", "G", "H"} for held in csr_sets(fixed.validation, shop).values())

@@ -3,12 +3,13 @@ import torch
 from personagraph.evaluation.item_knn_ranker import ItemKNNRanker
 from personagraph.evaluation.ranking_data import RankingData
 from personagraph.shop.shop_reader import shop_from_rows
+from personagraph.graph.item_neighbours import NEIGHBOUR_COUNTS, RECENCY_DECAYS, USER_WEIGHT_EXPONENTS
 
 
 def test_beats_random_on_planted_interests_with_a_printed_grid(planted, assert_beats_random):
     ranker = ItemKNNRanker()
     assert_beats_random(ranker, RankingData(planted.train), RankingData(planted.history))
-    assert len(ranker.tuning) == 36 and {"neighbours", "recency_decay", "user_weight_exponent"} == set(ranker.chosen)
+    assert len(ranker.tuning) == len(NEIGHBOUR_COUNTS) * len(RECENCY_DECAYS) * len(USER_WEIGHT_EXPONENTS) and {"neighbours", "recency_decay", "user_weight_exponent"} == set(ranker.chosen)
 
 
 def test_new_history_is_folded_in_without_refitting():
