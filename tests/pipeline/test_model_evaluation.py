@@ -6,6 +6,7 @@ import pytest
 from personagraph.errors import PersonaGraphError
 from personagraph.evaluation.evaluation_protocol import EvaluationProtocol
 from personagraph.evaluation.lightgcn_ranker import LightGCNSettings
+from personagraph.graph.item_neighbours import NEIGHBOUR_COUNTS, RECENCY_DECAYS, USER_WEIGHT_EXPONENTS
 from personagraph.pipeline.model_evaluation import ModelEvaluation, PeakRss
 from personagraph.shop.shop_reader import shop_from_rows
 
@@ -28,7 +29,8 @@ def test_deterministic_models_run_once_seeded_ones_per_seed_with_mean_and_std(pl
         assert model["total_seconds"]["mean"] >= model["fit_seconds"]["mean"] > 0
         assert model["peak_rss_mb"] > 0 and model["peak_increase_mb"] >= 0
     assert any(line.startswith("itemknn (seed 0): validation grid") for line in lines)
-    assert sum("neighbours=" in line for line in lines) == 36
+    assert sum("neighbours=" in line for line in lines) == (len(NEIGHBOUR_COUNTS) * len(RECENCY_DECAYS)
+                                                            * len(USER_WEIGHT_EXPONENTS))  # item-kNN's whole grid
 
 
 def test_text_model_is_na_on_id_only_data_and_unknown_models_are_refused():
