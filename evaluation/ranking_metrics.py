@@ -35,6 +35,9 @@ Scorer = Callable[[Tensor], Tensor]
 #: Most scores a ranking batch holds (128 MiB of float32): a batch of users over a big catalogue, and
 #: the copies a blend of scores makes, would otherwise set a run's peak memory.
 SCORE_BATCH_ENTRIES = 2**25
+#: Most scores :func:`held_scorer` keeps (1 GiB of float32): a choice that ranks one sample of users
+#: under many settings scores them once per part, within this bound.
+HELD_SCORE_ENTRIES = 2**28
 
 
 def as_csr(pairs: Targets | History, num_users: int) -> tuple[Tensor, Tensor]:
@@ -77,6 +80,18 @@ def _row_ids(indptr: Tensor) -> Tensor:
 def dot_product_scorer(user_emb: Tensor, item_emb: Tensor) -> Scorer:
     """Scores of users for items as the dot product of their vectors."""
     return lambda users: user_emb[users] @ item_emb.T
+
+
+def held_scorer(scorer: Scorer, num_users: int, num_items: int, max_entries: int = HELD_SCORE_ENTRIES) -> Scorer:
+    """``scorer`` over users ``0..num_users``, each scored once and kept, for a choice that ranks the
+    same users under many settings; ``scorer`` itself where the scores would exceed ``max_entries``."""
+    if num_users * num_items > max_entries:
+        return scorer
+    step = max(1, SCORE_BATCH_ENTRIES // max(num_items, 1))
+    scores = torch.empty(num_users, num_items)
+    for start in range(0, num_users, step):
+        scores[start:start + step] = scorer(torch.arange(start, min(start + step, num_users)))
+    return lambda users: scores[users]  # a copy: the caller may write to it
 
 
 def lower_repeats(scores: Tensor, rows: Tensor, items: Tensor, repeat_weight: float,

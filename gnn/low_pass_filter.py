@@ -28,6 +28,9 @@ from personagraph.gnn.spectral_filter import _inverse_sqrt, _top_right_singular_
 #: Multiply-adds of a whole item table (``2 * order * interactions * items``) above which the
 #: filter is not tried: about three minutes on two cores; a million-user shop is far above it.
 LOW_PASS_MAX_MULTIPLY_ADDS = 1e12
+#: Columns the polynomial's sparse products run on at a time: each non-zero gathers a row of the
+#: signal, and narrow rows stay in the CPU's caches (several times fewer columns per second at 500).
+POLYNOMIAL_COLUMNS = 32
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,20 @@ class LowPassFilter:
         return 2.0 * order * interactions * items <= LOW_PASS_MAX_MULTIPLY_ADDS
 
     def _apply(self, signal: Tensor, projection: Tensor | None = None) -> Tensor:
-        """``filter @ signal`` for ``[items, B]`` columns: Chebyshev recursion on ``x = I - 2P``, plus
-        the ideal part from ``projection`` (``basis^T @ signal``, given when the caller has it cheaper)."""
+        """``filter @ signal`` for ``[items, B]`` columns: the polynomial part, :data:`POLYNOMIAL_COLUMNS`
+        columns at a time, plus the ideal part from ``projection`` (``basis^T @ signal``, given when the
+        caller has it cheaper), a dense product that is fastest over all columns at once."""
+        out = torch.empty_like(signal)
+        for start in range(0, signal.shape[1], POLYNOMIAL_COLUMNS):
+            out[:, start:start + POLYNOMIAL_COLUMNS] = self._polynomial(
+                signal[:, start:start + POLYNOMIAL_COLUMNS].contiguous())
+        if self._ideal.shape[1]:
+            projection = self._ideal.T @ signal if projection is None else projection
+            out += self.settings.ideal_weight * (self._ideal @ projection)
+        return out
+
+    def _polynomial(self, signal: Tensor) -> Tensor:
+        """The Chebyshev polynomial of ``x = I - 2P`` applied to ``signal``'s columns."""
         # T_{k+1} = 2 x T_k - T_{k-1} with x = I - 2P and P = R~^T R~: one addmm per step.
         previous = signal
         current = torch.addmm(signal, self._backward, self._forward @ signal, alpha=-2.0)
@@ -106,9 +121,6 @@ class LowPassFilter:
             following.add_(current, alpha=2.0)
             previous, current = current, following
             out.add_(current, alpha=coefficient)
-        if self._ideal.shape[1]:
-            projection = self._ideal.T @ signal if projection is None else projection
-            out += self.settings.ideal_weight * (self._ideal @ projection)
         return out
 
     def scores(self, history: sp.spmatrix) -> Tensor:

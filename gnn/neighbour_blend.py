@@ -21,8 +21,8 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from personagraph.evaluation.ranking_metrics import (Targets, gain_and_standard_error, ndcg_at_k, recall_at_k,
-                                                     top_k_scored)
+from personagraph.evaluation.ranking_metrics import (Targets, gain_and_standard_error, held_scorer, ndcg_at_k,
+                                                     recall_at_k, top_k_scored)
 from personagraph.gnn.low_pass_filter import LowPassFilter
 from personagraph.graph.item_neighbours import (NEIGHBOUR_COUNTS, RECENCY_DECAYS, USER_WEIGHT_EXPONENTS,
                                                 ItemNeighbours)
@@ -198,11 +198,16 @@ def choose_neighbour_blend(profile_scorer: Scorer, history_matrix: Callable[[flo
                       SELECTION_SCORE: score})
         if score > best_of_kind.get(setting.similarity, (-1.0, None))[0]:
             best_of_kind[setting.similarity] = (score, setting)
+    # Every weight blends the same two parts: each is scored once (within memory), not once per weight.
+    num_items = first.shape[1]
+    profile_scorer = held_scorer(profile_scorer, num_users, num_items)
     base = measure(profile_scorer)
     chosen, gain, standard_error = NeighbourBlend(), 0.0, 0.0
     for _, alone in sorted(best_of_kind.values(), key=lambda pair: -pair[0]):  # the stronger kind alone first
-        candidate, candidate_gain, candidate_error = _choose_weight(alone, scorer_of(alone), profile_scorer, measure,
+        neighbour_scorer = held_scorer(scorer_of(alone), num_users, num_items)
+        candidate, candidate_gain, candidate_error = _choose_weight(alone, neighbour_scorer, profile_scorer, measure,
                                                                     base, weights, fixed_weight, tried)
+        del neighbour_scorer  # one kind's scores held at a time
         if candidate.active and (not chosen.active or candidate_gain > gain):
             chosen, gain, standard_error = candidate, candidate_gain, candidate_error
         elif not chosen.active:

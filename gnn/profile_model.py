@@ -337,6 +337,15 @@ class ProfileModel(nn.Module):
         gnn, spectral = self.user_parts(interactions, pooling)
         return gnn if spectral is None else self.join_user_parts(gnn, spectral)
 
+    def ranking_vectors(self, interactions: UserInteractions, pooling: UserPooling,
+                        item_states: Tensor) -> tuple[Tensor, Tensor]:
+        """User and item vectors whose dot products rank as :meth:`user_vectors` and :meth:`item_vectors`
+        do, without a part that weighs 0: while training, the spectral part's mix is 0 and its
+        hundreds of columns would only add zeros to every validation's scores."""
+        if self.spectral is not None and float(self.spectral_mix) == 0.0:
+            return (nn.functional.normalize(pooling.state, dim=-1), nn.functional.normalize(item_states, dim=-1))
+        return self.user_vectors(interactions, pooling), self.item_vectors(item_states)
+
     def user_parts(self, interactions: UserInteractions, pooling: UserPooling) -> tuple[Tensor, Tensor | None]:
         """The unit GNN part and unit spectral part (``None`` without a filter) of each user."""
         spectral = self.spectral.user_part(interactions, pooling.attention) if self.spectral is not None else None

@@ -37,8 +37,9 @@ from personagraph.gnn.distributed_training import DistributedTraining
 from personagraph.gnn.low_pass_filter import LowPassFilter
 from personagraph.gnn.neighbour_blend import LOW_PASS, LOW_PASS_NEIGHBOURS, NeighbourBlend, choose_neighbour_blend
 from personagraph.gnn.profile_model import ProfileModel
-from personagraph.evaluation.ranking_metrics import (Targets, as_csr, csr_rows, dot_product_scorer, evaluate_ranking,
-                                                     gain_and_standard_error, recall_at_k, top_k_scored)
+from personagraph.evaluation.ranking_metrics import (Scorer, Targets, as_csr, csr_rows, dot_product_scorer,
+                                                     evaluate_ranking, gain_and_standard_error, held_scorer,
+                                                     recall_at_k, top_k_scored)
 from personagraph.gnn.spectral_filter import SpectralFilter
 from personagraph.gnn.train_config import (ITEM_DEGREE_EXPONENT, ITEM_DEGREE_EXPONENTS, SPECTRAL_POWER,
                                            SPECTRAL_POWERS, SPECTRAL_RIDGE, SPECTRAL_RIDGES, USER_DEGREE_EXPONENT,
@@ -328,8 +329,8 @@ class _ValidationSample:
         model.eval()
         item_states = model.item_states(graph, self.interactions)
         pooling = model.pool(self.rows, item_states, model.query_states(graph, item_states))
-        metrics = evaluate_ranking(model.user_vectors(self.rows, pooling), model.item_vectors(item_states),
-                                   self.history, self.targets, ks=(10, 20), batch_size=self.batch_size)
+        metrics = evaluate_ranking(*model.ranking_vectors(self.rows, pooling, item_states), self.history,
+                                   self.targets, ks=(10, 20), batch_size=self.batch_size)
         metrics.pop("num_users")
         return metrics
 
@@ -356,7 +357,7 @@ def _choose_neighbour_blend(model: ProfileModel, graph: HeteroData, interactions
     model.eval()
     item_states = model.item_states(graph, interactions)
     pooling = model.pool(rows, item_states, model.query_states(graph, item_states))
-    scorer = dot_product_scorer(model.user_vectors(rows, pooling), model.item_vectors(item_states))
+    scorer = dot_product_scorer(*model.ranking_vectors(rows, pooling, item_states))
     items = interactions.item_matrix(num_items)
     table_for = functools.partial(ItemNeighbours.fit, items, max(NEIGHBOUR_COUNTS))  # by user-weight exponent
     low_pass_table = (functools.partial(NeighbourBlend(1.0, LOW_PASS_NEIGHBOURS, similarity=LOW_PASS).fit_table, items)
@@ -432,16 +433,28 @@ def _choose_spectral(model: ProfileModel, graph: HeteroData, history: Tensor, ta
     def filter_shape(setting: dict[str, float]) -> tuple[tuple[str, float], ...]:
         return tuple((name, value) for name, value in setting.items() if name != "mix")
 
-    def vectors(setting: dict[str, float]) -> tuple[Tensor, Tensor]:
-        _, spectral_users, spectral_items = parts(filter_shape(setting))
-        if setting["mix"] == 1.0:
-            return spectral_users, spectral_items
-        model.spectral_mix.fill_(setting["mix"])
-        return model.mix_parts(gnn_users, spectral_users), model.mix_parts(gnn_items, spectral_items)
+    # A setting's scores mix the GNN's and the filter's: each is scored once (within memory), the GNN's
+    # for the whole search and the filter's per shape, so trying another mix costs no product.
+    gnn_scorer = held_scorer(dot_product_scorer(gnn_users, gnn_items), users.numel(), num_items)
+    held: dict[tuple[tuple[str, float], ...], Scorer] = {}
+
+    def spectral_scorer(shape: tuple[tuple[str, float], ...]) -> Scorer:
+        if shape not in held:
+            held.clear()  # one shape's scores at a time
+            _, spectral_users, spectral_items = parts(shape)
+            held[shape] = held_scorer(dot_product_scorer(spectral_users, spectral_items), users.numel(), num_items)
+        return held[shape]
+
+    def scorer(setting: dict[str, float]) -> Scorer:
+        """Ranks as the model's vectors with this setting would (their scores up to a constant factor)."""
+        mix = setting["mix"]
+        if mix == 0.0:
+            return gnn_scorer
+        spectral = spectral_scorer(filter_shape(setting))
+        return spectral if mix == 1.0 else lambda rows: (1.0 - mix) * gnn_scorer(rows) + mix * spectral(rows)
 
     def recall_per_user(setting: dict[str, float]) -> Tensor:
-        ranked = top_k_scored(dot_product_scorer(*vectors(setting)), history_csr, torch.arange(users.numel()),
-                              SELECTION_K)
+        ranked = top_k_scored(scorer(setting), history_csr, torch.arange(users.numel()), SELECTION_K)
         return recall_at_k(ranked, user_targets, SELECTION_K)
 
     def score(setting: dict[str, float]) -> float:  # every selected user has a validation target

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 
 #: Entries of a dense similarity block computed at once (bounds memory on big catalogues).
 BLOCK_ENTRIES = 20_000_000
@@ -117,12 +118,9 @@ class ItemNeighbours:
             stop = min(start + block, num_items)
             strength = np.asarray(strengths(start, stop), dtype=np.float32)
             strength[np.arange(stop - start), np.arange(start, stop)] = -np.inf
-            top = (np.argpartition(-strength, k - 1, axis=1)[:, :k] if k < num_items
-                   else np.argsort(-strength, axis=1)[:, :k])
-            top_strength = np.take_along_axis(strength, top, axis=1)
-            order = np.argsort(-top_strength, axis=1, kind="stable")
-            nearest[start:stop] = np.take_along_axis(top, order, axis=1)
-            similarity[start:stop] = np.maximum(np.take_along_axis(top_strength, order, axis=1), 0.0)
+            top_strength, top = torch.topk(torch.from_numpy(strength), k, dim=1)  # strongest first, threaded
+            nearest[start:stop] = top.numpy()
+            similarity[start:stop] = np.maximum(top_strength.numpy(), 0.0)
         return cls(nearest, similarity)
 
     def cut(self, k: int) -> "ItemNeighbours":

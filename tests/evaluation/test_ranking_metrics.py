@@ -9,6 +9,7 @@ from personagraph.evaluation.ranking_metrics import (
     evaluate_ranking,
     evaluate_scorer,
     gain_and_standard_error,
+    held_scorer,
     ndcg_at_k,
     recall_at_k,
     top_k_items,
@@ -196,3 +197,21 @@ def test_batches_hold_a_bounded_number_of_scores(monkeypatch):
     shapes.clear()
     bounded = top_k_scored(scorer, None, torch.arange(10), 3, batch_size=8)
     assert max(shapes[1:]) == 3 and torch.equal(bounded, whole)
+
+
+def test_held_scorer_scores_each_user_once_and_hands_out_copies():
+    user_emb, item_emb = torch.randn(7, 3), torch.randn(5, 3)
+    calls = []
+
+    def scorer(users):
+        calls.append(users.clone())
+        return user_emb[users] @ item_emb.T
+
+    held = held_scorer(scorer, 7, 5)
+    rows = torch.tensor([4, 0, 6])
+    first = held(rows)
+    torch.testing.assert_close(first, user_emb[rows] @ item_emb.T)
+    first.fill_(0.0)  # a ranking writes to its scores
+    torch.testing.assert_close(held(rows), user_emb[rows] @ item_emb.T)
+    assert torch.equal(torch.cat(calls), torch.arange(7))  # every user scored once, up front
+    assert held_scorer(scorer, 7, 5, max_entries=34) is scorer  # over the bound: scored as asked

@@ -138,3 +138,16 @@ def test_pooling_is_the_attention_weighted_sum_of_the_edges_output_states():
     torch.testing.assert_close(summed, pooling.state, atol=1e-5, rtol=1e-5)
     attention_per_user = torch.zeros(interactions.num_users).index_add_(0, interactions.user, pooling.attention)
     torch.testing.assert_close(attention_per_user, torch.ones(interactions.num_users))
+
+
+@pytest.mark.parametrize("mix", [0.0, 0.4])
+def test_ranking_vectors_score_as_the_profile_vectors_do_with_fewer_columns_at_mix_0(mix):
+    shop = planted_shop()
+    model = randomised_model(shop.graph, seed=3, spectral_mix=mix)
+    interactions = UserInteractions.from_graph(shop.graph)
+    with torch.no_grad():
+        output = model(shop.graph)
+        pooling = model.pool(interactions, output.item_states, output.query_states)
+        users, items = model.ranking_vectors(interactions, pooling, output.item_states)
+    torch.testing.assert_close(users @ items.T, output.user_vectors @ output.item_vectors.T, atol=1e-6, rtol=1e-5)
+    assert users.shape[1] == (model.dim if mix == 0.0 else model.out_dim)
