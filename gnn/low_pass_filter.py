@@ -29,7 +29,8 @@ from personagraph.gnn.spectral_filter import _inverse_sqrt, _top_right_singular_
 #: filter is not tried: about three minutes on two cores; a million-user shop is far above it.
 LOW_PASS_MAX_MULTIPLY_ADDS = 1e12
 #: Columns the polynomial's sparse products run on at a time: each non-zero gathers a row of the
-#: signal, and narrow rows stay in the CPU's caches (several times fewer columns per second at 500).
+#: signal, and narrow rows stay in the CPU's caches (a block of ~500 columns at once runs at about half
+#: the speed).
 POLYNOMIAL_COLUMNS = 32
 
 
